@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+// Package sqlstore keeps lifeline's durable state in SQL: SQLite by default
+// (embedded, one file, WAL), PostgreSQL later through the same code.
+//
+// Every write goes through [DB.Write], which group-commits: concurrent writes
+// share one transaction and one fsync, and each Write returns only after the
+// transaction holding it is durable. Reads use a separate pool of read-only
+// connections and never wait for the writer (WAL).
+//
+// Columns that hold personal data are opaque byte fields; they are sealed and
+// opened by the caller through the keyring package before they reach this
+// package, so nothing here ever sees them in the clear.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the name of the SQLite database inside a data directory.
+const FileName = "lifeline.db"
+
+// ErrClosed is returned by Write and Read after Close.
+var ErrClosed = errors.New("store is closed")
+
+// Options tune a DB. The zero value is right for production.
+type Options struct {
+	// Now is the clock; nil means time.Now. Tests pin it.
+	Now func() time.Time
+	// MaxBatch caps how many writes share one transaction (default 256).
+	MaxBatch int
+	// ReadConns is the size of the read-only pool (default 4).
+	ReadConns int
+}
+
+// DB is a handle on the store. It is safe for concurrent use.
+type DB struct {
+	dialect dialect
+	write   *sql.DB // exactly one connection: the writer's
+	read    *sql.DB // read-only pool
+	writer  *writer
+	now     func() time.Time
+	path    string
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path with the
+// pragmas lifeline depends on: WAL, synchronous=FULL (NORMAL can lose the last
+// commits on power loss, and a provider has already been told 200 for them),
+// foreign keys, a busy timeout, secure_delete and incremental auto-vacuum.
+// It does not migrate; see Migrate and CheckSchema.
+func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty path")
+	}
+	if path != ":memory:" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath()
+	common := url.Values{}
+	common.Set("_busy_timeout", "10000")
+	common.Set("_foreign_keys", "1")
+	common.Add("_pragma", "secure_delete(1)")
+	common.Add("_pragma", "temp_store(MEMORY)") // temp tables never touch the disk
+	common.Set("_time_format", "sqlite")
+
+	wq := cloneValues(common)
+	wq.Set("_auto_vacuum", "INCREMENTAL") // only takes effect on a new database
+	wq.Set("_journal_mode", "WAL")
+	wq.Set("_synchronous", "FULL")
+	wq.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", base+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+	// The first connection creates the file and switches it to WAL, so that the
+	// read pool below finds a WAL database.
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open store %s: %w", filepath.Base(path), err)
+	}
+	var mode string
+	if err := write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if path != ":memory:" && !strings.EqualFold(mode, "wal") {
+		write.Close()
+		return nil, fmt.Errorf("open store: journal mode is %q, want wal", mode)
+	}
+
+	rq := cloneValues(common)
+	rq.Set("_query_only", "1")
+	read, err := sql.Open("sqlite", base+"?"+rq.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n := opts.ReadConns
+	if n <= 0 {
+		n = 4
+	}
+	if path == ":memory:" {
+		// An in-memory database exists only on the one writer connection.
+		read.Close()
+		read = write
+	} else {
+		read.SetMaxOpenConns(n)
+		read.SetMaxIdleConns(n)
+	}
+	return newDB(sqliteDialect{}, write, read, path, opts), nil
+}
+
+func newDB(d dialect, write, read *sql.DB, path string, opts Options) *DB {
+	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	max := opts.MaxBatch
+	if max <= 0 {
+		max = 256
+	}
+	db.writer = newWriter(db, max)
+	return db
+}
+
+func cloneValues(v url.Values) url.Values {
+	c := make(url.Values, len(v))
+	for k, vs := range v {
+		c[k] = append([]string(nil), vs...)
+	}
+	return c
+}
+
+// Path is the database file (":memory:" for an in-memory store).
+func (db *DB) Path() string { return db.path }
+
+// Now returns the store's clock reading in UTC.
+func (db *DB) Now() time.Time { return db.now().UTC() }
+
+// Close finishes the writes already queued, then closes every connection.
+func (db *DB) Close() error {
+	db.writer.close()
+	var errs []error
+	if db.read != db.write {
+		errs = append(errs, db.read.Close())
+	}
+	errs = append(errs, db.write.Close())
+	return errors.Join(errs...)
+}
+
+// Write runs fn inside a write transaction and returns after that
+// transaction is durable (or failed). fn may share its transaction with other
+// concurrent writes; it runs inside its own savepoint, so an error from fn
+// undoes fn's changes only, and Write returns that error. fn must not retain
+// tx, and must be quick: every write in the batch waits for it.
+//
+// Once queued, a write is carried out even if ctx is cancelled: a caller that
+// has gone away must not leave half of what it asked for. ctx only bounds the
+// wait for a place in the queue.
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.writer.do(ctx, fn)
+}
+
+// Read runs fn inside a read-only transaction on a consistent snapshot.
+func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.read.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(&Tx{ctx: ctx, tx: sqlTx, d: db.dialect, now: db.Now()})
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.Read(ctx, func(tx *Tx) error {
+		var one int
+		return tx.QueryRow("SELECT 1").Scan(&one)
+	})
+}
+
+// WriterStats counts the writer's work since Open.
+type WriterStats struct {
+	Writes  int64 // calls of fn that were carried out (committed or failed)
+	Commits int64 // transactions committed
+}
+
+// Stats reports the writer's counters.
+func (db *DB) Stats() WriterStats {
+	return WriterStats{Writes: db.writer.writes.Load(), Commits: db.writer.commits.Load()}
+}
+
+// Tx is one transaction. Queries use '?' placeholders; the dialect rewrites
+// them for the database underneath.
+type Tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	d   dialect
+	now time.Time
+}
+
+// Now is the time the transaction (or this write within it) began, in UTC.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Exec runs a statement.
+func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(tx.ctx, tx.d.rebind(query), args...)
+}
+
+// Query runs a query that returns rows.
+func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(tx.ctx, tx.d.rebind(query), args...)
+}
+
+// QueryRow runs a query that returns at most one row.
+func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(tx.ctx, tx.d.rebind(query), args...)
+}
+
+// Context is the context the transaction runs under.
+func (tx *Tx) Context() context.Context { return tx.ctx }
+
+// timeFormat stores instants as fixed-width UTC text, so that they sort as
+// strings and read the same in every dialect.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t, nil
+}
