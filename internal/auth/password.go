@@ -205,6 +205,13 @@ func decodeField(s, name string, minLen, maxLen int) ([]byte, error) {
 	if len(s) < phcB64.EncodedLen(minLen) || len(s) > phcB64.EncodedLen(maxLen) {
 		return nil, malformed("%s length out of range", name)
 	}
+	// encoding/base64 skips '\r' and '\n' while decoding; the PHC alphabet
+	// has neither, and accepting them would give one hash many spellings.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
+			return nil, malformed("%s is not unpadded standard base64", name)
+		}
+	}
 	b, err := phcB64.DecodeString(s)
 	if err != nil {
 		return nil, malformed("%s is not unpadded standard base64", name)

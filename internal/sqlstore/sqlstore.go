@@ -51,6 +51,8 @@ type DB struct {
 	writer  *writer
 	now     func() time.Time
 	path    string
+
+	auditPoke chan struct{} // see AuditAppended
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with the
@@ -127,7 +129,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 }
 
 func newDB(d dialect, write, read *sql.DB, path string, opts Options) *DB {
-	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path}
+	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path, auditPoke: make(chan struct{}, 1)}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -213,6 +215,8 @@ type Tx struct {
 	tx  *sql.Tx
 	d   dialect
 	now time.Time
+
+	audited *bool // set by AppendAudit; nil on read transactions
 }
 
 // Now is the time the transaction (or this write within it) began, in UTC.

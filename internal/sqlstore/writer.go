@@ -119,8 +119,9 @@ func (w *writer) commit(batch []*writeReq) {
 		fail(fmt.Errorf("begin write: %w", err))
 		return
 	}
+	audited := false
 	for i, r := range batch {
-		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now()}
+		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now(), audited: &audited}
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			sqlTx.Rollback()
 			fail(fmt.Errorf("savepoint: %w", err))
@@ -146,6 +147,12 @@ func (w *writer) commit(batch []*writeReq) {
 	}
 	w.commits.Add(1)
 	w.writes.Add(int64(len(batch)))
+	if audited {
+		select {
+		case w.db.auditPoke <- struct{}{}:
+		default:
+		}
+	}
 	for i, r := range batch {
 		r.res <- results[i]
 	}

@@ -27,16 +27,9 @@ func Run(t *testing.T, open Opener) {
 	t.Run("WriteIsolation", func(t *testing.T) { testWriteIsolation(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
 	t.Run("AuditAppendOnly", func(t *testing.T) { testAuditAppendOnly(t, open) })
-	for _, s := range extra {
-		t.Run(s.name, func(t *testing.T) { s.fn(t, open) })
-	}
-}
-
-// extra holds the suite's further parts, registered by the files that test
-// one entity each.
-var extra []struct {
-	name string
-	fn   func(*testing.T, Opener)
+	t.Run("AuditLog", func(t *testing.T) { testAuditLog(t, open) })
+	t.Run("Operators", func(t *testing.T) { testOperators(t, open) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 }
 
 // MustMigrate opens a store through open and migrates it to the latest

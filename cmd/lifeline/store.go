@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/lifeline-hotline/lifeline/internal/audit"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// Files in a data directory.
+const (
+	auditDir          = "audit"              // the latest signed checkpoint, for shipping off-box
+	auditSignerFile   = "keys/audit.key"     // Ed25519 signing key of checkpoints (0600)
+	auditVerifierFile = "audit/verifier.key" // its public half, for verifiers anywhere
+	auditOrigin       = "lifeline.audit"     // names the log in its checkpoints
+)
+
+// schemaPolicy says what opening the store does about the schema version.
+type schemaPolicy int
+
+const (
+	// requireCurrent refuses a database that is not exactly at the binary's
+	// version: tools never change the schema behind serve's back.
+	requireCurrent schemaPolicy = iota
+	// migrateIfEmpty migrates a new database, refuses an older one unless
+	// LIFELINE_AUTO_MIGRATE=1, and always refuses a newer one (serve).
+	migrateIfEmpty
+)
+
+// openStore opens the data directory's database under the given policy.
+func openStore(ctx context.Context, e env, dataDir string, policy schemaPolicy) (*sqlstore.DB, error) {
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, sqlstore.FileName), sqlstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, e, db, policy); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func checkSchema(ctx context.Context, e env, db *sqlstore.DB, policy schemaPolicy) error {
+	err := db.CheckSchema(ctx)
+	if err == nil || !errors.Is(err, sqlstore.ErrSchemaStale) || policy == requireCurrent {
+		return err
+	}
+	v, verr := db.SchemaVersion(ctx)
+	if verr != nil {
+		return verr
+	}
+	if v > 0 && e.getenv("LIFELINE_AUTO_MIGRATE") != "1" {
+		return err
+	}
+	_, err = db.Migrate(ctx)
+	return err
+}
+
+// auditKeys loads the checkpoint signing key of a data directory, creating
+// the pair on first use. The key sits in its own file beside the database,
+// never in it, so that whoever edits the database cannot re-sign history.
+func auditKeys(dataDir string) (note.Signer, note.Verifier, error) {
+	skPath := filepath.Join(dataDir, auditSignerFile)
+	vkPath := filepath.Join(dataDir, auditVerifierFile)
+	sk, err := os.ReadFile(skPath)
+	if errors.Is(err, os.ErrNotExist) {
+		skey, vkey, gerr := audit.GenerateKey(auditOrigin)
+		if gerr != nil {
+			return nil, nil, gerr
+		}
+		if err := writeFileSync(skPath, []byte(skey+"\n"), 0o600); err != nil {
+			return nil, nil, fmt.Errorf("audit signing key: %w", err)
+		}
+		if err := writeFileSync(vkPath, []byte(vkey+"\n"), 0o644); err != nil {
+			return nil, nil, fmt.Errorf("audit verifier key: %w", err)
+		}
+		sk = []byte(skey)
+	} else if err != nil {
+		return nil, nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	signer, err := audit.NewSigner(string(trimNL(sk)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit signing key %s: %w", skPath, err)
+	}
+	verifier, err := loadVerifier(vkPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if verifier.KeyHash() != signer.KeyHash() || verifier.Name() != signer.Name() {
+		return nil, nil, fmt.Errorf("%s does not match %s", vkPath, skPath)
+	}
+	return signer, verifier, nil
+}
+
+func loadVerifier(path string) (note.Verifier, error) {
+	vk, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("audit verifier key: %w", err)
+	}
+	v, err := audit.NewVerifier(string(trimNL(vk)))
+	if err != nil {
+		return nil, fmt.Errorf("audit verifier key %s: %w", path, err)
+	}
+	return v, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// writeFileSync writes a new file durably: temporary file, fsync, rename,
+// fsync of the directory. It refuses to replace an existing file.
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists", path)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(f.Name(), path); err != nil { // fails rather than replace
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// newCheckpointer is the audit checkpointer of a data directory.
+func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit.Checkpointer {
+	return &audit.Checkpointer{
+		Store:  db.AuditLog(),
+		Signer: signer,
+		Origin: auditOrigin,
+		Dir:    filepath.Join(dataDir, auditDir),
+	}
+}
+
+// withAudit opens the store and the audit keys for a command that changes
+// something, runs fn, and signs a checkpoint over what fn appended, so that
+// the log stays covered even while no server runs.
+func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.DB) error) error {
+	if err := checkDataDir(dataDir, false); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, e, dataDir, requireCurrent)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	signer, _, err := auditKeys(dataDir)
+	if err != nil {
+		return err
+	}
+	ferr := fn(db)
+	if _, _, err := newCheckpointer(db, dataDir, signer).Checkpoint(ctx); err != nil {
+		return errors.Join(ferr, fmt.Errorf("audit checkpoint: %w", err))
+	}
+	return ferr
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/lifeline-hotline/lifeline/internal/audit"
+)
+
+// AppendAudit appends e to the audit log within tx and returns it with Seq
+// and Time filled in (Time is the transaction's clock). Because it runs in
+// the caller's transaction, the action it records and its audit entry commit
+// together or not at all: an action whose entry cannot be written fails.
+func AppendAudit(tx *Tx, e audit.Entry) (audit.Entry, error) {
+	var n int64
+	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`).Scan(&n); err != nil {
+		return e, fmt.Errorf("audit append: %w", err)
+	}
+	e.Seq = n
+	e.Time = tx.Now()
+	idx, hashes, err := audit.HashesForAppend(n, e, txHashReader{tx})
+	if err != nil {
+		return e, fmt.Errorf("audit append: %w", err)
+	}
+	_, err = tx.Exec(`INSERT INTO audit_entries (seq, at, actor, role, action, object, decision, reason, request_id, leaf_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Seq, formatTime(e.Time), e.Actor, e.Role, e.Action, e.Object, e.Decision, e.Reason, e.RequestID, hashes[0][:])
+	if err != nil {
+		return e, fmt.Errorf("audit append: %w", err)
+	}
+	for i, h := range hashes {
+		if _, err := tx.Exec(`INSERT INTO audit_hashes (idx, hash) VALUES (?, ?)`, idx[i], h[:]); err != nil {
+			return e, fmt.Errorf("audit append: %w", err)
+		}
+	}
+	if tx.audited != nil {
+		*tx.audited = true
+	}
+	return e, nil
+}
+
+// txHashReader reads stored hashes within a transaction, so that an append
+// sees the hashes of the appends before it in the same batch.
+type txHashReader struct{ tx *Tx }
+
+func (r txHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	return readHashes(r.tx, indexes)
+}
+
+func readHashes(tx *Tx, indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(indexes))
+	for i, x := range indexes {
+		args[i] = x
+	}
+	q := `SELECT idx, hash FROM audit_hashes WHERE idx IN (?` + strings.Repeat(`, ?`, len(indexes)-1) + `)`
+	rows, err := tx.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := make(map[int64]tlog.Hash, len(indexes))
+	for rows.Next() {
+		var idx int64
+		var b []byte
+		if err := rows.Scan(&idx, &b); err != nil {
+			return nil, err
+		}
+		var h tlog.Hash
+		if len(b) != len(h) {
+			return nil, fmt.Errorf("stored hash %d: %d bytes, want %d", idx, len(b), len(h))
+		}
+		copy(h[:], b)
+		found[idx] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := found[x]
+		if !ok {
+			return nil, fmt.Errorf("stored hash %d: %w", x, audit.ErrMissingHash)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// AuditLog is the read side of the audit log and the checkpoint store; it
+// satisfies audit.Log and audit.Store.
+type AuditLog struct{ db *DB }
+
+// AuditLog returns the store's audit log.
+func (db *DB) AuditLog() *AuditLog { return &AuditLog{db: db} }
+
+var (
+	_ audit.Log   = (*AuditLog)(nil)
+	_ audit.Store = (*AuditLog)(nil)
+)
+
+// AuditAppended delivers a value (without blocking the writer, so at most one
+// waits) after each commit that appended audit entries: the checkpointer
+// listens to it to sign every MaxEntries entries.
+func (db *DB) AuditAppended() <-chan struct{} { return db.auditPoke }
+
+// Size is the number of entries.
+func (l *AuditLog) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`).Scan(&n)
+	})
+	return n, err
+}
+
+// Entries calls fn for each entry in seq order with its stored leaf hash.
+func (l *AuditLog) Entries(ctx context.Context, fn func(audit.Entry, tlog.Hash) error) error {
+	return l.db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT seq, at, actor, role, action, object, decision, reason, request_id, leaf_hash
+			FROM audit_entries ORDER BY seq`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e audit.Entry
+			var at string
+			var leaf []byte
+			if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Role, &e.Action, &e.Object, &e.Decision, &e.Reason, &e.RequestID, &leaf); err != nil {
+				return err
+			}
+			t, err := parseTime(at)
+			if err != nil {
+				return fmt.Errorf("audit entry %d: %w", e.Seq, err)
+			}
+			e.Time = t
+			var h tlog.Hash
+			copy(h[:], leaf) // a short or long stored hash simply fails the comparison
+			if err := fn(e, h); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// ReadHashes reads stored hashes by index.
+func (l *AuditLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	var out []tlog.Hash
+	err := l.db.Read(context.Background(), func(tx *Tx) error {
+		var err error
+		out, err = readHashes(tx, indexes)
+		return err
+	})
+	return out, err
+}
+
+// Checkpoints returns every stored signed checkpoint, smallest first.
+func (l *AuditLog) Checkpoints(ctx context.Context) ([][]byte, error) {
+	var notes [][]byte
+	err := l.db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT note FROM audit_checkpoints ORDER BY size`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			notes = append(notes, b)
+		}
+		return rows.Err()
+	})
+	return notes, err
+}
+
+// LatestCheckpointSize is the size of the latest checkpoint, 0 if none.
+func (l *AuditLog) LatestCheckpointSize(ctx context.Context) (int64, error) {
+	var n int64
+	err := l.db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints`).Scan(&n)
+	})
+	return n, err
+}
+
+// SaveCheckpoint stores a signed checkpoint. Two processes may sign the same
+// size (serve and a CLI command); the first one stored stands.
+func (l *AuditLog) SaveCheckpoint(ctx context.Context, size int64, note []byte) error {
+	return l.db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO audit_checkpoints (size, at, note) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
+			size, formatTime(tx.Now()), note)
+		return err
+	})
+}

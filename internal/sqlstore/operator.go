@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
+)
+
+// Credentials are an operator's secrets as stored: never plaintext.
+type Credentials struct {
+	PasswordHash string // Argon2id PHC string
+	TOTPSecret   []byte // sealed by the keyring; opaque here
+}
+
+// audited runs fn and appends the audit entry for it in the same write, so
+// that the action and its record commit together or not at all.
+func (db *DB) audited(ctx context.Context, by lifeline.Actor, action, object, reason string, fn func(tx *Tx) error) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		_, err := AppendAudit(tx, audit.Entry{
+			Actor: by.ID, Role: string(by.Role), Action: action, Object: object,
+			Decision: audit.DecisionAllow, Reason: reason, RequestID: by.RequestID,
+		})
+		return err
+	})
+}
+
+// CreateOperator adds a staff account, which must change its password and
+// enrol TOTP at first login. It returns ECONFLICT if the username is taken.
+func (db *DB) CreateOperator(ctx context.Context, by lifeline.Actor, op *lifeline.Operator, cred Credentials) error {
+	if err := op.Validate(); err != nil {
+		return err
+	}
+	if cred.PasswordHash == "" || len(cred.TOTPSecret) == 0 {
+		return lifeline.Errorf(lifeline.EINVALID, "An operator needs a password and a TOTP secret.")
+	}
+	return db.audited(ctx, by, "user.add", string(op.ID), "role="+string(op.Role), func(tx *Tx) error {
+		now := formatTime(tx.Now())
+		_, err := tx.Exec(`INSERT INTO operators (id, username, role, password_hash, totp_secret, disabled, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, cred.TOTPSecret, now, now)
+		if db.dialect.isUniqueViolation(err) {
+			return lifeline.Errorf(lifeline.ECONFLICT, "The username %s is taken.", op.Username)
+		}
+		if err != nil {
+			return fmt.Errorf("insert operator: %w", err)
+		}
+		op.CreatedAt, _ = parseTime(now)
+		return nil
+	})
+}
+
+const operatorColumns = `id, username, role, disabled, created_at`
+
+func scanOperator(row interface{ Scan(...any) error }) (*lifeline.Operator, error) {
+	var op lifeline.Operator
+	var created string
+	if err := row.Scan(&op.ID, &op.Username, &op.Role, &op.Disabled, &created); err != nil {
+		return nil, err
+	}
+	t, err := parseTime(created)
+	if err != nil {
+		return nil, err
+	}
+	op.CreatedAt = t
+	return &op, nil
+}
+
+// Operators lists every staff account, by username.
+func (db *DB) Operators(ctx context.Context) ([]lifeline.Operator, error) {
+	var ops []lifeline.Operator
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT ` + operatorColumns + ` FROM operators ORDER BY username`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			op, err := scanOperator(rows)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, *op)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list operators: %w", err)
+	}
+	return ops, nil
+}
+
+// OperatorByUsername finds an account; ENOTFOUND if there is none.
+func (db *DB) OperatorByUsername(ctx context.Context, username string) (*lifeline.Operator, error) {
+	var op *lifeline.Operator
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		op, err = operatorByUsername(tx, username)
+		return err
+	})
+	return op, err
+}
+
+func operatorByUsername(tx *Tx, username string) (*lifeline.Operator, error) {
+	op, err := scanOperator(tx.QueryRow(`SELECT `+operatorColumns+` FROM operators WHERE username = ?`, username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lifeline.Errorf(lifeline.ENOTFOUND, "No operator %s.", username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find operator: %w", err)
+	}
+	return op, nil
+}
+
+// OperatorCredentials returns the stored secrets of an account, for login.
+func (db *DB) OperatorCredentials(ctx context.Context, id lifeline.OperatorID) (Credentials, error) {
+	var c Credentials
+	err := db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT password_hash, totp_secret FROM operators WHERE id = ?`, id).Scan(&c.PasswordHash, &c.TOTPSecret)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, lifeline.Errorf(lifeline.ENOTFOUND, "No such operator.")
+	}
+	return c, err
+}
+
+// DisableOperator disables an account and revokes its API tokens at once.
+// Disabling a disabled account is not an error.
+func (db *DB) DisableOperator(ctx context.Context, by lifeline.Actor, username, reason string) error {
+	if reason == "" {
+		return lifeline.Errorf(lifeline.EINVALID, "Say why the account is disabled.")
+	}
+	var id lifeline.OperatorID
+	err := db.Read(ctx, func(tx *Tx) error {
+		op, err := operatorByUsername(tx, username)
+		if err == nil {
+			id = op.ID
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return db.audited(ctx, by, "user.disable", string(id), reason, func(tx *Tx) error {
+		now := formatTime(tx.Now())
+		if _, err := tx.Exec(`UPDATE operators SET disabled = 1, updated_at = ? WHERE id = ?`, now, id); err != nil {
+			return fmt.Errorf("disable operator: %w", err)
+		}
+		if _, err := tx.Exec(`UPDATE api_tokens SET revoked_at = ? WHERE operator_id = ? AND revoked_at IS NULL`, now, id); err != nil {
+			return fmt.Errorf("revoke tokens: %w", err)
+		}
+		return nil
+	})
+}
