@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/lifeline-hotline/lifeline/internal/audit"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
 func runAudit(ctx context.Context, e env, args []string) error {
@@ -68,7 +69,12 @@ func runAuditVerify(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	rep, err := audit.Verify(ctx, db.AuditLog(), verifier, notes...)
+	var rep audit.Report
+	err = db.AuditSnapshot(ctx, func(log *sqlstore.AuditLog) error {
+		var err error
+		rep, err = audit.Verify(ctx, log, verifier, notes...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("audit log is NOT intact: %w", err)
 	}

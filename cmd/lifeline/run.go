@@ -45,8 +45,9 @@ func commands() []command {
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) < 2 {
-		printUsage(stderr)
-		return usageErrorf("no command given")
+		// One line, like every other usage error: the caller's log or
+		// terminal shows what went wrong, and -h shows the commands.
+		return usageErrorf("no command given (see lifeline -h)")
 	}
 	name := args[1]
 	if name == "-h" || name == "-help" || name == "--help" || name == "help" {

@@ -164,4 +164,3 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	logger.Info("stopped")
 	return nil
 }
-

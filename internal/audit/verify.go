@@ -14,7 +14,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// A Log is the read side of the audit store, as Verify needs it.
+// A Log is the read side of the audit store, as Verify needs it. All its
+// methods must read one consistent snapshot (one read-only transaction):
+// entries appended between two reads would look like tampering.
 type Log interface {
 	// Size returns the number of entries in the log.
 	Size(ctx context.Context) (int64, error)

@@ -4,6 +4,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -96,10 +97,30 @@ func readHashes(tx *Tx, indexes []int64) ([]tlog.Hash, error) {
 
 // AuditLog is the read side of the audit log and the checkpoint store; it
 // satisfies audit.Log and audit.Store.
-type AuditLog struct{ db *DB }
+type AuditLog struct {
+	db *DB
+	tx *Tx // if set, every read runs in this one snapshot
+}
 
-// AuditLog returns the store's audit log.
+// AuditLog returns the store's audit log. Each of its reads is a
+// transaction of its own; use AuditSnapshot to verify.
 func (db *DB) AuditLog() *AuditLog { return &AuditLog{db: db} }
+
+// AuditSnapshot calls fn with a view of the audit log whose every read sees
+// one snapshot, so that entries appended meanwhile (by a running server)
+// cannot look like tampering to a verifier.
+func (db *DB) AuditSnapshot(ctx context.Context, fn func(*AuditLog) error) error {
+	return db.Read(ctx, func(tx *Tx) error {
+		return fn(&AuditLog{db: db, tx: tx})
+	})
+}
+
+func (l *AuditLog) read(ctx context.Context, fn func(tx *Tx) error) error {
+	if l.tx != nil {
+		return fn(l.tx)
+	}
+	return l.db.Read(ctx, fn)
+}
 
 var (
 	_ audit.Log   = (*AuditLog)(nil)
@@ -114,7 +135,7 @@ func (db *DB) AuditAppended() <-chan struct{} { return db.auditPoke }
 // Size is the number of entries.
 func (l *AuditLog) Size(ctx context.Context) (int64, error) {
 	var n int64
-	err := l.db.Read(ctx, func(tx *Tx) error {
+	err := l.read(ctx, func(tx *Tx) error {
 		return tx.QueryRow(`SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`).Scan(&n)
 	})
 	return n, err
@@ -122,7 +143,7 @@ func (l *AuditLog) Size(ctx context.Context) (int64, error) {
 
 // Entries calls fn for each entry in seq order with its stored leaf hash.
 func (l *AuditLog) Entries(ctx context.Context, fn func(audit.Entry, tlog.Hash) error) error {
-	return l.db.Read(ctx, func(tx *Tx) error {
+	return l.read(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(`SELECT seq, at, actor, role, action, object, decision, reason, request_id, leaf_hash
 			FROM audit_entries ORDER BY seq`)
 		if err != nil {
@@ -154,7 +175,7 @@ func (l *AuditLog) Entries(ctx context.Context, fn func(audit.Entry, tlog.Hash) 
 // ReadHashes reads stored hashes by index.
 func (l *AuditLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	var out []tlog.Hash
-	err := l.db.Read(context.Background(), func(tx *Tx) error {
+	err := l.read(context.Background(), func(tx *Tx) error {
 		var err error
 		out, err = readHashes(tx, indexes)
 		return err
@@ -165,7 +186,7 @@ func (l *AuditLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // Checkpoints returns every stored signed checkpoint, smallest first.
 func (l *AuditLog) Checkpoints(ctx context.Context) ([][]byte, error) {
 	var notes [][]byte
-	err := l.db.Read(ctx, func(tx *Tx) error {
+	err := l.read(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(`SELECT note FROM audit_checkpoints ORDER BY size`)
 		if err != nil {
 			return err
@@ -186,7 +207,7 @@ func (l *AuditLog) Checkpoints(ctx context.Context) ([][]byte, error) {
 // LatestCheckpointSize is the size of the latest checkpoint, 0 if none.
 func (l *AuditLog) LatestCheckpointSize(ctx context.Context) (int64, error) {
 	var n int64
-	err := l.db.Read(ctx, func(tx *Tx) error {
+	err := l.read(ctx, func(tx *Tx) error {
 		return tx.QueryRow(`SELECT COALESCE(MAX(size), 0) FROM audit_checkpoints`).Scan(&n)
 	})
 	return n, err
@@ -195,6 +216,9 @@ func (l *AuditLog) LatestCheckpointSize(ctx context.Context) (int64, error) {
 // SaveCheckpoint stores a signed checkpoint. Two processes may sign the same
 // size (serve and a CLI command); the first one stored stands.
 func (l *AuditLog) SaveCheckpoint(ctx context.Context, size int64, note []byte) error {
+	if l.tx != nil {
+		return errors.New("save checkpoint: the audit log view is read-only")
+	}
 	return l.db.Write(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO audit_checkpoints (size, at, note) VALUES (?, ?, ?) ON CONFLICT (size) DO NOTHING`,
 			size, formatTime(tx.Now()), note)

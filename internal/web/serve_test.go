@@ -3,6 +3,7 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -181,5 +182,30 @@ func TestListenAndServeLimits(t *testing.T) {
 	}
 	if r := wait(t, get(url+"/healthz")); r.err != nil || r.status != 200 {
 		t.Errorf("GET /healthz: got %d %v, want 200", r.status, r.err)
+	}
+}
+
+// TestListenAndServeOptionsStar shows that "OPTIONS *", which net/http
+// would answer itself, goes through the middleware too.
+func TestListenAndServeOptionsStar(t *testing.T) {
+	s, _, _ := MustNewServer(t, web.Config{}, nil)
+	url, stop := MustServe(t, s)
+	defer stop()
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("OPTIONS *: status %d, X-Frame-Options %q, want DENY", resp.StatusCode, got)
 	}
 }

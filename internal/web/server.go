@@ -173,6 +173,8 @@ func (s *Server) ListenAndServe(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(serverErrorLog{s.logger}, "", 0),
+		// Send "OPTIONS *" through the middleware too, for its headers.
+		DisableGeneralOptionsHandler: true,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -360,17 +360,17 @@ func TestRecoverPanic(t *testing.T) {
 
 func TestRecoverPanicRuntimeError(t *testing.T) {
 	s, logs, _ := MustNewServer(t, web.Config{}, nil)
-	s.Handle("GET /test/nil-map", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m map[string]int
-		m[r.URL.RawQuery]++
+	s.Handle("GET /test/index", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var items []string
+		fmt.Fprint(w, items[len(r.URL.RawQuery)])
 	}))
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/test/nil-map?"+canaryQuery, nil))
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/test/index?"+canaryQuery, nil))
 	if rec.Code != 500 {
 		t.Errorf("status: got %d, want 500", rec.Code)
 	}
 	panics := logs.lines(t, "panic")
-	if len(panics) != 1 || panics[0]["error"] != "panic: assignment to entry in nil map" {
+	if len(panics) != 1 || panics[0]["error"] != "panic: runtime error: index out of range [11] with length 0" {
 		t.Errorf("got %v, want one panic line with the runtime's message", panics)
 	}
 	assertNoCanary(t, "log", logs.String())

@@ -173,7 +173,11 @@ func testAuditLog(t *testing.T, open Opener) {
 	if _, _, err := cp.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := audit.Verify(ctx, db.AuditLog(), verifier)
+	var rep audit.Report
+	err = db.AuditSnapshot(ctx, func(log *sqlstore.AuditLog) error {
+		rep, err = audit.Verify(ctx, log, verifier)
+		return err
+	})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
