@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"database/sql"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+var (
+	passwordLine = regexp.MustCompile(`(?m)^One-time password: +(\S+)$`)
+	secretLine   = regexp.MustCompile(`(?m)^TOTP secret: +(\S+)$`)
+	uriLine      = regexp.MustCompile(`(?m)^TOTP enrolment URI: +(\S+)$`)
+	// auth.GeneratePassword: five groups of five, 125 bits.
+	passwordShape = regexp.MustCompile(`^[0-9a-z]{5}(-[0-9a-z]{5}){4}$`)
+	tokenLine     = regexp.MustCompile(`(?m)^(llt_\S+)$`)
+	tokenIDLine   = regexp.MustCompile(`(?m)^Token (\S+) for (\S+):$`)
+)
+
+// mustMatch returns the first submatch of re in s or fails the test.
+func mustMatch(t testing.TB, re *regexp.Regexp, s string) string {
+	t.Helper()
+	m := re.FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("got %q, want a match for %s", s, re)
+	}
+	return m[1]
+}
+
+// mustAddUser adds an operator and returns its one-time password.
+func mustAddUser(t testing.TB, dir, username, role string) string {
+	t.Helper()
+	out := mustRun(t, nil, "user", "add", "--data", dir, "--username", username, "--role", role)
+	return mustMatch(t, passwordLine, out)
+}
+
+// mustCreateToken creates an API token and returns its id.
+func mustCreateToken(t testing.TB, dir, username string) string {
+	t.Helper()
+	out := mustRun(t, nil, "token", "create", "--data", dir, "--username", username)
+	return mustMatch(t, tokenIDLine, out)
+}
+
+// listRow returns the fields of the row of a user or token list whose
+// first column is key, or fails the test.
+func listRow(t testing.TB, list, key string) []string {
+	t.Helper()
+	for _, line := range strings.Split(list, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == key {
+			return f
+		}
+	}
+	t.Fatalf("got list %q, want a row for %s", list, key)
+	return nil
+}
+
+// auditRow is an audit_entries row as stored.
+type auditRow struct {
+	Seq                                                          int64
+	At, Actor, Role, Action, Object, Decision, Reason, RequestID string
+}
+
+// readAuditRows reads audit_entries directly, bypassing the store.
+func readAuditRows(t testing.TB, dir string) []auditRow {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlstore.FileName)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT seq, at, actor, role, action, object, decision, reason, request_id FROM audit_entries ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []auditRow
+	for rows.Next() {
+		var r auditRow
+		if err := rows.Scan(&r.Seq, &r.At, &r.Actor, &r.Role, &r.Action, &r.Object, &r.Decision, &r.Reason, &r.RequestID); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestUserAndTokenRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := mustMigrate(t)
+
+	out := mustRun(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
+	if want := "Created olena (supervisor).\n"; !strings.HasPrefix(out, want) {
+		t.Errorf("user add: got %q, want it to start %q", out, want)
+	}
+	password := mustMatch(t, passwordLine, out)
+	if len(password) != 29 || !passwordShape.MatchString(password) {
+		t.Errorf("got password %q, want 29 characters like xxxxx-xxxxx-xxxxx-xxxxx-xxxxx", password)
+	}
+	secret := mustMatch(t, secretLine, out)
+	uri, err := url.Parse(mustMatch(t, uriLine, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uri.Scheme != "otpauth" || uri.Host != "totp" {
+		t.Errorf("got URI %s, want otpauth://totp/…", uri)
+	}
+	if got, want := uri.Path, "/Lifeline:olena"; got != want {
+		t.Errorf("got URI label %q, want %q", got, want)
+	}
+	if got := uri.Query().Get("secret"); got != secret {
+		t.Errorf("got URI secret %q, want the printed secret %q", got, secret)
+	}
+	if got, want := uri.Query().Get("issuer"), "Lifeline"; got != want {
+		t.Errorf("got URI issuer %q, want %q", got, want)
+	}
+
+	// A second olena fails, as one line, and writes nothing.
+	res := runLifeline(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "intake")
+	checkOneLineError(t, res, 1)
+	if !strings.Contains(res.stderr, "taken") {
+		t.Errorf("duplicate user add: got %q, want it to say the username is taken", res.stderr)
+	}
+	if strings.Contains(res.stdout, "password") {
+		t.Errorf("duplicate user add: got stdout %q, want no credentials", res.stdout)
+	}
+
+	users := mustRun(t, nil, "user", "list", "--data", dir)
+	row := listRow(t, users, "olena")
+	if got, want := row[1:3], []string{"supervisor", "active"}; !cmp.Equal(got, want) {
+		t.Errorf("user list: got %q, want %q", got, want)
+	}
+	operatorID := row[len(row)-1]
+	if n := strings.Count(users, "\n"); n != 2 {
+		t.Errorf("user list: got %d lines, want a header and olena:\n%s", n, users)
+	}
+
+	out = mustRun(t, nil, "token", "create", "--data", dir, "--username", "olena")
+	token := mustMatch(t, tokenLine, out)
+	id := mustMatch(t, tokenIDLine, out)
+	if !strings.HasPrefix(token, id) {
+		t.Errorf("got token %q with id %q, want the id to be the token's prefix", token, id)
+	}
+	row = listRow(t, mustRun(t, nil, "token", "list", "--data", dir), id)
+	if got, want := []string{row[1], row[3]}, []string{"olena", "valid"}; !cmp.Equal(got, want) {
+		t.Errorf("token list: got %q, want %q", got, want)
+	}
+	list := mustRun(t, nil, "token", "list", "--data", dir)
+	if strings.Contains(list, token) {
+		t.Errorf("token list: got %q, want the token itself never shown again", list)
+	}
+
+	if got, want := mustRun(t, nil, "token", "revoke", "--data", dir, "--id", id), "Revoked "+id+".\n"; got != want {
+		t.Errorf("token revoke: got %q, want %q", got, want)
+	}
+	row = listRow(t, mustRun(t, nil, "token", "list", "--data", dir), id)
+	if got, want := row[3], "revoked"; got != want {
+		t.Errorf("token list after revoke: got state %q, want %q", got, want)
+	}
+	res = runLifeline(t, nil, "token", "revoke", "--data", dir, "--id", "llt_nosuchid")
+	checkOneLineError(t, res, 1)
+
+	mustRun(t, nil, "user", "disable", "--data", dir, "--username", "olena", "--reason", "left")
+	row = listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "olena")
+	if got, want := row[2], "disabled"; got != want {
+		t.Errorf("user list after disable: got state %q, want %q", got, want)
+	}
+
+	// Four changes, four entries, all signed by the last command's checkpoint.
+	out = mustRun(t, nil, "audit", "verify", "--data", dir)
+	if want := "Audit log intact: 4 entries; the latest signed checkpoint covers 4 "; !strings.HasPrefix(out, want) {
+		t.Errorf("audit verify: got %q, want it to start %q", out, want)
+	}
+	if strings.Contains(out, "not yet under a signed checkpoint") {
+		t.Errorf("audit verify: got %q, want every entry signed", out)
+	}
+
+	entries := readAuditRows(t, dir)
+	var actions []string
+	for i, e := range entries {
+		actions = append(actions, e.Action)
+		if e.Seq != int64(i) {
+			t.Errorf("entry %d: got seq %d, want %d", i, e.Seq, i)
+		}
+		if e.Actor != "cli" || e.Decision != "allow" {
+			t.Errorf("entry %d: got actor %q decision %q, want cli allow", i, e.Actor, e.Decision)
+		}
+		// Entries hold ids, never names.
+		for _, field := range []string{e.Actor, e.Role, e.Object, e.Reason, e.RequestID} {
+			if strings.Contains(field, "olena") {
+				t.Errorf("entry %d: got %+v, want no username in the audit log", i, e)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"user.add", "token.create", "token.revoke", "user.disable"}, actions); diff != "" {
+		t.Errorf("audit actions (-want +got):\n%s", diff)
+	}
+	if len(entries) == 4 {
+		if got, want := entries[0].Object, operatorID; got != want {
+			t.Errorf("user.add: got object %q, want the operator id %q", got, want)
+		}
+		if got := entries[1].Object; !strings.Contains(got, id) || !strings.Contains(got, operatorID) {
+			t.Errorf("token.create: got object %q, want token id %q and operator id %q", got, id, operatorID)
+		}
+		if got, want := entries[2].Object, id; got != want {
+			t.Errorf("token.revoke: got object %q, want %q", got, want)
+		}
+		if got, want := entries[3].Reason, "left"; got != want {
+			t.Errorf("user.disable: got reason %q, want %q", got, want)
+		}
+	}
+}
