@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/lifeline-hotline/lifeline"
 )
 
 // env is how commands read the environment; tests pass their own.
@@ -89,7 +91,11 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	msg := err.Error()
+	if lifeline.ErrorCode(err) != lifeline.EINTERNAL {
+		msg = lifeline.ErrorMessage(err) // the domain's own sentence, not its log form
+	}
+	msg = strings.ReplaceAll(msg, "\n", " ")
 	fmt.Fprintf(stderr, "lifeline: %s\n", msg)
 	var ue *usageError
 	if errors.As(err, &ue) {
