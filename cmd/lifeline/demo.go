@@ -9,11 +9,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
+
+// demoUnsealFile holds the demo's unseal key: demo only.
+const demoUnsealFile = "dev-unseal-key"
 
 // demoLoginFile keeps the invented demo accounts' credentials, so that every
 // run of the demo can show them again. Only a demo data directory has it.
@@ -45,7 +50,16 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(cfg.dataDir, true); err != nil {
 		return err
 	}
-	login, err := seedDemo(ctx, e, cfg.dataDir)
+	// The demo's keys open from a file, so that it needs no custodians; a
+	// real installation splits the unseal key into shares (lifeline init).
+	cfg.autoUnsealFile = filepath.Join(cfg.dataDir, demoUnsealFile)
+	kdir := filepath.Join(cfg.dataDir, keysDir)
+	if _, err := os.Stat(filepath.Join(kdir, keys.KeyringFile)); errors.Is(err, os.ErrNotExist) {
+		if _, err := keys.Init(kdir, keys.Options{DevFile: cfg.autoUnsealFile}); err != nil {
+			return err
+		}
+	}
+	login, err := seedDemo(ctx, e, cfg.dataDir, cfg.autoUnsealFile)
 	if err != nil {
 		return err
 	}
@@ -59,8 +73,16 @@ func runDemo(ctx context.Context, e env, args []string) error {
 
 // seedDemo prepares a demo data directory: schema, invented operators and
 // their credentials. It refuses a directory that holds a real installation.
-func seedDemo(ctx context.Context, e env, dataDir string) (string, error) {
-	db, err := openStore(ctx, e, dataDir, migrateIfEmpty)
+func seedDemo(ctx context.Context, e env, dataDir, unsealFile string) (string, error) {
+	keeper, err := keys.Open(filepath.Join(dataDir, keysDir))
+	if err != nil {
+		return "", err
+	}
+	defer keeper.Seal()
+	if err := keeper.UnsealWithFile(unsealFile); err != nil {
+		return "", err
+	}
+	db, err := openStoreWith(ctx, e, dataDir, migrateIfEmpty, sqlstore.Options{Sealer: keeper})
 	if err != nil {
 		return "", err
 	}
@@ -111,6 +133,9 @@ func seedDemo(ctx context.Context, e env, dataDir string) (string, error) {
 		}
 		fmt.Fprintf(&b, "  %-16s %-13s password %s  TOTP secret %s\n", d.username, d.role, password, enr.Secret)
 	}
+	if err := seedDemoCases(ctx, db); err != nil {
+		return "", err
+	}
 	if err := writeFileSync(loginPath, []byte(b.String()), 0o600); err != nil {
 		return "", err
 	}
@@ -118,4 +143,44 @@ func seedDemo(ctx context.Context, e env, dataDir string) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// demoPeople are invented: no name, number or unit here belongs to anyone.
+var demoPeople = []struct {
+	name, unit, rank, service, phone, telegram, message string
+}{
+	{"Демид Вымыслов", "в/ч 00000 (демо)", "рядовой", "ДЕ-000001", "+79990000001", "100000001", "Здравствуйте. Я хочу сдаться. Что мне делать?"},
+	{"Тестомир Примеров", "в/ч 00000 (демо)", "сержант", "ДЕ-000002", "+79990000002", "100000002", "Меня отправляют на фронт через неделю."},
+	{"Образцов Пётр", "в/ч 00000 (демо)", "младший сержант", "ДЕ-000003", "+79990000003", "100000003", "Как связаться с вами безопасно?"},
+}
+
+// seedDemoCases adds invented cases, each with an applicant and a Telegram
+// contact that wrote one message, sealed like real data.
+func seedDemoCases(ctx context.Context, db *sqlstore.DB) error {
+	for _, p := range demoPeople {
+		c, err := lifeline.NewCase(lifeline.StreamSurrender, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := db.CreateCase(ctx, lifeline.CLIActor, c); err != nil {
+			return err
+		}
+		person := &lifeline.Person{
+			ID: lifeline.NewPersonID(), CaseID: c.ID, Relation: lifeline.RelationApplicant,
+			Name: lifeline.Sensitive(p.name), Unit: lifeline.Sensitive(p.unit), Rank: lifeline.Sensitive(p.rank),
+			ServiceNumber: lifeline.Sensitive(p.service), Phone: lifeline.Sensitive(p.phone),
+		}
+		if err := db.AddPerson(ctx, lifeline.CLIActor, person); err != nil {
+			return err
+		}
+		contact := &lifeline.Contact{ID: lifeline.NewContactID(), Channel: lifeline.ChannelTelegram, Handle: lifeline.Sensitive(p.telegram), CaseID: c.ID}
+		if err := db.CreateContact(ctx, contact); err != nil {
+			return err
+		}
+		msg := &lifeline.Message{ID: lifeline.NewMessageID(), ContactID: contact.ID, Direction: lifeline.Inbound, Body: lifeline.Sensitive(p.message)}
+		if err := db.AddMessage(ctx, msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -131,6 +131,7 @@ func checkGracefulExit(t testing.TB, p *process, status int) {
 func TestServeStopsOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
+	mustInitKeys(t, dir)
 	p := mustStartProcess(t, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	var addr string
 	waitFor(t, "listening", p.done, func() bool {
@@ -207,7 +208,8 @@ func TestDemo(t *testing.T) {
 	}
 
 	// The demo's staff are real accounts of its data directory, and every
-	// run left the audit log intact: three user.add entries, all signed.
+	// run left the audit log intact: three user.add entries and, for each of
+	// the three invented cases, case.create and person.add; all signed.
 	users := mustRun(t, nil, "user", "list", "--data", dir)
 	for _, d := range demoOperators {
 		if row := listRow(t, users, d.username); row[1] != string(d.role) || row[2] != "active" {
@@ -215,7 +217,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	out := mustRun(t, nil, "audit", "verify", "--data", dir)
-	if want := "Audit log intact: 3 entries; the latest signed checkpoint covers 3 "; !strings.HasPrefix(out, want) {
+	if want := "Audit log intact: 9 entries; the latest signed checkpoint covers 9 "; !strings.HasPrefix(out, want) {
 		t.Errorf("audit verify: got %q, want it to start %q", out, want)
 	}
 }

@@ -34,6 +34,12 @@ type result struct {
 // status as main does. A panic fails the test instead of the test binary.
 func runLifeline(t testing.TB, env map[string]string, args ...string) (res result) {
 	t.Helper()
+	return runLifelineInput(t, env, "", args...)
+}
+
+// runLifelineInput is runLifeline with stdin.
+func runLifelineInput(t testing.TB, env map[string]string, stdin string, args ...string) (res result) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), runTimeout)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -43,7 +49,7 @@ func runLifeline(t testing.TB, env map[string]string, args ...string) (res resul
 		}
 	}()
 	getenv := func(k string) string { return env[k] }
-	err := run(ctx, append([]string{"lifeline"}, args...), getenv, strings.NewReader(""), &stdout, &stderr)
+	err := run(ctx, append([]string{"lifeline"}, args...), getenv, strings.NewReader(stdin), &stdout, &stderr)
 	code := exitCode(err, &stderr)
 	return result{code: code, err: err, stdout: stdout.String(), stderr: stderr.String()}
 }
@@ -80,6 +86,15 @@ func mustMigrate(t testing.TB) string {
 	dir := filepath.Join(t.TempDir(), "data")
 	mustRun(t, nil, "migrate", "--data", dir)
 	return dir
+}
+
+// mustInitKeys creates the keys of a data directory with a dev unseal file,
+// as a demo does, and returns that file's path.
+func mustInitKeys(t testing.TB, dir string) string {
+	t.Helper()
+	unseal := filepath.Join(dir, "dev-unseal-key")
+	mustRun(t, nil, "init", "--data", dir, "--dev-unseal-file", unseal)
+	return unseal
 }
 
 // mustWriteFile writes a file or fails the test.

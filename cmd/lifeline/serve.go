@@ -9,14 +9,22 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/logs"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 	"github.com/lifeline-hotline/lifeline/internal/web"
 )
 
@@ -27,6 +35,9 @@ type serveConfig struct {
 	publicURL      string
 	logLevel       string
 	shutdownBudget time.Duration
+	autoUnsealFile string
+	epochLength    time.Duration
+	retention      time.Duration
 }
 
 func serveFlags(fs *flagSet, defaultData string) *serveConfig {
@@ -36,6 +47,9 @@ func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	fs.StringVar(&c.publicURL, "public-url", "", "the external base URL (https://…) that providers call and sign")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownBudget, "shutdown-budget", 10*time.Second, "how long in-flight requests get to finish on shutdown")
+	fs.StringVar(&c.autoUnsealFile, "auto-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: unseal at start with the file init --dev-unseal-file wrote")
+	fs.DurationVar(&c.epochLength, "epoch-length", keys.DefaultEpochLength, "how often compartment key epochs rotate")
+	fs.DurationVar(&c.retention, "key-retention", keys.DefaultRetention, "how long a superseded epoch's private key is kept (backup retention + margin)")
 	return c
 }
 
@@ -51,6 +65,9 @@ func (c *serveConfig) validate(cmd string) (slog.Level, error) {
 	}
 	if c.shutdownBudget <= 0 {
 		return level, usageErrorf("%s: --shutdown-budget must be positive", cmd)
+	}
+	if c.epochLength < time.Hour || c.retention < 0 {
+		return level, usageErrorf("%s: --epoch-length must be at least 1h and --key-retention not negative", cmd)
 	}
 	if c.publicURL != "" {
 		u, err := url.Parse(c.publicURL)
@@ -96,13 +113,25 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 // serve runs the server until ctx is cancelled (SIGINT or SIGTERM), then
 // shuts down in reverse order of start: the HTTP server first, letting
-// in-flight requests finish within the budget; then the audit checkpointer,
-// which signs a last checkpoint; then the store. started, if not nil, runs
-// once the server listens.
+// in-flight requests finish within the budget; then the background work,
+// the audit checkpointer last, which signs a final checkpoint; then the
+// store. started, if not nil, runs once the server listens.
+//
+// The server starts sealed unless --auto-unseal-file is given: intake works,
+// nothing can be read, until custodians give their shares (lifeline unseal).
 func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(addr string)) error {
 	logger := logs.New(e.stderr, level)
 
-	db, err := openStore(ctx, e, cfg.dataDir, migrateIfEmpty)
+	keeper, err := keys.Open(filepath.Join(cfg.dataDir, keysDir))
+	if errors.Is(err, keys.ErrNotInitialized) {
+		return usageErrorf("no keys in %s: run lifeline init --data %s first", cfg.dataDir, cfg.dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer keeper.Seal()
+
+	db, err := openStoreWith(ctx, e, cfg.dataDir, migrateIfEmpty, sqlstore.Options{Sealer: keeper})
 	if err != nil {
 		return err
 	}
@@ -122,6 +151,14 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "lifeline_store_commits_total", Help: "Transactions the store's writer committed (each one fsync).",
 		}, func() float64 { return float64(db.Stats().Commits) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lifeline_sealed", Help: "1 while the server is sealed (no private key in memory), else 0.",
+		}, func() float64 {
+			if keeper.Sealed() {
+				return 1
+			}
+			return 0
+		}),
 	)
 
 	ready := func(ctx context.Context) error {
@@ -137,6 +174,12 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		Listen:         cfg.listen,
 		PublicURL:      cfg.publicURL,
 		ShutdownBudget: cfg.shutdownBudget,
+		ReadyDetail: func() string {
+			if keeper.Sealed() {
+				return "keys: sealed"
+			}
+			return "keys: unsealed"
+		},
 	}, ready, reg)
 
 	ln, err := net.Listen("tcp", cfg.listen)
@@ -144,15 +187,54 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		return fmt.Errorf("listen: %w", err)
 	}
 
-	cp := newCheckpointer(db, cfg.dataDir, signer)
-	cp.Logger = logger.With("component", "audit")
-	cpCtx, stopCheckpoints := context.WithCancel(context.WithoutCancel(ctx))
+	// Background work runs until the HTTP server has drained.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { cp.Run(cpCtx, db.AuditAppended()) })
 	defer func() {
-		stopCheckpoints()
+		stopBackground()
 		wg.Wait()
 	}()
+
+	cp := newCheckpointer(db, cfg.dataDir, signer)
+	cp.Logger = logger.With("component", "audit")
+	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
+
+	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
+	wg.Go(func() { km.run(bgCtx) })
+
+	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopControl()
+
+	// SIGUSR1 seals at once, as `lifeline seal` does (duress, intrusion).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	wg.Go(func() {
+		for {
+			select {
+			case <-usr1:
+				keeper.Seal()
+				logger.Warn("sealed by SIGUSR1", "component", "keys")
+			case <-bgCtx.Done():
+				return
+			}
+		}
+	})
+
+	if cfg.autoUnsealFile != "" {
+		if err := keeper.UnsealWithFile(cfg.autoUnsealFile); err != nil {
+			ln.Close()
+			return fmt.Errorf("auto-unseal: %w", err)
+		}
+		logger.Warn("AUTO-UNSEALED FROM A KEY FILE: for demos and development only; a seized disk with this file opens every case", "component", "keys")
+		km.unsealed()
+	} else {
+		logger.Info("sealed: intake works; give unseal shares with lifeline unseal", "component", "keys")
+	}
 
 	if started != nil {
 		started(ln.Addr().String())
@@ -163,4 +245,138 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// keyMaintenance does the server's key work: ceremonies from the control
+// socket, and on a schedule the epoch rotation, the rewrap of data keys onto
+// the current epoch, and the destruction of expired epochs.
+type keyMaintenance struct {
+	keeper      *keys.Keeper
+	db          *sqlstore.DB
+	logger      *slog.Logger
+	epochLength time.Duration
+	retention   time.Duration
+	poke        chan struct{}
+}
+
+// unsealed asks the maintenance loop to do at once what waited for the keys.
+func (km *keyMaintenance) unsealed() {
+	select {
+	case km.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (km *keyMaintenance) run(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-km.poke:
+		}
+		if km.keeper.Sealed() {
+			continue
+		}
+		if err := km.maintain(ctx); err != nil && ctx.Err() == nil {
+			km.logger.Error("key maintenance", "error", err.Error())
+		}
+	}
+}
+
+func (km *keyMaintenance) maintain(ctx context.Context) error {
+	if n, err := km.db.Reseal(ctx); err != nil {
+		return fmt.Errorf("reseal: %w", err)
+	} else if n > 0 {
+		km.logger.Info("folded rows stored while sealed", "count", n)
+	}
+	if km.keeper.EpochAge() >= km.epochLength {
+		if err := km.keeper.RotateEpochs(km.retention); err != nil {
+			return fmt.Errorf("rotate epochs: %w", err)
+		}
+		if err := km.db.Audit(ctx, lifeline.Actor{ID: lifeline.ActorSystem}, "keys.epoch-rotate", "", "schedule"); err != nil {
+			return err
+		}
+	}
+	total := 0
+	for {
+		n, err := km.db.RewrapDataKeys(ctx, km.keeper.CurrentEpoch, km.keeper.Rewrap, 1000)
+		if err != nil {
+			return fmt.Errorf("rewrap: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total > 0 {
+		km.logger.Info("rewrapped data keys", "count", total)
+	}
+	destroyed, err := km.keeper.DestroyDue(func(c seal.Compartment, epoch uint32) (int64, error) {
+		return km.db.LiveDataKeys(ctx, c, epoch)
+	})
+	if err != nil {
+		return fmt.Errorf("destroy epochs: %w", err)
+	}
+	if len(destroyed) > 0 {
+		km.logger.Info("destroyed expired epochs", "count", len(destroyed))
+		return km.db.Audit(ctx, lifeline.Actor{ID: lifeline.ActorSystem}, "keys.epoch-destroy", strings.Join(destroyed, " "), "retention")
+	}
+	return nil
+}
+
+// control answers the control socket.
+func (km *keyMaintenance) control(ctx context.Context, req controlRequest) controlResponse {
+	status := func(detail string) controlResponse {
+		st := km.keeper.Status()
+		return controlResponse{OK: true, Sealed: st.Sealed, Have: st.Have, Need: st.Need, Detail: detail}
+	}
+	fail := func(err error) controlResponse {
+		r := status("")
+		r.OK, r.Error = false, err.Error()
+		return r
+	}
+	switch req.Op {
+	case "status":
+		return status("")
+	case "unseal":
+		have, need, err := km.keeper.AddShare(req.Share)
+		if err != nil {
+			km.db.Audit(ctx, lifeline.CLIActor, "keys.unseal-share", "", "refused")
+			return fail(err)
+		}
+		if have == need {
+			if err := km.db.Audit(ctx, lifeline.CLIActor, "keys.unseal", "", ""); err != nil {
+				km.keeper.Seal() // fail closed: no unseal that the audit log does not show
+				return fail(fmt.Errorf("audit: %w", err))
+			}
+			km.logger.Info("unsealed")
+			km.unsealed()
+		}
+		return status("")
+	case "seal":
+		km.keeper.Seal()
+		km.logger.Warn("sealed from the control socket")
+		km.db.Audit(ctx, lifeline.CLIActor, "keys.seal", "", "")
+		return status("")
+	case "rotate":
+		if err := km.db.Audit(ctx, lifeline.CLIActor, "keys.rotate", "", ""); err != nil {
+			return fail(fmt.Errorf("audit: %w", err))
+		}
+		v, err := km.keeper.RotateRoot()
+		if err != nil {
+			return fail(err)
+		}
+		if err := km.keeper.RotateEpochs(km.retention); err != nil {
+			return fail(err)
+		}
+		start := time.Now()
+		if err := km.maintain(ctx); err != nil {
+			return fail(err)
+		}
+		return status(fmt.Sprintf("Root key at version %d; every compartment on a new epoch; data keys rewrapped in %s. The old epochs are destroyed after the key retention.", v, time.Since(start).Round(time.Millisecond)))
+	}
+	return fail(errors.New("unknown operation"))
 }

@@ -193,6 +193,7 @@ func TestServeLifecycle(t *testing.T) {
 	// An empty data directory, and one that does not exist yet: serve
 	// creates and migrates both.
 	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "new")} {
+		mustInitKeys(t, dir)
 		srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 		base := "http://" + srv.addr
 
@@ -259,6 +260,7 @@ func TestServeSchemaPolicy(t *testing.T) {
 	t.Run("newer", func(t *testing.T) {
 		t.Parallel()
 		dir := mustMigrate(t)
+		mustInitKeys(t, dir)
 		db, err := sql.Open("sqlite", filepath.Join(dir, sqlstore.FileName))
 		if err != nil {
 			t.Fatal(err)
@@ -295,6 +297,7 @@ func TestServeSchemaPolicy(t *testing.T) {
 		if got, latest := schemaVersion(t, dir); got != 1 || latest <= 1 {
 			t.Fatalf("got schema %d of %d, want 1 of more", got, latest)
 		}
+		mustInitKeys(t, dir)
 		return dir
 	}
 
@@ -337,7 +340,9 @@ func TestServeSchemaPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ln.Close()
-		res := runLifeline(t, nil, "serve", "--data", t.TempDir(), "--listen", ln.Addr().String())
+		dir := t.TempDir()
+		mustInitKeys(t, dir)
+		res := runLifeline(t, nil, "serve", "--data", dir, "--listen", ln.Addr().String())
 		checkOneLineError(t, res, 1)
 		if !strings.Contains(res.stderr, "listen") {
 			t.Errorf("got %q, want it to name listen", res.stderr)

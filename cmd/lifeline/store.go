@@ -35,9 +35,15 @@ const (
 	migrateIfEmpty
 )
 
-// openStore opens the data directory's database under the given policy.
+// openStore opens the data directory's database under the given policy,
+// without keys: for the tools that touch no personal data.
 func openStore(ctx context.Context, e env, dataDir string, policy schemaPolicy) (*sqlstore.DB, error) {
-	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, sqlstore.FileName), sqlstore.Options{})
+	return openStoreWith(ctx, e, dataDir, policy, sqlstore.Options{})
+}
+
+// openStoreWith opens the database with options (a Sealer, for serve).
+func openStoreWith(ctx context.Context, e env, dataDir string, policy schemaPolicy, opts sqlstore.Options) (*sqlstore.DB, error) {
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, sqlstore.FileName), opts)
 	if err != nil {
 		return nil, err
 	}

@@ -159,3 +159,9 @@ func (db *DB) DisableOperator(ctx context.Context, by lifeline.Actor, username, 
 		return nil
 	})
 }
+
+// Audit appends one audit entry for an action that changes nothing in the
+// database (a key ceremony, a login), and returns once it is durable.
+func (db *DB) Audit(ctx context.Context, by lifeline.Actor, action, object, reason string) error {
+	return db.audited(ctx, by, action, object, reason, func(*Tx) error { return nil })
+}

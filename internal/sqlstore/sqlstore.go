@@ -41,6 +41,9 @@ type Options struct {
 	MaxBatch int
 	// ReadConns is the size of the read-only pool (default 4).
 	ReadConns int
+	// Sealer makes and opens the data keys of sealed fields. Without it the
+	// store serves only what holds no personal data (staff, tokens, audit).
+	Sealer Sealer
 }
 
 // DB is a handle on the store. It is safe for concurrent use.
@@ -53,6 +56,7 @@ type DB struct {
 	path    string
 
 	auditPoke chan struct{} // see AuditAppended
+	sealer    Sealer        // nil: no personal data through this handle
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with the
@@ -129,7 +133,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 }
 
 func newDB(d dialect, write, read *sql.DB, path string, opts Options) *DB {
-	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path, auditPoke: make(chan struct{}, 1)}
+	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path, auditPoke: make(chan struct{}, 1), sealer: opts.Sealer}
 	if db.now == nil {
 		db.now = time.Now
 	}

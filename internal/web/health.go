@@ -40,12 +40,18 @@ func handleHealthz() http.Handler {
 // handleReadyz answers readiness probes: 200 "ready" if ready returns nil
 // within readyTimeout, else 503 "not ready", followed by the Reason of a
 // NotReady in the error's chain. The error itself goes to the log only.
-func handleReadyz(logger *slog.Logger, ready func(context.Context) error) http.Handler {
+//
+// detail, if not nil, adds lines after the first in either case, such as
+// "keys: sealed": state a prober may know, never data.
+func handleReadyz(logger *slog.Logger, ready func(context.Context) error, detail func() string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		err := checkReady(r.Context(), logger, ready)
 		if err == nil {
 			fmt.Fprintln(w, "ready")
+			if detail != nil {
+				fmt.Fprintln(w, detail())
+			}
 			return
 		}
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "not ready",
@@ -58,6 +64,9 @@ func handleReadyz(logger *slog.Logger, ready func(context.Context) error) http.H
 		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, msg)
+		if detail != nil {
+			fmt.Fprintln(w, detail())
+		}
 	})
 }
 

@@ -14,6 +14,6 @@ import (
 // matches none gets ServeMux's 404 or 405, through the middleware too.
 func addRoutes(s *Server, logger *slog.Logger, ready func(context.Context) error, reg *prometheus.Registry) {
 	s.Handle("GET /healthz", handleHealthz())
-	s.Handle("GET /readyz", handleReadyz(logger, ready))
+	s.Handle("GET /readyz", handleReadyz(logger, ready, s.cfg.ReadyDetail))
 	s.Handle("GET /metrics", handleMetrics(logger, reg))
 }

@@ -77,6 +77,8 @@ type Config struct {
 	// CSP is the Content-Security-Policy of every response; default
 	// DefaultCSP. A handler may replace the header for its own response.
 	CSP string
+	// ReadyDetail, if set, adds lines of state to /readyz ("keys: sealed").
+	ReadyDetail func() string
 }
 
 // withDefaults returns c with each zero or negative field set to its default.

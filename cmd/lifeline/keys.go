@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
+)
+
+// keysDir is the folder of a data directory that holds the keys.
+const keysDir = "keys"
+
+func runInit(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "init", "init [--shares N] [--threshold K] [--dev-unseal-file F] [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	shares := fs.Int("shares", 5, "how many unseal shares to print (custodians)")
+	threshold := fs.Int("threshold", 3, "how many shares unseal")
+	devFile := fs.String("dev-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: write the unseal key to this file instead of splitting it")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if *threshold < 2 || *shares < *threshold || *shares > 255 {
+		return usageErrorf("init: want 2 <= --threshold <= --shares <= 255")
+	}
+	if err := checkDataDir(*dataDir, true); err != nil {
+		return err
+	}
+	out, err := keys.Init(filepath.Join(*dataDir, keysDir), keys.Options{Shares: *shares, Threshold: *threshold, DevFile: *devFile})
+	if err != nil {
+		return err
+	}
+	if *devFile != "" {
+		fmt.Fprintf(e.stdout, "Keys created. The unseal key is in %s: for demos and development only.\n", *devFile)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "Keys created. Unseal shares (%d of %d unseal):\n\n", *threshold, *shares)
+	for _, s := range out {
+		fmt.Fprintf(e.stdout, "  %s\n", s)
+	}
+	fmt.Fprintln(e.stdout, "\nGive each share to a different custodian now. They are shown only this once and stored nowhere;")
+	fmt.Fprintf(e.stdout, "with fewer than %d of them the data can never be read again.\n", *threshold)
+	return nil
+}
+
+func runUnseal(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "unseal", "unseal [--data DIR]   (reads one share per line from standard input)")
+	dataDir := dataDirFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	c, err := dialControl(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.do(controlRequest{Op: "status"})
+	if err != nil {
+		return err
+	}
+	if !st.Sealed {
+		fmt.Fprintln(e.stdout, "The server is already unsealed.")
+		return nil
+	}
+	in := bufio.NewScanner(e.stdin)
+	for {
+		fmt.Fprintf(e.stderr, "Share %d of %d: ", st.Have+1, st.Need)
+		if !in.Scan() {
+			return fmt.Errorf("unseal: %d of %d shares given; the server stays sealed", st.Have, st.Need)
+		}
+		share := strings.TrimSpace(in.Text())
+		if share == "" {
+			continue
+		}
+		st, err = c.do(controlRequest{Op: "unseal", Share: share})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "refused: %v\n", err)
+			continue
+		}
+		if !st.Sealed {
+			fmt.Fprintln(e.stdout, "Unsealed.")
+			return nil
+		}
+	}
+}
+
+func runSeal(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "seal", "seal [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	c, err := dialControl(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.do(controlRequest{Op: "seal"}); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "Sealed: the server holds no private key now; intake goes on.")
+	return nil
+}
+
+func runKeys(ctx context.Context, e env, args []string) error {
+	return subcommand(ctx, e, "keys", args, map[string]func(context.Context, env, []string) error{
+		"status": runKeysStatus, "rotate": runKeysRotate, "panic": runKeysPanic,
+	}, "status|rotate|panic")
+}
+
+func runKeysStatus(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "keys status", "keys status [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	c, err := dialControl(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.do(controlRequest{Op: "status"})
+	if err != nil {
+		return err
+	}
+	if st.Sealed {
+		fmt.Fprintf(e.stdout, "sealed (%d of %d shares given)\n", st.Have, st.Need)
+	} else {
+		fmt.Fprintln(e.stdout, "unsealed")
+	}
+	if st.Detail != "" {
+		fmt.Fprintln(e.stdout, st.Detail)
+	}
+	return nil
+}
+
+func runKeysRotate(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "keys rotate", "keys rotate [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	c, err := dialControl(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	resp, err := c.do(controlRequest{Op: "rotate"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, resp.Detail)
+	return nil
+}
+
+// panicPhrase must be typed to destroy the keys.
+const panicPhrase = "DESTROY ALL KEYS"
+
+func runKeysPanic(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "keys panic", "keys panic [--data DIR]   (asks for a typed confirmation)")
+	dataDir := dataDirFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "This destroys every key: all case data, backups included, becomes unreadable for good.\nType %s to go on: ", panicPhrase)
+	in := bufio.NewScanner(e.stdin)
+	if !in.Scan() || strings.TrimSpace(in.Text()) != panicPhrase {
+		return errors.New("keys panic: not confirmed; nothing destroyed")
+	}
+	// A running server drops its keys from memory first.
+	if c, err := dialControl(*dataDir); err == nil {
+		c.do(controlRequest{Op: "seal"})
+		c.Close()
+	}
+	// The audit entry comes first: if it cannot be written, the keys stay
+	// (Panic itself is never blocked by anything else).
+	if db, err := openStore(ctx, e, *dataDir, requireCurrent); err == nil {
+		aerr := db.Audit(ctx, lifeline.CLIActor, "keys.panic", "", "")
+		db.Close()
+		if aerr != nil {
+			return fmt.Errorf("keys panic: audit: %w", aerr)
+		}
+	}
+	if err := keys.Panic(filepath.Join(*dataDir, keysDir)); err != nil {
+		return fmt.Errorf("keys panic: %w", err)
+	}
+	fmt.Fprintln(e.stdout, "All keys destroyed.")
+	return nil
+}

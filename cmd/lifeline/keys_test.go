@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var shareLine = regexp.MustCompile(`(?m)^\s+(LLS1-\S+)$`)
+
+// TestKeyCeremonies walks a real installation's key life: init prints 3-of-5
+// shares; serve starts sealed and says so; unseal refuses a mistyped share
+// and stays sealed with two; the third unseals; rotation rewraps; seal drops
+// the keys; panic, once confirmed, destroys them for good.
+func TestKeyCeremonies(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	out := mustRun(t, nil, "init", "--data", dir, "--shares", "5", "--threshold", "3")
+	var shares []string
+	for _, m := range shareLine.FindAllStringSubmatch(out, -1) {
+		shares = append(shares, m[1])
+	}
+	if len(shares) != 5 {
+		t.Fatalf("init printed %d shares, want 5:\n%s", len(shares), out)
+	}
+	if res := runLifeline(t, nil, "init", "--data", dir); res.code == 0 {
+		t.Fatal("a second init succeeded, want it refused")
+	}
+	for _, name := range []string{"keys/keyring", "keys/compartments"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range shares {
+			if strings.Contains(string(b), s) {
+				t.Fatalf("%s holds a share", name)
+			}
+		}
+	}
+
+	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	base := "http://" + srv.addr
+	wantReady := func(state string) {
+		t.Helper()
+		resp, body := mustGet(t, base+"/readyz")
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "keys: "+state) {
+			t.Errorf("GET /readyz: got %d %q, want 200 and keys: %s", resp.StatusCode, body, state)
+		}
+		_, metrics := mustGet(t, base+"/metrics")
+		want := map[string]string{"sealed": "lifeline_sealed 1", "unsealed": "lifeline_sealed 0"}[state]
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics: want %q", want)
+		}
+	}
+	wantReady("sealed")
+
+	// k-1 shares, one of them given twice and one mistyped: still sealed.
+	typo := []byte(shares[1])
+	typo[len(typo)-3] ^= 1
+	res := runLifelineInput(t, nil, shares[0]+"\n"+shares[0]+"\n"+string(typo)+"\n"+shares[2]+"\n", "unseal", "--data", dir)
+	if res.code != 1 || !strings.Contains(res.stderr, "refused") {
+		t.Errorf("unseal with 2 good shares: got exit %d, stderr %q; want 1 with the refusals", res.code, res.stderr)
+	}
+	if strings.Count(res.stderr, "refused") != 2 {
+		t.Errorf("got refusals %q, want the duplicate and the typo refused", res.stderr)
+	}
+	if out := mustRun(t, nil, "keys", "status", "--data", dir); !strings.Contains(out, "sealed (2 of 3") {
+		t.Errorf("keys status: got %q, want sealed (2 of 3 shares given)", out)
+	}
+	wantReady("sealed")
+
+	// The third share unseals: the server kept the first two.
+	res = runLifelineInput(t, nil, shares[4]+"\n", "unseal", "--data", dir)
+	if res.code != 0 || !strings.Contains(res.stdout, "Unsealed") {
+		t.Fatalf("unseal with the third share: got exit %d, %q %q", res.code, res.stdout, res.stderr)
+	}
+	wantReady("unsealed")
+
+	out = mustRun(t, nil, "keys", "rotate", "--data", dir)
+	if !strings.Contains(out, "Root key at version 2") {
+		t.Errorf("keys rotate: got %q", out)
+	}
+	mustRun(t, nil, "seal", "--data", dir)
+	wantReady("sealed")
+
+	if res := runLifelineInput(t, nil, "no\n", "keys", "panic", "--data", dir); res.code == 0 {
+		t.Fatal("keys panic without the phrase succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys", "keyring")); err != nil {
+		t.Fatalf("unconfirmed panic touched the keyring: %v", err)
+	}
+	if err := srv.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	mustRunInput(t, panicPhrase+"\n", "keys", "panic", "--data", dir)
+	for _, name := range []string{"keys/keyring", "keys/compartments"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
+			t.Errorf("%s after panic: %v, want gone", name, err)
+		}
+	}
+	res = runLifeline(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	if res.code != 2 || !strings.Contains(res.stderr, "lifeline init") {
+		t.Errorf("serve after panic: got %d %q, want the no-keys usage error", res.code, res.stderr)
+	}
+	out = mustRun(t, nil, "audit", "verify", "--data", dir)
+	if !strings.HasPrefix(out, "Audit log intact") {
+		t.Errorf("audit verify: %q", out)
+	}
+}
+
+func mustRunInput(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
+	res := runLifelineInput(t, nil, stdin, args...)
+	if res.code != 0 {
+		t.Fatalf("lifeline %s: got exit %d, want 0; stderr:\n%s", strings.Join(args, " "), res.code, res.stderr)
+	}
+	return res.stdout
+}

@@ -1,0 +1,677 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+// Package keys runs the server's keys: the files in a data directory's keys/
+// folder, the sealed and unsealed states, data keys for the store, and the
+// ceremonies that change keys (init, unseal, seal, rotation, epoch
+// destruction, panic). The cryptography itself is package seal's.
+//
+// On disk, keys/keyring holds the root keyring encrypted under the unseal key
+// (which exists only as Shamir shares held by custodians, or in a dev file),
+// and keys/compartments holds each compartment's X25519 key pair per epoch:
+// the public half in the clear, the private half wrapped by a root key. The
+// database holds data keys wrapped to compartment public keys, never a key
+// that opens one. Backups copy the database, never keys/, so destroying an
+// epoch's private half here makes the data keys wrapped to it unreadable in
+// every copy.
+package keys
+
+import (
+	"crypto/ecdh"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+)
+
+// Files in the keys folder.
+const (
+	KeyringFile      = "keyring"
+	CompartmentsFile = "compartments"
+)
+
+// Defaults of the key schedule (SECURITY.md §2.3).
+const (
+	DefaultEpochLength = 30 * 24 * time.Hour // compartment epochs rotate monthly
+	DefaultRetention   = 35 * 24 * time.Hour // backup retention (30 d) + 5 d margin
+)
+
+// ErrSealed is returned by every operation that needs a private key while
+// the keys are sealed.
+var ErrSealed = errors.New("keys are sealed")
+
+// ErrNotInitialized means the data directory has no keyring: run
+// `lifeline init`.
+var ErrNotInitialized = errors.New("no keyring: run lifeline init")
+
+// A WrappedKey is a data key as the store keeps it: wrapped to one epoch of
+// one compartment, for one owner.
+type WrappedKey struct {
+	ID          seal.KeyID
+	Owner       string // "case:<id>", "contact:<id>", "message:<id>"
+	Compartment seal.Compartment
+	Epoch       uint32
+	Wrapped     []byte
+}
+
+// compartmentEntry is one compartment epoch in the compartments file.
+type compartmentEntry struct {
+	Compartment    seal.Compartment `json:"compartment"`
+	Epoch          uint32           `json:"epoch"`
+	Public         []byte           `json:"public"`
+	WrappedPrivate []byte           `json:"wrapped_private,omitempty"` // empty once destroyed
+	RootVersion    uint32           `json:"root_version"`
+	Created        time.Time        `json:"created"`
+	DestroyAfter   time.Time        `json:"destroy_after,omitzero"` // set when superseded
+	Destroyed      time.Time        `json:"destroyed,omitzero"`
+}
+
+type compartmentsFile struct {
+	Format  string             `json:"format"`
+	Entries []compartmentEntry `json:"entries"`
+}
+
+const compartmentsFormat = "lifeline-compartments v1"
+
+type epochKey struct {
+	c     seal.Compartment
+	epoch uint32
+}
+
+// Keeper holds the keys of one data directory. It starts sealed: the public
+// halves are there, so data keys can be made and wrapped (intake works), but
+// nothing can be opened until Unseal. All methods are safe for concurrent use.
+type Keeper struct {
+	dir string
+	now func() time.Time
+
+	mu       sync.RWMutex
+	header   seal.Header
+	entries  []compartmentEntry
+	current  map[seal.Compartment]compartmentEntry // the newest epoch of each
+	unsealer *seal.Unsealer
+
+	// Unsealed state; all nil or empty while sealed.
+	unsealKey seal.Key
+	ring      *seal.Keyring
+	private   map[epochKey]seal.CompartmentKey
+	index     *seal.IndexKeys
+
+	cacheMu sync.Mutex
+	cache   map[seal.KeyID]seal.DataKey // unwrapped data keys; emptied on Seal
+}
+
+// maxCache bounds the data-key cache; past it the cache starts afresh.
+const maxCache = 1 << 16
+
+// Options tune Init.
+type Options struct {
+	Shares    int    // n, default 5
+	Threshold int    // k, default 3
+	DevFile   string // demo and development only: write the unseal key here instead of splitting it
+}
+
+// Init creates the keys of a new data directory: a fresh root keyring
+// encrypted under a fresh unseal key, and epoch 1 of every compartment. It
+// returns the unseal key's Shamir shares, to be shown once and never stored,
+// or none with opts.DevFile. It refuses to overwrite existing keys.
+func Init(dir string, opts Options) (shares []string, err error) {
+	if opts.Shares == 0 {
+		opts.Shares = 5
+	}
+	if opts.Threshold == 0 {
+		opts.Threshold = 3
+	}
+	if _, err := os.Stat(filepath.Join(dir, KeyringFile)); err == nil {
+		return nil, fmt.Errorf("keys already initialized in %s", dir)
+	}
+	unsealKey := seal.NewUnsealKey()
+	defer unsealKey.Zero()
+	ring := seal.NewKeyring()
+	defer ring.Zero()
+
+	var header seal.Header
+	if opts.DevFile != "" {
+		header, err = seal.NewHeader(0, 0, nil)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		var commitments [][32]byte
+		shares, commitments, err = seal.Split(unsealKey, opts.Shares, opts.Threshold)
+		if err != nil {
+			return nil, err
+		}
+		header, err = seal.NewHeader(opts.Threshold, opts.Shares, commitments)
+		if err != nil {
+			return nil, err
+		}
+	}
+	now := time.Now().UTC()
+	var entries []compartmentEntry
+	for _, c := range seal.Compartments() {
+		e, err := newEntry(ring, c, 1, now)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if opts.DevFile != "" {
+		if err := writeFile(opts.DevFile, []byte(seal.EncodeUnsealKey(unsealKey)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("dev unseal file: %w", err)
+		}
+	}
+	// The compartments first: a keyring without them is not initialized, so
+	// a crash in between can be retried.
+	if err := writeCompartments(dir, entries); err != nil {
+		return nil, err
+	}
+	blob, err := ring.Seal(unsealKey, header)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(filepath.Join(dir, KeyringFile), blob, 0o600); err != nil {
+		return nil, err
+	}
+	return shares, nil
+}
+
+func newEntry(ring *seal.Keyring, c seal.Compartment, epoch uint32, now time.Time) (compartmentEntry, error) {
+	ck, err := seal.NewCompartmentKey(c, epoch)
+	if err != nil {
+		return compartmentEntry{}, err
+	}
+	wrapped, rv, err := ring.WrapPrivate(ck)
+	if err != nil {
+		return compartmentEntry{}, err
+	}
+	return compartmentEntry{
+		Compartment: c, Epoch: epoch, Public: ck.Public.Bytes(),
+		WrappedPrivate: wrapped, RootVersion: rv, Created: now,
+	}, nil
+}
+
+// Open loads the keys of a data directory, sealed.
+func Open(dir string) (*Keeper, error) {
+	blob, err := os.ReadFile(filepath.Join(dir, KeyringFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotInitialized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read keyring: %w", err)
+	}
+	header, err := seal.ParseHeader(blob)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	entries, err := readCompartments(dir)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keeper{dir: dir, now: time.Now, header: header}
+	if err := k.setEntries(entries); err != nil {
+		return nil, err
+	}
+	if header.Split() {
+		if k.unsealer, err = seal.NewUnsealer(header); err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+	}
+	return k, nil
+}
+
+// setEntries installs the compartment entries; callers hold mu (or own k).
+func (k *Keeper) setEntries(entries []compartmentEntry) error {
+	current := map[seal.Compartment]compartmentEntry{}
+	for _, e := range entries {
+		if err := e.Compartment.Validate(); err != nil {
+			return fmt.Errorf("compartments file: %w", err)
+		}
+		if _, err := seal.ParsePublicKey(e.Public); err != nil {
+			return fmt.Errorf("compartments file: %s epoch %d: %w", e.Compartment, e.Epoch, err)
+		}
+		if cur, ok := current[e.Compartment]; !ok || e.Epoch > cur.Epoch {
+			current[e.Compartment] = e
+		}
+	}
+	for _, c := range seal.Compartments() {
+		if _, ok := current[c]; !ok {
+			return fmt.Errorf("compartments file: no key for %s", c)
+		}
+	}
+	k.entries = entries
+	k.current = current
+	return nil
+}
+
+// Status is what a custodian or a probe may know of the keys.
+type Status struct {
+	Sealed    bool
+	Have      int // shares given so far
+	Need      int // shares needed
+	KeyringID string
+}
+
+// Status reports the state of the keys.
+func (k *Keeper) Status() Status {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	s := Status{Sealed: k.ring == nil, KeyringID: k.header.ID.String()}
+	if k.unsealer != nil {
+		s.Have, s.Need = k.unsealer.Have(), k.unsealer.Need()
+	}
+	return s
+}
+
+// Sealed reports whether the private keys are locked away.
+func (k *Keeper) Sealed() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.ring == nil
+}
+
+// AddShare takes one custodian's share. When enough are in, it unseals and
+// returns have == need. A typo, a share of another keyring or one given twice
+// is refused with a message that says which.
+func (k *Keeper) AddShare(share string) (have, need int, err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring != nil {
+		return 0, 0, errors.New("already unsealed")
+	}
+	if k.unsealer == nil {
+		return 0, 0, errors.New("this keyring has no shares: it opens with its unseal file (development only)")
+	}
+	have, need, err = k.unsealer.Add(share)
+	if err != nil || have < need {
+		return have, need, err
+	}
+	key, err := k.unsealer.Key()
+	k.unsealer.Zero() // shares never linger
+	k.unsealer, _ = seal.NewUnsealer(k.header)
+	if err != nil {
+		return 0, need, err
+	}
+	defer key.Zero()
+	if err := k.unsealLocked(key); err != nil {
+		return 0, need, err
+	}
+	return need, need, nil
+}
+
+// UnsealWithKey unseals with the whole unseal key (the dev file's).
+func (k *Keeper) UnsealWithKey(key seal.Key) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring != nil {
+		return nil
+	}
+	return k.unsealLocked(key)
+}
+
+// UnsealWithFile unseals with a dev unseal file written by Init.
+func (k *Keeper) UnsealWithFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("unseal file: %w", err)
+	}
+	key, err := seal.DecodeUnsealKey(string(trimSpace(b)))
+	if err != nil {
+		return fmt.Errorf("unseal file %s: %w", path, err)
+	}
+	defer key.Zero()
+	return k.UnsealWithKey(key)
+}
+
+func (k *Keeper) unsealLocked(key seal.Key) error {
+	blob, err := os.ReadFile(filepath.Join(k.dir, KeyringFile))
+	if err != nil {
+		return fmt.Errorf("read keyring: %w", err)
+	}
+	ring, _, err := seal.OpenKeyring(blob, key)
+	if err != nil {
+		return fmt.Errorf("open keyring: %w", err)
+	}
+	private := map[epochKey]seal.CompartmentKey{}
+	for _, e := range k.entries {
+		if len(e.WrappedPrivate) == 0 {
+			continue // destroyed
+		}
+		ck, err := ring.UnwrapPrivate(e.Compartment, e.Epoch, e.RootVersion, e.Public, e.WrappedPrivate)
+		if err != nil {
+			ring.Zero()
+			return fmt.Errorf("%s epoch %d: %w", e.Compartment, e.Epoch, err)
+		}
+		private[epochKey{e.Compartment, e.Epoch}] = ck
+	}
+	index, err := ring.IndexKeys()
+	if err != nil {
+		ring.Zero()
+		return err
+	}
+	k.ring, k.private, k.index = ring, private, index
+	k.unsealKey = key // a copy: the caller zeroes its own
+	return nil
+}
+
+// Seal drops every private key from memory at once.
+func (k *Keeper) Seal() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring != nil {
+		k.ring.Zero()
+	}
+	k.ring, k.private, k.index = nil, nil, nil
+	k.unsealKey.Zero()
+	if k.unsealer != nil {
+		k.unsealer.Zero()
+		k.unsealer, _ = seal.NewUnsealer(k.header)
+	}
+	k.cacheMu.Lock()
+	for id, dk := range k.cache {
+		dk.Zero()
+		delete(k.cache, id)
+	}
+	k.cacheMu.Unlock()
+}
+
+// NewDataKey makes a data key for owner in compartment c and wraps it to the
+// compartment's current public key. It works while sealed.
+func (k *Keeper) NewDataKey(owner string, c seal.Compartment) (seal.DataKey, WrappedKey, error) {
+	k.mu.RLock()
+	e, ok := k.current[c]
+	k.mu.RUnlock()
+	if !ok {
+		return seal.DataKey{}, WrappedKey{}, fmt.Errorf("unknown compartment %q", c)
+	}
+	pub, err := ecdh.X25519().NewPublicKey(e.Public)
+	if err != nil {
+		return seal.DataKey{}, WrappedKey{}, err
+	}
+	dk := seal.NewDataKey()
+	wrapped, err := seal.WrapDataKey(pub, c, e.Epoch, owner, dk)
+	if err != nil {
+		return seal.DataKey{}, WrappedKey{}, err
+	}
+	return dk, WrappedKey{ID: dk.ID, Owner: owner, Compartment: c, Epoch: e.Epoch, Wrapped: wrapped}, nil
+}
+
+// OpenDataKey unwraps a stored data key; ErrSealed while sealed.
+func (k *Keeper) OpenDataKey(w WrappedKey) (seal.DataKey, error) {
+	k.cacheMu.Lock()
+	dk, ok := k.cache[w.ID]
+	k.cacheMu.Unlock()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.ring == nil {
+		return seal.DataKey{}, ErrSealed
+	}
+	if ok {
+		return dk, nil
+	}
+	ck, ok := k.private[epochKey{w.Compartment, w.Epoch}]
+	if !ok {
+		return seal.DataKey{}, fmt.Errorf("data key %s: %s epoch %d is destroyed", w.ID, w.Compartment, w.Epoch)
+	}
+	dk, err := seal.UnwrapDataKey(ck, w.Owner, w.ID, w.Wrapped)
+	if err != nil {
+		return seal.DataKey{}, err
+	}
+	k.cacheMu.Lock()
+	if k.cache == nil || len(k.cache) >= maxCache {
+		k.cache = map[seal.KeyID]seal.DataKey{}
+	}
+	k.cache[w.ID] = dk
+	k.cacheMu.Unlock()
+	return dk, nil
+}
+
+// Forget drops data keys from the cache, as their rows are shredded.
+func (k *Keeper) Forget(ids ...seal.KeyID) {
+	k.cacheMu.Lock()
+	defer k.cacheMu.Unlock()
+	for _, id := range ids {
+		if dk, ok := k.cache[id]; ok {
+			dk.Zero()
+			delete(k.cache, id)
+		}
+	}
+}
+
+// IndexKeys returns the blind-index keys; ErrSealed while sealed.
+func (k *Keeper) IndexKeys() (*seal.IndexKeys, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.ring == nil {
+		return nil, ErrSealed
+	}
+	return k.index, nil
+}
+
+// CurrentEpoch is the epoch new data keys of c are wrapped to.
+func (k *Keeper) CurrentEpoch(c seal.Compartment) uint32 {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.current[c].Epoch
+}
+
+// Rewrap wraps a data key to its compartment's current epoch. It reports
+// false, and returns w, if w is already there.
+func (k *Keeper) Rewrap(w WrappedKey) (WrappedKey, bool, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.ring == nil {
+		return w, false, ErrSealed
+	}
+	cur := k.current[w.Compartment]
+	if w.Epoch == cur.Epoch {
+		return w, false, nil
+	}
+	from, ok := k.private[epochKey{w.Compartment, w.Epoch}]
+	if !ok {
+		return w, false, fmt.Errorf("data key %s: %s epoch %d is destroyed", w.ID, w.Compartment, w.Epoch)
+	}
+	to, err := ecdh.X25519().NewPublicKey(cur.Public)
+	if err != nil {
+		return w, false, err
+	}
+	wrapped, err := seal.RewrapDataKey(from, to, cur.Epoch, w.Owner, w.ID, w.Wrapped)
+	if err != nil {
+		return w, false, err
+	}
+	w.Epoch, w.Wrapped = cur.Epoch, wrapped
+	return w, true, nil
+}
+
+// RotateRoot adds a root key version, rewraps every compartment private
+// half under it, and retires the old versions. The keyring file holds both
+// versions until the compartments file is rewritten, so a crash at any step
+// leaves keys that open.
+func (k *Keeper) RotateRoot() (uint32, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring == nil {
+		return 0, ErrSealed
+	}
+	old := k.ring.RootVersions()
+	v, err := k.ring.Rotate()
+	if err != nil {
+		return 0, err
+	}
+	if err := k.writeKeyringLocked(); err != nil {
+		return 0, err
+	}
+	entries := slices.Clone(k.entries)
+	for i, e := range entries {
+		ck, ok := k.private[epochKey{e.Compartment, e.Epoch}]
+		if !ok {
+			continue
+		}
+		wrapped, rv, err := k.ring.WrapPrivate(ck)
+		if err != nil {
+			return 0, err
+		}
+		entries[i].WrappedPrivate, entries[i].RootVersion = wrapped, rv
+	}
+	if err := writeCompartments(k.dir, entries); err != nil {
+		return 0, err
+	}
+	k.entries = entries
+	for _, ov := range old {
+		if err := k.ring.Retire(ov); err != nil {
+			return 0, err
+		}
+	}
+	return v, k.writeKeyringLocked()
+}
+
+// RotateEpochs starts a new epoch in every compartment. New data keys are
+// wrapped to it at once; the old epochs stay until their live data keys are
+// rewrapped and retention has passed (DestroyDue).
+func (k *Keeper) RotateEpochs(retention time.Duration) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring == nil {
+		return ErrSealed
+	}
+	now := k.now().UTC()
+	entries := slices.Clone(k.entries)
+	var fresh []seal.CompartmentKey
+	for i, e := range entries {
+		if e.Epoch == k.current[e.Compartment].Epoch && e.DestroyAfter.IsZero() {
+			entries[i].DestroyAfter = now.Add(retention)
+		}
+	}
+	for _, c := range seal.Compartments() {
+		e, err := newEntry(k.ring, c, k.current[c].Epoch+1, now)
+		if err != nil {
+			return err
+		}
+		ck, err := k.ring.UnwrapPrivate(e.Compartment, e.Epoch, e.RootVersion, e.Public, e.WrappedPrivate)
+		if err != nil {
+			return err
+		}
+		fresh = append(fresh, ck)
+		entries = append(entries, e)
+	}
+	if err := writeCompartments(k.dir, entries); err != nil {
+		return err
+	}
+	if err := k.setEntries(entries); err != nil {
+		return err
+	}
+	for _, ck := range fresh {
+		k.private[epochKey{ck.Compartment, ck.Epoch}] = ck
+	}
+	return nil
+}
+
+// DestroyDue destroys the private half of every superseded epoch whose
+// retention has passed and that no live data key is wrapped to any more
+// (live reports how many are). It returns the epochs destroyed.
+func (k *Keeper) DestroyDue(live func(c seal.Compartment, epoch uint32) (int64, error)) ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now().UTC()
+	entries := slices.Clone(k.entries)
+	var done []string
+	for i, e := range entries {
+		if len(e.WrappedPrivate) == 0 || e.DestroyAfter.IsZero() || now.Before(e.DestroyAfter) {
+			continue
+		}
+		n, err := live(e.Compartment, e.Epoch)
+		if err != nil {
+			return done, err
+		}
+		if n > 0 {
+			continue // rewrap first; never destroy a live key
+		}
+		entries[i].WrappedPrivate = nil
+		entries[i].Destroyed = now
+		done = append(done, fmt.Sprintf("%s/%d", e.Compartment, e.Epoch))
+	}
+	if len(done) == 0 {
+		return nil, nil
+	}
+	if err := writeCompartments(k.dir, entries); err != nil {
+		return nil, err
+	}
+	k.entries = entries
+	for _, e := range entries {
+		if len(e.WrappedPrivate) == 0 {
+			delete(k.private, epochKey{e.Compartment, e.Epoch}) // a no-op while sealed
+		}
+	}
+	return done, nil
+}
+
+func (k *Keeper) writeKeyringLocked() error {
+	blob, err := k.ring.Seal(k.unsealKey, k.header)
+	if err != nil {
+		return err
+	}
+	return replaceFile(filepath.Join(k.dir, KeyringFile), blob, 0o600)
+}
+
+// Panic destroys the keys of a data directory for good: the keyring and the
+// compartment private halves are overwritten and removed, after which no copy
+// of the database, backups included, can be opened. There is no undo.
+func Panic(dir string) error {
+	var errs []error
+	for _, name := range []string{KeyringFile, CompartmentsFile} {
+		errs = append(errs, shred(filepath.Join(dir, name)))
+	}
+	return errors.Join(errs...)
+}
+
+func readCompartments(dir string) ([]compartmentEntry, error) {
+	b, err := os.ReadFile(filepath.Join(dir, CompartmentsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotInitialized
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read compartments: %w", err)
+	}
+	var f compartmentsFile
+	if err := json.Unmarshal(b, &f); err != nil || f.Format != compartmentsFormat {
+		return nil, fmt.Errorf("compartments file is damaged")
+	}
+	return f.Entries, nil
+}
+
+func writeCompartments(dir string, entries []compartmentEntry) error {
+	b, err := json.MarshalIndent(compartmentsFile{Format: compartmentsFormat, Entries: entries}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return replaceFile(filepath.Join(dir, CompartmentsFile), b, 0o600)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// EpochAge is how long ago the oldest current compartment epoch began: when
+// it passes the epoch length, RotateEpochs is due.
+func (k *Keeper) EpochAge() time.Duration {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var oldest time.Time
+	for _, e := range k.current {
+		if oldest.IsZero() || e.Created.Before(oldest) {
+			oldest = e.Created
+		}
+	}
+	return k.now().Sub(oldest)
+}

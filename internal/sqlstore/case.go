@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+)
+
+// BucketBits is the width of the truncated blind indexes used for
+// cross-case duplicate checks: about log2(expected rows) - 1, so that a
+// lookup finds a few candidates and a hit is suspicion, not proof
+// (SECURITY.md §2.4). 16 bits suits up to ~100,000 rows; re-bucket with the
+// next index-key rotation when the program outgrows it.
+const BucketBits = 16
+
+// CreateCase stores a new case. Its code name must be unique; ECONFLICT if
+// it is taken (draw another).
+func (db *DB) CreateCase(ctx context.Context, by lifeline.Actor, c *lifeline.Case) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return db.audited(ctx, by, "case.create", string(c.ID), "", func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO cases (id, code_name, stream, status, lost_from, assigned_to, created_day)
+			VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?)`,
+			c.ID, c.CodeName, c.Stream, c.Status, c.LostFrom, c.AssignedTo, c.CreatedDay.String())
+		if db.dialect.isUniqueViolation(err) {
+			return lifeline.Errorf(lifeline.ECONFLICT, "The code name is taken.")
+		}
+		return err
+	})
+}
+
+// Case reads a case's workflow fields (all plaintext); ENOTFOUND if there
+// is none, as after a shred.
+func (db *DB) Case(ctx context.Context, id lifeline.CaseID) (*lifeline.Case, error) {
+	var c lifeline.Case
+	var created string
+	var closed, assigned sql.NullString
+	err := db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT id, code_name, stream, status, lost_from, assigned_to, created_day, closed_day FROM cases WHERE id = ?`, id).
+			Scan(&c.ID, &c.CodeName, &c.Stream, &c.Status, &c.LostFrom, &assigned, &created, &closed)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lifeline.Errorf(lifeline.ENOTFOUND, "No such case.")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read case: %w", err)
+	}
+	c.AssignedTo = lifeline.OperatorID(assigned.String)
+	if c.CreatedDay, err = lifeline.ParseDay(created); err != nil {
+		return nil, err
+	}
+	if closed.Valid {
+		if c.ClosedDay, err = lifeline.ParseDay(closed.String); err != nil {
+			return nil, err
+		}
+	}
+	return &c, nil
+}
+
+// personData is the sealed part of a person row.
+type personData struct {
+	Name           string `json:"name,omitempty"`
+	BirthDate      string `json:"birth_date,omitempty"`
+	Unit           string `json:"unit,omitempty"`
+	Rank           string `json:"rank,omitempty"`
+	ServiceNumber  string `json:"service_number,omitempty"`
+	DocumentNumber string `json:"document_number,omitempty"`
+	Whereabouts    string `json:"whereabouts,omitempty"`
+	Phone          string `json:"phone,omitempty"`
+}
+
+func personAAD(id lifeline.PersonID) seal.AAD {
+	return seal.AAD{Table: "persons", Column: "data", Row: string(id)}
+}
+
+// AddPerson adds a person to a case, sealed under the case's identity key,
+// with truncated blind indexes of the service and document numbers for
+// duplicate checks (when the keys are unsealed).
+func (db *DB) AddPerson(ctx context.Context, by lifeline.Actor, p *lifeline.Person) error {
+	if !p.ID.Valid() || !p.CaseID.Valid() || !p.Relation.Valid() {
+		return lifeline.Errorf(lifeline.EINVALID, "A person needs an id, a case and a relation.")
+	}
+	data, err := json.Marshal(personData{
+		Name: p.Name.Reveal(), BirthDate: p.BirthDate.Reveal(), Unit: p.Unit.Reveal(), Rank: p.Rank.Reveal(),
+		ServiceNumber: p.ServiceNumber.Reveal(), DocumentNumber: p.DocumentNumber.Reveal(),
+		Whereabouts: p.Whereabouts.Reveal(), Phone: p.Phone.Reveal(),
+	})
+	if err != nil {
+		return err
+	}
+	buckets := db.buckets(map[seal.Domain]string{
+		seal.DomainServiceNumber:  p.ServiceNumber.Reveal(),
+		seal.DomainDocumentNumber: p.DocumentNumber.Reveal(),
+	})
+	return db.audited(ctx, by, "person.add", string(p.CaseID)+" "+string(p.ID), "", func(tx *Tx) error {
+		ct, err := db.sealField(tx, caseOwner(p.CaseID), "", seal.CompartmentIdentity, personAAD(p.ID), data)
+		if err != nil {
+			return unavailable(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO persons (id, case_id, relation, data) VALUES (?, ?, ?, ?)`, p.ID, p.CaseID, p.Relation, ct); err != nil {
+			return fmt.Errorf("insert person: %w", err)
+		}
+		for domain, b := range buckets {
+			if _, err := tx.Exec(`INSERT INTO person_buckets (person_id, domain, bucket) VALUES (?, ?, ?)`, p.ID, string(domain), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// buckets computes the truncated blind indexes of the non-empty values it
+// can normalize; none while sealed.
+func (db *DB) buckets(values map[seal.Domain]string) map[seal.Domain]uint32 {
+	out := map[seal.Domain]uint32{}
+	if db.sealer == nil {
+		return out
+	}
+	ik, err := db.sealer.IndexKeys()
+	if err != nil {
+		return out
+	}
+	for domain, v := range values {
+		if v == "" {
+			continue
+		}
+		n, err := seal.Normalize(domain, v)
+		if err != nil {
+			continue // a value no index can hold: no duplicate check, never a failure
+		}
+		if b, err := ik.Bucket(domain, n, BucketBits); err == nil {
+			out[domain] = b
+		}
+	}
+	return out
+}
+
+// Persons reads the persons of a case; EUNAVAILABLE while sealed.
+func (db *DB) Persons(ctx context.Context, caseID lifeline.CaseID) ([]lifeline.Person, error) {
+	var out []lifeline.Person
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT id, relation, data FROM persons WHERE case_id = ? ORDER BY id`, caseID)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id       lifeline.PersonID
+			relation lifeline.Relation
+			data     []byte
+		}
+		var rs []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.relation, &r.data); err != nil {
+				rows.Close()
+				return err
+			}
+			rs = append(rs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			plain, err := db.openField(tx, personAAD(r.id), r.data)
+			if err != nil {
+				return unavailable(err)
+			}
+			var d personData
+			if err := json.Unmarshal(plain, &d); err != nil {
+				return fmt.Errorf("person %s: %w", r.id, err)
+			}
+			out = append(out, lifeline.Person{
+				ID: r.id, CaseID: caseID, Relation: r.relation,
+				Name: lifeline.Sensitive(d.Name), BirthDate: lifeline.Sensitive(d.BirthDate),
+				Unit: lifeline.Sensitive(d.Unit), Rank: lifeline.Sensitive(d.Rank),
+				ServiceNumber: lifeline.Sensitive(d.ServiceNumber), DocumentNumber: lifeline.Sensitive(d.DocumentNumber),
+				Whereabouts: lifeline.Sensitive(d.Whereabouts), Phone: lifeline.Sensitive(d.Phone),
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PersonsInBucket lists the persons (of any case) whose service or document
+// number falls in the same truncated blind-index bucket as value: candidates
+// for a duplicate, to be confirmed by decrypting. EUNAVAILABLE while sealed.
+func (db *DB) PersonsInBucket(ctx context.Context, domain seal.Domain, value string) ([]lifeline.PersonID, error) {
+	if db.sealer == nil {
+		return nil, errNoSealer
+	}
+	ik, err := db.sealer.IndexKeys()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	n, err := seal.Normalize(domain, value)
+	if err != nil {
+		return nil, lifeline.Errorf(lifeline.EINVALID, "That value cannot be looked up.")
+	}
+	b, err := ik.Bucket(domain, n, BucketBits)
+	if err != nil {
+		return nil, err
+	}
+	var ids []lifeline.PersonID
+	err = db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT person_id FROM person_buckets WHERE domain = ? AND bucket = ? ORDER BY person_id`, string(domain), b)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id lifeline.PersonID
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, err
+}
+
+func contactAAD(id lifeline.ContactID) seal.AAD {
+	return seal.AAD{Table: "contacts", Column: "handle", Row: string(id)}
+}
+
+func messageAAD(id lifeline.MessageID) seal.AAD {
+	return seal.AAD{Table: "messages", Column: "body", Row: string(id)}
+}
+
+// handleDomain is the blind-index domain of a channel's handles.
+func handleDomain(ch lifeline.ChannelKind) seal.Domain {
+	switch ch {
+	case lifeline.ChannelTelegram:
+		return seal.DomainTelegram
+	case lifeline.ChannelWhatsApp:
+		return seal.DomainWhatsApp
+	}
+	return seal.DomainPhone
+}
+
+// handleIndexes computes a handle's exact and truncated blind indexes, or
+// nothing for a handle that no index can hold.
+func handleIndexes(ik *seal.IndexKeys, ch lifeline.ChannelKind, handle string) ([]byte, sql.NullInt64) {
+	d := handleDomain(ch)
+	n, err := seal.Normalize(d, handle)
+	if err != nil {
+		return nil, sql.NullInt64{}
+	}
+	exact, err := ik.Exact(d, n)
+	if err != nil {
+		return nil, sql.NullInt64{}
+	}
+	b, err := ik.Bucket(d, n, BucketBits)
+	if err != nil {
+		return nil, sql.NullInt64{}
+	}
+	return exact, sql.NullInt64{Int64: int64(b), Valid: true}
+}
+
+// CreateContact stores a contact, its handle sealed under the contact's
+// routing key. It works while sealed; the blind indexes that let a returning
+// contact be found are then left empty.
+func (db *DB) CreateContact(ctx context.Context, c *lifeline.Contact) error {
+	if !c.ID.Valid() || !c.Channel.Valid() || c.Handle.IsEmpty() {
+		return lifeline.Errorf(lifeline.EINVALID, "A contact needs an id, a channel and a handle.")
+	}
+	var exact []byte
+	var bucket sql.NullInt64
+	if db.sealer != nil {
+		if ik, err := db.sealer.IndexKeys(); err == nil {
+			exact, bucket = handleIndexes(ik, c.Channel, c.Handle.Reveal())
+		}
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		c.CreatedDay = lifeline.DayOf(tx.Now())
+		ct, err := db.sealField(tx, contactOwner(c.ID), "", seal.CompartmentRouting, contactAAD(c.ID), []byte(c.Handle.Reveal()))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`INSERT INTO contacts (id, channel, handle, handle_index, handle_bucket, case_id, created_day)
+			VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?)`, c.ID, c.Channel, ct, exact, bucket, c.CaseID, c.CreatedDay.String())
+		if db.dialect.isUniqueViolation(err) {
+			return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
+		}
+		return err
+	})
+}
+
+// FindContact finds a contact by channel and handle through the exact blind
+// index; ENOTFOUND if none, EUNAVAILABLE while sealed.
+func (db *DB) FindContact(ctx context.Context, ch lifeline.ChannelKind, handle string) (lifeline.ContactID, error) {
+	if db.sealer == nil {
+		return "", errNoSealer
+	}
+	ik, err := db.sealer.IndexKeys()
+	if err != nil {
+		return "", unavailable(err)
+	}
+	exact, _ := handleIndexes(ik, ch, handle)
+	if exact == nil {
+		return "", lifeline.Errorf(lifeline.EINVALID, "That handle cannot be looked up.")
+	}
+	var id lifeline.ContactID
+	err = db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT id FROM contacts WHERE channel = ? AND handle_index = ?`, ch, exact).Scan(&id)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", lifeline.Errorf(lifeline.ENOTFOUND, "No such contact.")
+	}
+	return id, err
+}
+
+// ContactHandle opens a contact's handle; EUNAVAILABLE while sealed.
+func (db *DB) ContactHandle(ctx context.Context, id lifeline.ContactID) (lifeline.Sensitive, error) {
+	var h []byte
+	err := db.Read(ctx, func(tx *Tx) error {
+		var ct []byte
+		if err := tx.QueryRow(`SELECT handle FROM contacts WHERE id = ?`, id).Scan(&ct); err != nil {
+			return err
+		}
+		var err error
+		h, err = db.openField(tx, contactAAD(id), ct)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", lifeline.Errorf(lifeline.ENOTFOUND, "No such contact.")
+	}
+	return lifeline.Sensitive(h), unavailable(err)
+}
+
+// AddMessage stores a message sealed under its contact's conversation key,
+// or, while sealed, under a key of its own that Reseal folds in later.
+func (db *DB) AddMessage(ctx context.Context, m *lifeline.Message) error {
+	if !m.ID.Valid() || !m.ContactID.Valid() || (m.Direction != lifeline.Inbound && m.Direction != lifeline.Outbound) {
+		return lifeline.Errorf(lifeline.EINVALID, "A message needs an id, a contact and a direction.")
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		m.CreatedDay = lifeline.DayOf(tx.Now())
+		ct, err := db.sealField(tx, contactOwner(m.ContactID), messageOwner(m.ID), seal.CompartmentConversation, messageAAD(m.ID), []byte(m.Body.Reveal()))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(`INSERT INTO messages (id, contact_id, direction, body, created_day) VALUES (?, ?, ?, ?, ?)`,
+			m.ID, m.ContactID, m.Direction, ct, m.CreatedDay.String())
+		return err
+	})
+}
+
+// Messages reads a contact's messages, oldest first; EUNAVAILABLE while
+// sealed.
+func (db *DB) Messages(ctx context.Context, contactID lifeline.ContactID) ([]lifeline.Message, error) {
+	var out []lifeline.Message
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT id, direction, body, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			m    lifeline.Message
+			ct   []byte
+			date string
+		}
+		var rs []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.m.ID, &r.m.Direction, &r.ct, &r.date); err != nil {
+				rows.Close()
+				return err
+			}
+			rs = append(rs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			body, err := db.openField(tx, messageAAD(r.m.ID), r.ct)
+			if err != nil {
+				return unavailable(err)
+			}
+			r.m.ContactID, r.m.Body = contactID, lifeline.Sensitive(body)
+			if r.m.CreatedDay, err = lifeline.ParseDay(r.date); err != nil {
+				return err
+			}
+			out = append(out, r.m)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Reseal runs after an unseal: messages stored while sealed, each under a
+// key of its own, are re-encrypted under their contact's conversation key
+// and their own keys shredded; contacts stored while sealed get their blind
+// indexes. It returns how many rows it changed.
+func (db *DB) Reseal(ctx context.Context) (int, error) {
+	if db.sealer == nil {
+		return 0, errNoSealer
+	}
+	ik, err := db.sealer.IndexKeys()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	n := 0
+	err = db.Write(ctx, func(tx *Tx) error {
+		type pending struct {
+			id      lifeline.MessageID
+			contact lifeline.ContactID
+			ct      []byte
+		}
+		rows, err := tx.Query(`SELECT m.id, m.contact_id, m.body FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
+		if err != nil {
+			return err
+		}
+		var ps []pending
+		for rows.Next() {
+			var p pending
+			if err := rows.Scan(&p.id, &p.contact, &p.ct); err != nil {
+				rows.Close()
+				return err
+			}
+			ps = append(ps, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			plain, err := db.openField(tx, messageAAD(p.id), p.ct)
+			if err != nil {
+				return err
+			}
+			ct, err := db.sealField(tx, contactOwner(p.contact), "", seal.CompartmentConversation, messageAAD(p.id), plain)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE messages SET body = ? WHERE id = ?`, ct, p.id); err != nil {
+				return err
+			}
+			ids, err := db.deleteDataKeys(tx, messageOwner(p.id))
+			if err != nil {
+				return err
+			}
+			db.sealer.Forget(ids...)
+			n++
+		}
+
+		type unindexed struct {
+			id lifeline.ContactID
+			ch lifeline.ChannelKind
+			ct []byte
+		}
+		rows, err = tx.Query(`SELECT id, channel, handle FROM contacts WHERE handle_index IS NULL`)
+		if err != nil {
+			return err
+		}
+		var us []unindexed
+		for rows.Next() {
+			var u unindexed
+			if err := rows.Scan(&u.id, &u.ch, &u.ct); err != nil {
+				rows.Close()
+				return err
+			}
+			us = append(us, u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, u := range us {
+			h, err := db.openField(tx, contactAAD(u.id), u.ct)
+			if err != nil {
+				return err
+			}
+			exact, bucket := handleIndexes(ik, u.ch, string(h))
+			if exact == nil {
+				continue // a handle no index can hold; it stays findable by id only
+			}
+			_, err = tx.Exec(`UPDATE contacts SET handle_index = ?, handle_bucket = ? WHERE id = ?`, exact, bucket, u.id)
+			if db.dialect.isUniqueViolation(err) {
+				continue // a returning contact written while sealed: merging is intake's job
+			}
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// ShredCase erases a case for good: its persons, its contacts and their
+// messages, and every data key they were sealed under, then checkpoints the
+// WAL so that no page of them lingers there. Copies elsewhere (free pages,
+// backups) stay sealed under keys wrapped to the current compartment epoch,
+// and become unreadable when that epoch is destroyed.
+func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) error {
+	if reason == "" {
+		return lifeline.Errorf(lifeline.EINVALID, "Say why the case is erased.")
+	}
+	var shredded []seal.KeyID
+	err := db.audited(ctx, by, "case.shred", string(id), reason, func(tx *Tx) error {
+		var n int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM cases WHERE id = ?`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such case.")
+		}
+		owners := []string{caseOwner(id)}
+		rows, err := tx.Query(`SELECT id FROM contacts WHERE case_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var cid lifeline.ContactID
+			if err := rows.Scan(&cid); err != nil {
+				rows.Close()
+				return err
+			}
+			owners = append(owners, contactOwner(cid))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, q := range []string{
+			`DELETE FROM data_keys WHERE owner IN (SELECT 'message:' || m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
+			`DELETE FROM contacts WHERE case_id = ?`,
+			`DELETE FROM person_buckets WHERE person_id IN (SELECT id FROM persons WHERE case_id = ?)`,
+			`DELETE FROM persons WHERE case_id = ?`,
+			`DELETE FROM cases WHERE id = ?`,
+		} {
+			if _, err := tx.Exec(q, id); err != nil {
+				return fmt.Errorf("shred: %w", err)
+			}
+		}
+		shredded, err = db.deleteDataKeys(tx, owners...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if db.sealer != nil {
+		db.sealer.Forget(shredded...)
+	}
+	return db.CheckpointWAL(ctx)
+}
+
+// CheckpointWAL copies the WAL into the database and truncates it, then
+// returns free pages to the file system, so that deleted rows survive in
+// neither (secure_delete has already zeroed them in the database pages).
+func (db *DB) CheckpointWAL(ctx context.Context) error {
+	// The write connection is the writer's; database/sql hands it over
+	// between batches, outside any transaction, as these pragmas need.
+	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return fmt.Errorf("checkpoint wal: %w", err)
+	}
+	if _, err := db.write.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
+		return fmt.Errorf("incremental vacuum: %w", err)
+	}
+	return nil
+}
+
+// RewrapDataKeys rewraps up to batch data keys that are not on their
+// compartment's current epoch, in one write, and returns how many it
+// rewrapped; 0 means none is left. Run it in a loop after an epoch rotation.
+func (db *DB) RewrapDataKeys(ctx context.Context, current func(seal.Compartment) uint32, rewrap func(keys.WrappedKey) (keys.WrappedKey, bool, error), batch int) (int, error) {
+	var stale []keys.WrappedKey
+	err := db.Read(ctx, func(tx *Tx) error {
+		for _, c := range seal.Compartments() {
+			rows, err := tx.Query(`SELECT `+dataKeyColumns+` FROM data_keys WHERE compartment = ? AND epoch <> ? LIMIT ?`, string(c), current(c), batch-len(stale))
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				w, err := scanDataKey(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				stale = append(stale, w)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(stale) >= batch {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil || len(stale) == 0 {
+		return 0, err
+	}
+	fresh := make([]keys.WrappedKey, 0, len(stale))
+	for _, w := range stale {
+		nw, changed, err := rewrap(w)
+		if err != nil {
+			return 0, err
+		}
+		if changed {
+			fresh = append(fresh, nw)
+		}
+	}
+	n := 0
+	err = db.Write(ctx, func(tx *Tx) error {
+		for i, w := range fresh {
+			// Only if the row is still the one read: a shred in between wins.
+			res, err := tx.Exec(`UPDATE data_keys SET epoch = ?, wrapped = ? WHERE id = ? AND epoch = ?`, w.Epoch, w.Wrapped, w.ID[:], stale[i].Epoch)
+			if err != nil {
+				return err
+			}
+			k, _ := res.RowsAffected()
+			n += int(k)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// LiveDataKeys counts the data keys still wrapped to one compartment epoch.
+func (db *DB) LiveDataKeys(ctx context.Context, c seal.Compartment, epoch uint32) (int64, error) {
+	var n int64
+	err := db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT COUNT(*) FROM data_keys WHERE compartment = ? AND epoch = ?`, string(c), epoch).Scan(&n)
+	})
+	return n, err
+}

@@ -1,0 +1,56 @@
+-- Cases, the persons in them, contacts and their messages: the minimum the
+-- keys design protects. Every column that identifies or locates a person, and
+-- every message body, is an opaque sealed field (internal/seal ciphertext:
+-- key id, algorithm, nonce, XChaCha20-Poly1305 with table, column and row id
+-- bound in). Plaintext holds only random ids, enums and UTC days.
+
+CREATE TABLE cases (
+    id          TEXT PRIMARY KEY,          -- lifeline.CaseID
+    code_name   TEXT NOT NULL UNIQUE,      -- KESTREL-4821, never derived from personal data
+    stream      TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    lost_from   TEXT NOT NULL DEFAULT '',
+    assigned_to TEXT REFERENCES operators (id),
+    created_day TEXT NOT NULL,
+    closed_day  TEXT
+);
+
+CREATE TABLE persons (
+    id       TEXT PRIMARY KEY,
+    case_id  TEXT NOT NULL REFERENCES cases (id),
+    relation TEXT NOT NULL,                -- applicant, spouse, child, parent, sibling, other
+    data     BLOB NOT NULL                 -- sealed (identity): the person's fields as JSON
+);
+CREATE INDEX persons_case ON persons (case_id);
+
+-- Truncated blind indexes of a person's service and document numbers, for
+-- cross-case duplicate checks: an occupied bucket is suspicion, not proof.
+CREATE TABLE person_buckets (
+    person_id TEXT NOT NULL REFERENCES persons (id),
+    domain    TEXT NOT NULL,
+    bucket    INTEGER NOT NULL,
+    PRIMARY KEY (person_id, domain, bucket)
+);
+CREATE INDEX person_buckets_lookup ON person_buckets (domain, bucket);
+
+CREATE TABLE contacts (
+    id            TEXT PRIMARY KEY,        -- lifeline.ContactID
+    channel       TEXT NOT NULL,           -- lifeline.ChannelKind
+    handle        BLOB NOT NULL,           -- sealed (routing): phone, Telegram id, wa_id
+    handle_index  BLOB,                    -- exact blind index; NULL if stored while sealed
+    handle_bucket INTEGER,                 -- truncated blind index; NULL likewise
+    case_id       TEXT REFERENCES cases (id),
+    created_day   TEXT NOT NULL
+);
+CREATE UNIQUE INDEX contacts_handle ON contacts (channel, handle_index);
+CREATE INDEX contacts_case ON contacts (case_id);
+CREATE INDEX contacts_bucket ON contacts (handle_bucket);
+
+CREATE TABLE messages (
+    id          TEXT PRIMARY KEY,          -- lifeline.MessageID
+    contact_id  TEXT NOT NULL REFERENCES contacts (id),
+    direction   TEXT NOT NULL,             -- in, out
+    body        BLOB NOT NULL,             -- sealed (conversation)
+    created_day TEXT NOT NULL
+);
+CREATE INDEX messages_contact ON messages (contact_id);

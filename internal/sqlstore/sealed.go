@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+)
+
+// Sealer makes and opens data keys; *keys.Keeper is the one lifeline uses.
+// NewDataKey must work while the keys are sealed (it wraps to a public
+// key); OpenDataKey and IndexKeys return keys.ErrSealed then.
+type Sealer interface {
+	NewDataKey(owner string, c seal.Compartment) (seal.DataKey, keys.WrappedKey, error)
+	OpenDataKey(w keys.WrappedKey) (seal.DataKey, error)
+	IndexKeys() (*seal.IndexKeys, error)
+	Forget(ids ...seal.KeyID)
+}
+
+var _ Sealer = (*keys.Keeper)(nil)
+
+// errNoSealer is returned by sealed-field operations of a store opened
+// without keys (the CLI's tools that touch no personal data).
+var errNoSealer = errors.New("store opened without keys")
+
+// unavailable maps "sealed" to the domain's EUNAVAILABLE, which the console
+// answers with 503.
+func unavailable(err error) error {
+	if errors.Is(err, keys.ErrSealed) {
+		return lifeline.Errorf(lifeline.EUNAVAILABLE, "The server is sealed: personal data cannot be read until custodians unseal it.")
+	}
+	return err
+}
+
+// Owners of data keys.
+func caseOwner(id lifeline.CaseID) string       { return "case:" + string(id) }
+func contactOwner(id lifeline.ContactID) string { return "contact:" + string(id) }
+func messageOwner(id lifeline.MessageID) string { return "message:" + string(id) }
+
+const dataKeyColumns = `id, owner, compartment, epoch, wrapped`
+
+func scanDataKey(row interface{ Scan(...any) error }) (keys.WrappedKey, error) {
+	var w keys.WrappedKey
+	var id []byte
+	var c string
+	if err := row.Scan(&id, &w.Owner, &c, &w.Epoch, &w.Wrapped); err != nil {
+		return w, err
+	}
+	if len(id) != len(w.ID) {
+		return w, fmt.Errorf("data key id of %d bytes", len(id))
+	}
+	copy(w.ID[:], id)
+	w.Compartment = seal.Compartment(c)
+	return w, nil
+}
+
+// dataKey returns owner's data key in compartment c, creating it if there is
+// none. If the owner has one but the keys are sealed, it returns
+// keys.ErrSealed.
+func (db *DB) dataKey(tx *Tx, owner string, c seal.Compartment) (seal.DataKey, error) {
+	if db.sealer == nil {
+		return seal.DataKey{}, errNoSealer
+	}
+	w, err := scanDataKey(tx.QueryRow(`SELECT `+dataKeyColumns+` FROM data_keys WHERE owner = ? AND compartment = ?`, owner, string(c)))
+	if err == nil {
+		return db.sealer.OpenDataKey(w)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return seal.DataKey{}, fmt.Errorf("find data key: %w", err)
+	}
+	dk, w, err := db.sealer.NewDataKey(owner, c)
+	if err != nil {
+		return seal.DataKey{}, err
+	}
+	_, err = tx.Exec(`INSERT INTO data_keys (id, owner, compartment, epoch, wrapped, created_day) VALUES (?, ?, ?, ?, ?, ?)`,
+		w.ID[:], w.Owner, string(w.Compartment), w.Epoch, w.Wrapped, lifeline.DayOf(tx.Now()).String())
+	if err != nil {
+		return seal.DataKey{}, fmt.Errorf("store data key: %w", err)
+	}
+	return dk, nil
+}
+
+// sealField encrypts plaintext under owner's data key of compartment c. If
+// that key exists but the keys are sealed, it uses a key of fallback's own
+// (made and wrapped with the public key alone), which Reseal later folds
+// into owner's key: intake never stops for want of an unseal.
+func (db *DB) sealField(tx *Tx, owner, fallback string, c seal.Compartment, aad seal.AAD, plaintext []byte) ([]byte, error) {
+	dk, err := db.dataKey(tx, owner, c)
+	if errors.Is(err, keys.ErrSealed) && fallback != "" {
+		dk, err = db.dataKey(tx, fallback, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return seal.Encrypt(dk, aad, plaintext)
+}
+
+// openField decrypts a sealed field, finding its data key by the id the
+// ciphertext names.
+func (db *DB) openField(tx *Tx, aad seal.AAD, ct []byte) ([]byte, error) {
+	if db.sealer == nil {
+		return nil, errNoSealer
+	}
+	id, err := seal.CiphertextKeyID(ct)
+	if err != nil {
+		return nil, err
+	}
+	w, err := scanDataKey(tx.QueryRow(`SELECT `+dataKeyColumns+` FROM data_keys WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("data key %s is gone (shredded)", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dk, err := db.sealer.OpenDataKey(w)
+	if err != nil {
+		return nil, err
+	}
+	return seal.Decrypt(dk, aad, ct)
+}
+
+// deleteDataKeys crypto-shreds the data keys of the given owners.
+func (db *DB) deleteDataKeys(tx *Tx, owners ...string) ([]seal.KeyID, error) {
+	var ids []seal.KeyID
+	for _, o := range owners {
+		rows, err := tx.Query(`SELECT id FROM data_keys WHERE owner = ?`, o)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var b []byte
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var id seal.KeyID
+			copy(id[:], b)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(`DELETE FROM data_keys WHERE owner = ?`, o); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
