@@ -58,6 +58,8 @@ var (
 	ErrShareDuplicate = errors.New("seal: this share was already given")
 	// ErrNotEnoughShares is returned by Unsealer.Key before k shares were given.
 	ErrNotEnoughShares = errors.New("seal: not enough shares yet")
+	// ErrEnoughShares is returned by Unsealer.Add once k shares were given.
+	ErrEnoughShares = errors.New("seal: enough shares already given")
 )
 
 // NewUnsealKey returns a fresh random unseal key (L0).
@@ -244,13 +246,13 @@ func NewUnsealer(h Header) (*Unsealer, error) {
 // not a share, [ErrShareMistyped] for a typo, [ErrShareForeign] for a share
 // of another keyring, [ErrShareDuplicate] for a share already given; none of
 // them changes the state, and none contains share characters. Once have ==
-// need, further shares are refused.
+// need, further shares are refused with [ErrEnoughShares].
 func (u *Unsealer) Add(share string) (have, need int, err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	have, need = len(u.raws), u.header.Threshold
 	if have >= need {
-		return have, need, errors.New("seal: enough shares already given")
+		return have, need, ErrEnoughShares
 	}
 	_, raw, err := parseShare(share)
 	if err != nil {
