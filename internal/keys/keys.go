@@ -17,6 +17,9 @@ package keys
 
 import (
 	"crypto/ecdh"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +36,10 @@ import (
 const (
 	KeyringFile      = "keyring"
 	CompartmentsFile = "compartments"
+	// IntakeFile holds the intake key: the one key intake needs while the
+	// server is sealed, to recognise duplicate webhooks and to open the
+	// channels' provider secrets. It opens no personal data.
+	IntakeFile = "intake"
 )
 
 // Defaults of the key schedule (SECURITY.md §2.3).
@@ -104,6 +111,8 @@ type Keeper struct {
 
 	cacheMu sync.Mutex
 	cache   map[seal.KeyID]seal.DataKey // unwrapped data keys; emptied on Seal
+
+	intake seal.Key // see IntakeFile; loaded sealed or not
 }
 
 // maxCache bounds the data-key cache; past it the cache starts afresh.
@@ -174,6 +183,9 @@ func Init(dir string, opts Options) (shares []string, err error) {
 	if err := writeCompartments(dir, entries); err != nil {
 		return nil, err
 	}
+	if _, err := loadIntakeKey(dir); err != nil {
+		return nil, err
+	}
 	blob, err := ring.Seal(unsealKey, header)
 	if err != nil {
 		return nil, err
@@ -216,7 +228,11 @@ func Open(dir string) (*Keeper, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Keeper{dir: dir, now: time.Now, header: header}
+	intake, err := loadIntakeKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	k := &Keeper{dir: dir, now: time.Now, header: header, intake: intake}
 	if err := k.setEntries(entries); err != nil {
 		return nil, err
 	}
@@ -375,12 +391,17 @@ func (k *Keeper) Seal() {
 		k.unsealer.Zero()
 		k.unsealer, _ = seal.NewUnsealer(k.header)
 	}
+	k.dropCache()
+}
+
+// dropCache zeroes and forgets every cached data key.
+func (k *Keeper) dropCache() {
 	k.cacheMu.Lock()
+	defer k.cacheMu.Unlock()
 	for id, dk := range k.cache {
 		dk.Zero()
 		delete(k.cache, id)
 	}
-	k.cacheMu.Unlock()
 }
 
 // NewDataKey makes a data key for owner in compartment c and wraps it to the
@@ -610,6 +631,11 @@ func (k *Keeper) DestroyDue(live func(c seal.Compartment, epoch uint32) (int64, 
 			delete(k.private, epochKey{e.Compartment, e.Epoch}) // a no-op while sealed
 		}
 	}
+	// The cache knows data keys by id only: one opened through a destroyed
+	// epoch (a shredded case read from a backup) would still open every copy
+	// wrapped to it. Drop them all; live keys reopen through their rewrapped
+	// rows.
+	k.dropCache()
 	return done, nil
 }
 
@@ -674,4 +700,55 @@ func (k *Keeper) EpochAge() time.Duration {
 		}
 	}
 	return k.now().Sub(oldest)
+}
+
+// loadIntakeKey reads the intake key, making it on first use.
+func loadIntakeKey(dir string) (seal.Key, error) {
+	path := filepath.Join(dir, IntakeFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		k := seal.NewKey()
+		if err := writeFile(path, k[:], 0o600); err != nil {
+			return seal.Key{}, fmt.Errorf("intake key: %w", err)
+		}
+		return k, nil
+	}
+	if err != nil {
+		return seal.Key{}, fmt.Errorf("intake key: %w", err)
+	}
+	var k seal.Key
+	if len(b) != len(k) {
+		return k, fmt.Errorf("intake key: %s is damaged", path)
+	}
+	copy(k[:], b)
+	return k, nil
+}
+
+// IntakeRef is a keyed HMAC of its parts (length-prefixed, so that no two
+// lists collide): the dedupe key of a webhook event, the reference of a
+// provider's message id. It works while sealed.
+func (k *Keeper) IntakeRef(parts ...string) []byte {
+	m := hmac.New(sha256.New, k.intake[:])
+	var n [4]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		m.Write(n[:])
+		m.Write([]byte(p))
+	}
+	return m.Sum(nil)
+}
+
+// intakeKeyID names the intake key in the ciphertexts it makes.
+var intakeKeyID = seal.KeyID{'l', 'i', 'f', 'e', 'l', 'i', 'n', 'e', '-', 'i', 'n', 't', 'a', 'k', 'e'}
+
+// SealIntake encrypts a channel's configuration (its provider secrets)
+// under the intake key, so that a copy of the database alone does not
+// reveal them, while intake can still verify webhooks when sealed.
+func (k *Keeper) SealIntake(aad seal.AAD, plaintext []byte) ([]byte, error) {
+	return seal.Encrypt(seal.DataKey{ID: intakeKeyID, Key: k.intake}, aad, plaintext)
+}
+
+// OpenIntake decrypts what SealIntake encrypted.
+func (k *Keeper) OpenIntake(aad seal.AAD, ciphertext []byte) ([]byte, error) {
+	return seal.Decrypt(seal.DataKey{ID: intakeKeyID, Key: k.intake}, aad, ciphertext)
 }

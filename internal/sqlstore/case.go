@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
@@ -272,6 +275,10 @@ func handleIndexes(ik *seal.IndexKeys, ch lifeline.ChannelKind, handle string) (
 // routing key. It works while sealed; the blind indexes that let a returning
 // contact be found are then left empty.
 func (db *DB) CreateContact(ctx context.Context, c *lifeline.Contact) error {
+	return db.Write(ctx, func(tx *Tx) error { return db.createContact(tx, c) })
+}
+
+func (db *DB) createContact(tx *Tx, c *lifeline.Contact) error {
 	if !c.ID.Valid() || !c.Channel.Valid() || c.Handle.IsEmpty() {
 		return lifeline.Errorf(lifeline.EINVALID, "A contact needs an id, a channel and a handle.")
 	}
@@ -282,19 +289,17 @@ func (db *DB) CreateContact(ctx context.Context, c *lifeline.Contact) error {
 			exact, bucket = handleIndexes(ik, c.Channel, c.Handle.Reveal())
 		}
 	}
-	return db.Write(ctx, func(tx *Tx) error {
-		c.CreatedDay = lifeline.DayOf(tx.Now())
-		ct, err := db.sealField(tx, contactOwner(c.ID), "", seal.CompartmentRouting, contactAAD(c.ID), []byte(c.Handle.Reveal()))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(`INSERT INTO contacts (id, channel, handle, handle_index, handle_bucket, case_id, created_day)
-			VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?)`, c.ID, c.Channel, ct, exact, bucket, c.CaseID, c.CreatedDay.String())
-		if db.dialect.isUniqueViolation(err) {
-			return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
-		}
+	c.CreatedDay = lifeline.DayOf(tx.Now())
+	ct, err := db.sealField(tx, contactOwner(c.ID), "", seal.CompartmentRouting, contactAAD(c.ID), []byte(c.Handle.Reveal()))
+	if err != nil {
 		return err
-	})
+	}
+	_, err = tx.Exec(`INSERT INTO contacts (id, channel, handle, handle_index, handle_bucket, case_id, created_day)
+		VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?)`, c.ID, c.Channel, ct, exact, bucket, c.CaseID, c.CreatedDay.String())
+	if db.dialect.isUniqueViolation(err) {
+		return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
+	}
+	return err
 }
 
 // FindContact finds a contact by channel and handle through the exact blind
@@ -342,19 +347,22 @@ func (db *DB) ContactHandle(ctx context.Context, id lifeline.ContactID) (lifelin
 // AddMessage stores a message sealed under its contact's conversation key,
 // or, while sealed, under a key of its own that Reseal folds in later.
 func (db *DB) AddMessage(ctx context.Context, m *lifeline.Message) error {
+	return db.Write(ctx, func(tx *Tx) error { return db.addMessage(tx, m, "", "text", nil, "") })
+}
+
+func (db *DB) addMessage(tx *Tx, m *lifeline.Message, conversation lifeline.ConversationID, kind string, providerRef []byte, status string) error {
 	if !m.ID.Valid() || !m.ContactID.Valid() || (m.Direction != lifeline.Inbound && m.Direction != lifeline.Outbound) {
 		return lifeline.Errorf(lifeline.EINVALID, "A message needs an id, a contact and a direction.")
 	}
-	return db.Write(ctx, func(tx *Tx) error {
-		m.CreatedDay = lifeline.DayOf(tx.Now())
-		ct, err := db.sealField(tx, contactOwner(m.ContactID), messageOwner(m.ID), seal.CompartmentConversation, messageAAD(m.ID), []byte(m.Body.Reveal()))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(`INSERT INTO messages (id, contact_id, direction, body, created_day) VALUES (?, ?, ?, ?, ?)`,
-			m.ID, m.ContactID, m.Direction, ct, m.CreatedDay.String())
+	m.CreatedDay = lifeline.DayOf(tx.Now())
+	ct, err := db.sealField(tx, contactOwner(m.ContactID), messageOwner(m.ID), seal.CompartmentConversation, messageAAD(m.ID), []byte(m.Body.Reveal()))
+	if err != nil {
 		return err
-	})
+	}
+	_, err = tx.Exec(`INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, provider_ref, status, created_day)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.ContactID, conversation, m.Direction, kind, ct, providerRef, status, m.CreatedDay.String())
+	return err
 }
 
 // Messages reads a contact's messages, oldest first; EUNAVAILABLE while
@@ -538,7 +546,10 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 		}
 		for _, q := range []string{
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'message:' || m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM jobs WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
+			`DELETE FROM data_keys WHERE owner IN (SELECT 'conversation:' || v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM conversations WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM contacts WHERE case_id = ?`,
 			`DELETE FROM person_buckets WHERE person_id IN (SELECT id FROM persons WHERE case_id = ?)`,
 			`DELETE FROM persons WHERE case_id = ?`,
@@ -582,7 +593,9 @@ func (db *DB) RewrapDataKeys(ctx context.Context, current func(seal.Compartment)
 	var stale []keys.WrappedKey
 	err := db.Read(ctx, func(tx *Tx) error {
 		for _, c := range seal.Compartments() {
-			rows, err := tx.Query(`SELECT `+dataKeyColumns+` FROM data_keys WHERE compartment = ? AND epoch <> ? LIMIT ?`, string(c), current(c), batch-len(stale))
+			// Older epochs only: a key made during a rotation may already be
+			// on an epoch newer than the current reading.
+			rows, err := tx.Query(`SELECT `+dataKeyColumns+` FROM data_keys WHERE compartment = ? AND epoch < ? LIMIT ?`, string(c), current(c), batch-len(stale))
 			if err != nil {
 				return err
 			}
@@ -607,21 +620,42 @@ func (db *DB) RewrapDataKeys(ctx context.Context, current func(seal.Compartment)
 	if err != nil || len(stale) == 0 {
 		return 0, err
 	}
-	fresh := make([]keys.WrappedKey, 0, len(stale))
-	for _, w := range stale {
-		nw, changed, err := rewrap(w)
-		if err != nil {
-			return 0, err
-		}
-		if changed {
-			fresh = append(fresh, nw)
+	type change struct {
+		from uint32 // the epoch read
+		to   keys.WrappedKey
+	}
+	// Each rewrap costs three X25519 operations: spread them over the CPUs
+	// (seal.RewrapDataKey is safe for concurrent use).
+	done := make([]change, len(stale))
+	ok := make([]bool, len(stale))
+	errs := make([]error, len(stale))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(stale)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(stale); i = int(next.Add(1)) - 1 {
+				var nw keys.WrappedKey
+				nw, ok[i], errs[i] = rewrap(stale[i])
+				done[i] = change{stale[i].Epoch, nw}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	fresh := make([]change, 0, len(stale))
+	for i, c := range done {
+		if ok[i] {
+			fresh = append(fresh, c)
 		}
 	}
 	n := 0
 	err = db.Write(ctx, func(tx *Tx) error {
-		for i, w := range fresh {
+		for _, c := range fresh {
 			// Only if the row is still the one read: a shred in between wins.
-			res, err := tx.Exec(`UPDATE data_keys SET epoch = ?, wrapped = ? WHERE id = ? AND epoch = ?`, w.Epoch, w.Wrapped, w.ID[:], stale[i].Epoch)
+			w := c.to
+			res, err := tx.Exec(`UPDATE data_keys SET epoch = ?, wrapped = ? WHERE id = ? AND epoch = ?`, w.Epoch, w.Wrapped, w.ID[:], c.from)
 			if err != nil {
 				return err
 			}

@@ -46,11 +46,36 @@ CREATE UNIQUE INDEX contacts_handle ON contacts (channel, handle_index);
 CREATE INDEX contacts_case ON contacts (case_id);
 CREATE INDEX contacts_bucket ON contacts (handle_bucket);
 
+-- A conversation is the thread between one contact and the hotline on one
+-- channel. Only one is open (or waiting) per contact and channel at a time.
+CREATE TABLE conversations (
+    id                TEXT PRIMARY KEY,        -- lifeline.ConversationID
+    contact_id        TEXT NOT NULL REFERENCES contacts (id),
+    channel_kind      TEXT NOT NULL,
+    channel_name      TEXT NOT NULL,
+    stream            TEXT NOT NULL DEFAULT 'surrender',
+    state             TEXT NOT NULL,           -- open, waiting, closed
+    assigned_to       TEXT REFERENCES operators (id),
+    campaign          TEXT NOT NULL DEFAULT '', -- outreach code of a deep link; never personal
+    reply_to          BLOB,                    -- sealed (routing): where replies go, if not the contact's handle
+    opened_day        TEXT NOT NULL,
+    last_activity_day TEXT NOT NULL
+);
+CREATE INDEX conversations_contact ON conversations (contact_id, channel_kind, channel_name, state);
+CREATE INDEX conversations_state ON conversations (state, last_activity_day);
+
 CREATE TABLE messages (
-    id          TEXT PRIMARY KEY,          -- lifeline.MessageID
-    contact_id  TEXT NOT NULL REFERENCES contacts (id),
-    direction   TEXT NOT NULL,             -- in, out
-    body        BLOB NOT NULL,             -- sealed (conversation)
-    created_day TEXT NOT NULL
+    id              TEXT PRIMARY KEY,          -- lifeline.MessageID
+    contact_id      TEXT NOT NULL REFERENCES contacts (id),
+    conversation_id TEXT REFERENCES conversations (id),
+    direction       TEXT NOT NULL,             -- in, out
+    kind            TEXT NOT NULL DEFAULT 'text',
+    body            BLOB NOT NULL,             -- sealed (conversation)
+    provider_ref    BLOB,                      -- keyed HMAC of the provider's message id: finds it for status updates
+    status          TEXT NOT NULL DEFAULT '',  -- outbound: queued, sent, delivered, read, failed
+    status_reason   TEXT NOT NULL DEFAULT '',  -- the provider's code and short reason when failed; never text
+    created_day     TEXT NOT NULL
 );
 CREATE INDEX messages_contact ON messages (contact_id);
+CREATE INDEX messages_conversation ON messages (conversation_id);
+CREATE UNIQUE INDEX messages_provider_ref ON messages (provider_ref);
