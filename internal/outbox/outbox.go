@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+// Package outbox sends queued messages: durable jobs claimed with a lease,
+// sent through the channel's provider, retried with exponential backoff and
+// jitter, paced by per-provider rate limits.
+//
+// Delivery is at least once. A worker that crashes after the provider took
+// a message but before the job was marked done leaves the job to be retried
+// when its lease runs out (Lease, 2 minutes by default): within that window a
+// contact may get a reply twice. None of the three providers offers an
+// idempotency key for sends; Twilio's and Meta's status callbacks then show
+// both. A crash before the send loses nothing: the job stays pending.
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// Senders finds the sender of a configured channel.
+type Senders interface {
+	Lookup(kind lifeline.ChannelKind, name string) (channel.Adapter, bool)
+}
+
+// Refs makes the keyed reference of a provider's message id (see intake).
+type Refs interface {
+	IntakeRef(parts ...string) []byte
+}
+
+// Worker sends the outbox.
+type Worker struct {
+	DB      *sqlstore.DB
+	Senders Senders
+	Refs    Refs
+	Logger  *slog.Logger
+
+	Lease       time.Duration // default 2 minutes
+	MaxAttempts int           // default 12 (about a day of backoff)
+	Poll        time.Duration // default 500 ms
+	// Limits caps sends per second per provider kind (Telegram: 30).
+	Limits map[lifeline.ChannelKind]float64
+
+	poke    chan struct{}
+	once    sync.Once
+	limitMu sync.Mutex
+	next    map[lifeline.ChannelKind]time.Time
+}
+
+// DefaultLimits are the providers' documented overall rates.
+var DefaultLimits = map[lifeline.ChannelKind]float64{
+	lifeline.ChannelTelegram: 30,
+	lifeline.ChannelWhatsApp: 80,
+	lifeline.ChannelSMS:      1, // a Twilio long code sends about one SMS segment a second
+}
+
+func (w *Worker) init() {
+	w.once.Do(func() {
+		if w.Lease <= 0 {
+			w.Lease = 2 * time.Minute
+		}
+		if w.MaxAttempts <= 0 {
+			w.MaxAttempts = 12
+		}
+		if w.Poll <= 0 {
+			w.Poll = 500 * time.Millisecond
+		}
+		if w.Limits == nil {
+			w.Limits = DefaultLimits
+		}
+		if w.Logger == nil {
+			w.Logger = slog.New(slog.DiscardHandler)
+		}
+		w.poke = make(chan struct{}, 1)
+		w.next = map[lifeline.ChannelKind]time.Time{}
+	})
+}
+
+// Poke wakes the worker: a message was queued.
+func (w *Worker) Poke() {
+	w.init()
+	select {
+	case w.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends until ctx is done.
+func (w *Worker) Run(ctx context.Context) {
+	w.init()
+	t := time.NewTicker(w.Poll)
+	defer t.Stop()
+	for {
+		n, err := w.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
+			w.Logger.Error("outbox", "component", "outbox", "error", err.Error())
+		}
+		if n > 0 {
+			continue // there may be more
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.poke:
+		}
+	}
+}
+
+// RunOnce claims and sends one batch of due jobs and returns how many it
+// handled.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	w.init()
+	jobs, err := w.DB.ClaimJobs(ctx, w.Lease, 32)
+	if err != nil {
+		return 0, err
+	}
+	for _, j := range jobs {
+		if err := w.send(ctx, j); err != nil {
+			return len(jobs), err
+		}
+	}
+	return len(jobs), nil
+}
+
+func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
+	out, err := w.DB.OutboundMessage(ctx, j.MessageID)
+	switch lifeline.ErrorCode(err) {
+	case "":
+	case lifeline.EUNAVAILABLE:
+		// Sealed: nothing can be opened to send; try again later, without
+		// counting it against the message.
+		return errors.Join(err, w.DB.FailJob(ctx, j, "sealed", false, time.Now().Add(30*time.Second)))
+	case lifeline.ENOTFOUND:
+		return w.DB.FailJob(ctx, j, "message erased", true, time.Time{})
+	default:
+		return err
+	}
+	a, ok := w.Senders.Lookup(out.Kind, out.Channel)
+	if !ok {
+		return w.DB.FailJob(ctx, j, "channel removed", true, time.Time{})
+	}
+	sender, ok := a.(channel.Sender)
+	if !ok {
+		return w.DB.FailJob(ctx, j, "channel cannot send", true, time.Time{})
+	}
+	w.pace(ctx, out.Kind)
+	id, err := sender.Send(ctx, out.To, out.Text.Reveal())
+	if err == nil {
+		return w.DB.CompleteJob(ctx, j, w.Refs.IntakeRef(string(out.Kind), out.Channel, "message", id))
+	}
+	var ra *channel.RetryAfter
+	switch {
+	case errors.Is(err, channel.ErrPermanent):
+		return w.DB.FailJob(ctx, j, err.Error(), true, time.Time{})
+	case j.Attempts >= w.MaxAttempts:
+		return w.DB.FailJob(ctx, j, "gave up: "+err.Error(), true, time.Time{})
+	case errors.As(err, &ra):
+		return w.DB.FailJob(ctx, j, err.Error(), false, time.Now().Add(ra.After))
+	default:
+		return w.DB.FailJob(ctx, j, err.Error(), false, time.Now().Add(Backoff(j.Attempts)))
+	}
+}
+
+// Backoff is the wait before attempt n+1: exponential from 1 s, capped at an
+// hour, with full jitter so that retries after an outage do not stampede.
+func Backoff(attempt int) time.Duration {
+	d := time.Second << min(attempt, 12)
+	d = min(d, time.Hour)
+	return d/2 + jitter(d/2)
+}
+
+// jitter is a uniform duration in [0, d]. crypto/rand, because nothing in
+// lifeline uses math/rand (SECURITY.md §2.15), not because it must be secret.
+func jitter(d time.Duration) time.Duration {
+	var b [8]byte
+	rand.Read(b[:])
+	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(d+1))
+}
+
+// pace waits for the provider's rate limit.
+func (w *Worker) pace(ctx context.Context, kind lifeline.ChannelKind) {
+	rate := w.Limits[kind]
+	if rate <= 0 {
+		return
+	}
+	w.limitMu.Lock()
+	now := time.Now()
+	at := now
+	if w.next[kind].After(now) {
+		at = w.next[kind]
+	}
+	w.next[kind] = at.Add(time.Duration(float64(time.Second) / rate))
+	w.limitMu.Unlock()
+	if wait := at.Sub(now); wait > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+)
+
+// A Job is an outbox job as a worker claims it.
+type Job struct {
+	ID        string
+	MessageID lifeline.MessageID
+	Attempts  int // including this one
+}
+
+// ClaimJobs leases up to limit due jobs for lease: no other worker takes
+// them until the lease runs out, so a worker that dies mid-send leaves its
+// jobs to be retried, not lost.
+func (db *DB) ClaimJobs(ctx context.Context, lease time.Duration, limit int) ([]Job, error) {
+	var jobs []Job
+	err := db.Write(ctx, func(tx *Tx) error {
+		now := formatTime(tx.Now())
+		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
+				ORDER BY run_after LIMIT ?)
+			RETURNING id, message_id, attempts`, formatTime(tx.Now().Add(lease)), now, now, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		jobs = jobs[:0]
+		for rows.Next() {
+			var j Job
+			if err := rows.Scan(&j.ID, &j.MessageID, &j.Attempts); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	return jobs, err
+}
+
+// Outbound is what a worker needs to send a message.
+type Outbound struct {
+	Kind    lifeline.ChannelKind
+	Channel string
+	To      lifeline.Sensitive // the conversation's reply address, else the contact's handle
+	Text    lifeline.Sensitive
+}
+
+// OutboundMessage opens a queued message for sending; EUNAVAILABLE while
+// sealed, ENOTFOUND if it was erased.
+func (db *DB) OutboundMessage(ctx context.Context, id lifeline.MessageID) (Outbound, error) {
+	var o Outbound
+	err := db.Read(ctx, func(tx *Tx) error {
+		var body, handle, replyTo []byte
+		var contact lifeline.ContactID
+		var conv sql.NullString
+		err := tx.QueryRow(`SELECT m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to
+			FROM messages m JOIN contacts c ON c.id = m.contact_id LEFT JOIN conversations v ON v.id = m.conversation_id
+			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such message.")
+		}
+		if err != nil {
+			return err
+		}
+		text, err := db.openField(tx, messageAAD(id), body)
+		if err != nil {
+			return err
+		}
+		o.Text = lifeline.Sensitive(text)
+		if len(replyTo) > 0 {
+			to, err := db.openField(tx, seal.AAD{Table: "conversations", Column: "reply_to", Row: conv.String}, replyTo)
+			if err != nil {
+				return err
+			}
+			o.To = lifeline.Sensitive(to)
+			return nil
+		}
+		to, err := db.openField(tx, contactAAD(contact), handle)
+		o.To = lifeline.Sensitive(to)
+		return err
+	})
+	return o, unavailable(err)
+}
+
+// CompleteJob records a sent message: the job is done, the message sent,
+// with the provider's id as a keyed reference for status updates.
+func (db *DB) CompleteJob(ctx context.Context, job Job, providerRef []byte) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`UPDATE jobs SET state = 'done', lease_until = NULL WHERE id = ?`, job.ID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`UPDATE messages SET status = 'sent', status_reason = '', provider_ref = ? WHERE id = ? AND status IN ('queued', '')`, providerRef, job.MessageID)
+		return err
+	})
+}
+
+// FailJob records a failed attempt. A permanent failure marks the message
+// failed with the reason, for the operator to see; otherwise the job is due
+// again at retryAt.
+func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent bool, retryAt time.Time) error {
+	if len(reason) > 200 {
+		reason = reason[:200]
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		if permanent {
+			if _, err := tx.Exec(`UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = ? WHERE id = ?`, reason, job.ID); err != nil {
+				return err
+			}
+			_, err := tx.Exec(`UPDATE messages SET status = 'failed', status_reason = ? WHERE id = ?`, reason, job.MessageID)
+			return err
+		}
+		_, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, last_error = ?, run_after = ? WHERE id = ?`, reason, formatTime(retryAt), job.ID)
+		return err
+	})
+}
+
+// QueueReply stores an operator's reply in a conversation and queues it;
+// it returns the message id.
+func (db *DB) QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error) {
+	if text == "" || len(text) > 4096 {
+		return "", lifeline.Errorf(lifeline.EINVALID, "A reply is 1 to 4096 bytes of text.")
+	}
+	m := &lifeline.Message{ID: lifeline.NewMessageID(), Direction: lifeline.Outbound, Body: lifeline.Sensitive(text)}
+	err := db.audited(ctx, by, "conversation.reply", string(conv)+" "+string(m.ID), "", func(tx *Tx) error {
+		var state string
+		err := tx.QueryRow(`SELECT contact_id, state FROM conversations WHERE id = ?`, conv).Scan(&m.ContactID, &state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
+		}
+		if err != nil {
+			return err
+		}
+		if err := db.addMessage(tx, m, conv, "text", nil, "queued"); err != nil {
+			return unavailable(err)
+		}
+		if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ? WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
+			return err
+		}
+		return enqueue(tx, m.ID)
+	})
+	if err != nil {
+		return "", err
+	}
+	return m.ID, nil
+}
+
+// ConversationMessages reads a conversation's messages, oldest first, with
+// delivery statuses; EUNAVAILABLE while sealed.
+func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.ConversationID) ([]ConversationMessage, error) {
+	var out []ConversationMessage
+	err := db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT id, direction, kind, body, status, status_reason, created_day FROM messages WHERE conversation_id = ? ORDER BY rowid`, conv)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			m  ConversationMessage
+			ct []byte
+			d  string
+		}
+		var rs []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.m.Status, &r.m.StatusReason, &r.d); err != nil {
+				rows.Close()
+				return err
+			}
+			rs = append(rs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			text, err := db.openField(tx, messageAAD(r.m.ID), r.ct)
+			if err != nil {
+				return fmt.Errorf("message %s: %w", r.m.ID, err)
+			}
+			r.m.Text = lifeline.Sensitive(text)
+			if r.m.Day, err = lifeline.ParseDay(r.d); err != nil {
+				return err
+			}
+			out = append(out, r.m)
+		}
+		return nil
+	})
+	return out, unavailable(err)
+}
+
+// ConversationMessage is one message of a conversation, opened.
+type ConversationMessage struct {
+	ID           lifeline.MessageID
+	Direction    lifeline.Direction
+	Kind         string
+	Text         lifeline.Sensitive
+	Status       string
+	StatusReason string
+	Day          lifeline.Day
+}
