@@ -16,4 +16,15 @@ func addRoutes(s *Server, logger *slog.Logger, ready func(context.Context) error
 	s.Handle("GET /healthz", handleHealthz())
 	s.Handle("GET /readyz", handleReadyz(logger, ready, s.cfg.ReadyDetail))
 	s.Handle("GET /metrics", handleMetrics(logger, reg))
+
+	if h := s.cfg.Webhooks; h != nil {
+		s.Handle("POST /hooks/{kind}/{name}", h)
+		s.Handle("POST /hooks/{kind}/{name}/{endpoint}", h)
+		s.Handle("GET /hooks/{kind}/{name}", h)
+	}
+	if api := s.cfg.API; api != nil {
+		s.Handle("GET /api/v1/conversations", handleAPIConversations(logger, api))
+		s.Handle("GET /api/v1/conversations/{id}/messages", handleAPIMessages(logger, api))
+		s.Handle("POST /api/v1/conversations/{id}/messages", handleAPIReply(logger, api))
+	}
 }

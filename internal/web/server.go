@@ -79,6 +79,10 @@ type Config struct {
 	CSP string
 	// ReadyDetail, if set, adds lines of state to /readyz ("keys: sealed").
 	ReadyDetail func() string
+	// Webhooks, if set, serves the providers' webhooks under /hooks/.
+	Webhooks http.Handler
+	// API, if set, serves the JSON API under /api/v1/.
+	API *API
 }
 
 // withDefaults returns c with each zero or negative field set to its default.

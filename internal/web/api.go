@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/auth"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// APIStore is what the JSON API needs of the store.
+type APIStore interface {
+	OperatorByToken(ctx context.Context, hash []byte) (*lifeline.Operator, error)
+	Conversations(ctx context.Context, limit int, after lifeline.ConversationID) ([]sqlstore.ConversationSummary, error)
+	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
+	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
+}
+
+// API is the JSON API's configuration.
+type API struct {
+	Store APIStore
+	// Queued, if set, is called after a reply is queued (to wake the outbox).
+	Queued func()
+}
+
+type operatorKey struct{}
+
+// requireToken authenticates a bearer token and checks that the operator's
+// role grants action; every refusal is one of two generic answers.
+func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, next func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		hash, err := auth.HashToken(strings.TrimSpace(token))
+		if !ok || err != nil {
+			writeJSONError(w, lifeline.Errorf(lifeline.EUNAUTHORIZED, "A valid bearer token is required."))
+			return
+		}
+		op, err := store.OperatorByToken(r.Context(), hash)
+		if err != nil {
+			if lifeline.ErrorCode(err) == lifeline.EINTERNAL {
+				logger.Error("token lookup", "request_id", RequestID(r.Context()), "error", err.Error())
+			}
+			writeJSONError(w, lifeline.Errorf(lifeline.EUNAUTHORIZED, "A valid bearer token is required."))
+			return
+		}
+		if !lifeline.Allowed(op.Role, action).Permitted() {
+			writeJSONError(w, lifeline.Errorf(lifeline.EFORBIDDEN, "Your role does not allow this."))
+			return
+		}
+		next(w, r, op)
+	})
+}
+
+func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
+	type conversation struct {
+		ID              lifeline.ConversationID `json:"id"`
+		ContactID       lifeline.ContactID      `json:"contact_id"`
+		Kind            lifeline.ChannelKind    `json:"kind"`
+		Channel         string                  `json:"channel"`
+		State           string                  `json:"state"`
+		Campaign        string                  `json:"campaign,omitempty"`
+		AssignedTo      lifeline.OperatorID     `json:"assigned_to,omitempty"`
+		OpenedDay       lifeline.Day            `json:"opened_day"`
+		LastActivityDay lifeline.Day            `json:"last_activity_day"`
+		Messages        int                     `json:"messages"`
+	}
+	type page struct {
+		Conversations []conversation `json:"conversations"`
+		Next          string         `json:"next,omitempty"`
+	}
+	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
+		limit := 50
+		if s := r.URL.Query().Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 500 {
+				writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, "limit is 1 to 500."))
+				return
+			}
+			limit = n
+		}
+		after := lifeline.ConversationID(r.URL.Query().Get("after"))
+		if after != "" && !after.Valid() {
+			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, "after is a conversation id."))
+			return
+		}
+		list, err := api.Store.Conversations(r.Context(), limit, after)
+		if err != nil {
+			writeAPIError(logger, w, r, err)
+			return
+		}
+		p := page{Conversations: make([]conversation, 0, len(list))}
+		for _, c := range list {
+			p.Conversations = append(p.Conversations, conversation(c))
+		}
+		if len(list) == limit {
+			p.Next = string(list[len(list)-1].ID)
+		}
+		writeJSON(w, http.StatusOK, p)
+	})
+}
+
+func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
+	type message struct {
+		ID           lifeline.MessageID `json:"id"`
+		Direction    lifeline.Direction `json:"direction"`
+		Kind         string             `json:"kind"`
+		Text         string             `json:"text"`
+		Status       string             `json:"status,omitempty"`
+		StatusReason string             `json:"status_reason,omitempty"`
+		Day          lifeline.Day       `json:"day"`
+	}
+	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
+		id := lifeline.ConversationID(r.PathValue("id"))
+		if !id.Valid() {
+			writeJSONError(w, lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation."))
+			return
+		}
+		list, err := api.Store.ConversationMessages(r.Context(), id)
+		if err != nil {
+			writeAPIError(logger, w, r, err)
+			return
+		}
+		out := struct {
+			Messages []message `json:"messages"`
+		}{Messages: make([]message, 0, len(list))}
+		for _, m := range list {
+			out.Messages = append(out.Messages, message{ID: m.ID, Direction: m.Direction, Kind: m.Kind, Text: m.Text.Reveal(),
+				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func handleAPIReply(logger *slog.Logger, api *API) http.Handler {
+	return requireToken(logger, api.Store, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
+		id := lifeline.ConversationID(r.PathValue("id"))
+		if !id.Valid() {
+			writeJSONError(w, lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation."))
+			return
+		}
+		var req struct {
+			Text string `json:"text"`
+		}
+		body, err := ReadBody(w, r, 64<<10)
+		if IsTooLarge(err) {
+			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, "The request is too large."))
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err != nil || dec.Decode(&req) != nil {
+			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, `Send {"text": "..."}.`))
+			return
+		}
+		by := lifeline.Actor{ID: string(op.ID), Role: op.Role, RequestID: RequestID(r.Context())}
+		mid, err := api.Store.QueueReply(r.Context(), by, id, req.Text)
+		if err != nil {
+			writeAPIError(logger, w, r, err)
+			return
+		}
+		if api.Queued != nil {
+			api.Queued()
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": string(mid), "status": "queued"})
+	})
+}
+
+// writeAPIError answers a domain error with its status and message, and
+// logs anything else as the internal error it is.
+func writeAPIError(logger *slog.Logger, w http.ResponseWriter, r *http.Request, err error) {
+	if lifeline.ErrorCode(err) == lifeline.EINTERNAL {
+		logger.Error("api", "request_id", RequestID(r.Context()), "route", r.Pattern, "error", err.Error())
+	}
+	writeJSONError(w, err)
+}
+
+func writeJSONError(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch lifeline.ErrorCode(err) {
+	case lifeline.EINVALID:
+		status = http.StatusBadRequest
+	case lifeline.ENOTFOUND:
+		status = http.StatusNotFound
+	case lifeline.ECONFLICT:
+		status = http.StatusConflict
+	case lifeline.EUNAUTHORIZED:
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lifeline"`)
+	case lifeline.EFORBIDDEN:
+		status = http.StatusForbidden
+	case lifeline.EUNAVAILABLE:
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]string{"error": lifeline.ErrorMessage(err)})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) // a client that went away is no error of ours
+}
