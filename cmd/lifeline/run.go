@@ -40,6 +40,7 @@ func commands() []command {
 		{"unseal", "give a running server unseal shares", runUnseal},
 		{"seal", "make a running server drop its keys from memory at once", runSeal},
 		{"keys", "key status, rotation, and panic destruction", runKeys},
+		{"channel", "add, list and remove provider channels (Telegram, WhatsApp, Twilio SMS)", runChannel},
 		{"user", "add, list and disable staff accounts", runUser},
 		{"token", "create, list and revoke API tokens", runToken},
 		{"audit", "verify the tamper-evident audit log", runAudit},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -21,8 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/logs"
+	"github.com/lifeline-hotline/lifeline/internal/outbox"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 	"github.com/lifeline-hotline/lifeline/internal/web"
@@ -170,10 +174,23 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		}
 		return nil
 	}
+	// Channels, intake and the outbox.
+	client := &http.Client{Timeout: 30 * time.Second}
+	channels, err := loadChannels(ctx, db, keeper, cfg.publicURL, client, logger)
+	if err != nil {
+		return err
+	}
+	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox")}
+	intakeSvc := intake.New(db, keeper, intake.Config{Notify: func([]intake.Notice) { worker.Poke() }})
+	hooks := channel.NewHandler(logger.With("component", "webhook"), channels, intakeSvc, db, channel.NewMetrics(reg))
+
 	srv := web.NewServer(logger, web.Config{
 		Listen:         cfg.listen,
 		PublicURL:      cfg.publicURL,
 		ShutdownBudget: cfg.shutdownBudget,
+		MaxBodyBytes:   5 << 20, // the webhook handler caps each provider's own (WhatsApp: 4 MiB)
+		Webhooks:       hooks,
+		API:            &web.API{Store: db, Queued: worker.Poke},
 		ReadyDetail: func() string {
 			if keeper.Sealed() {
 				return "keys: sealed"
@@ -200,7 +217,15 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
 
 	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
+	km.reloadChannels = func(ctx context.Context) error {
+		fresh, err := loadChannels(ctx, db, keeper, cfg.publicURL, client, logger)
+		if err == nil {
+			channels.Replace(fresh)
+		}
+		return err
+	}
 	wg.Go(func() { km.run(bgCtx) })
+	wg.Go(func() { worker.Run(bgCtx) })
 
 	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
 	if err != nil {
@@ -257,6 +282,8 @@ type keyMaintenance struct {
 	epochLength time.Duration
 	retention   time.Duration
 	poke        chan struct{}
+
+	reloadChannels func(context.Context) error
 }
 
 // unsealed asks the maintenance loop to do at once what waited for the keys.
@@ -356,6 +383,11 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 			km.unsealed()
 		}
 		return status("")
+	case "reload-channels":
+		if err := km.reloadChannels(ctx); err != nil {
+			return fail(err)
+		}
+		return status("channels reloaded")
 	case "seal":
 		km.keeper.Seal()
 		km.logger.Warn("sealed from the control socket")

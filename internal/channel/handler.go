@@ -41,6 +41,33 @@ func (r *Registry) Add(a Adapter) {
 	r.adapters[a.Kind()][a.Name()] = a
 }
 
+// Replace swaps the whole set of channels at once, for a reload.
+func (r *Registry) Replace(other *Registry) {
+	other.mu.RLock()
+	m := map[lifeline.ChannelKind]map[string]Adapter{}
+	for k, byName := range other.adapters {
+		m[k] = map[string]Adapter{}
+		for n, a := range byName {
+			m[k][n] = a
+		}
+	}
+	other.mu.RUnlock()
+	r.mu.Lock()
+	r.adapters = m
+	r.mu.Unlock()
+}
+
+// Len is the number of channels.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	for _, byName := range r.adapters {
+		n += len(byName)
+	}
+	return n
+}
+
 // Remove unregisters a channel.
 func (r *Registry) Remove(kind lifeline.ChannelKind, name string) {
 	r.mu.Lock()

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
+	"github.com/lifeline-hotline/lifeline/internal/channel/twilio"
+	"github.com/lifeline-hotline/lifeline/internal/channel/whatsapp"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// channelConfig is a channel's configuration as stored, sealed under the
+// intake key: the provider secrets intake needs even while sealed.
+type channelConfig struct {
+	Kind   lifeline.ChannelKind `json:"kind"`
+	Name   string               `json:"name"`
+	APIURL string               `json:"api_url,omitempty"`
+
+	BotToken      string `json:"bot_token,omitempty"`      // telegram
+	WebhookSecret string `json:"webhook_secret,omitempty"` // telegram
+
+	PhoneNumberID string `json:"phone_number_id,omitempty"` // whatsapp
+	AccessToken   string `json:"access_token,omitempty"`    // whatsapp
+	AppSecret     string `json:"app_secret,omitempty"`      // whatsapp
+	VerifyToken   string `json:"verify_token,omitempty"`    // whatsapp
+
+	AccountSID string `json:"account_sid,omitempty"` // twilio
+	AuthToken  string `json:"auth_token,omitempty"`  // twilio
+	Number     string `json:"number,omitempty"`      // twilio
+}
+
+func channelAAD(kind lifeline.ChannelKind, name string) seal.AAD {
+	return seal.AAD{Table: "channels", Column: "config", Row: string(kind) + "/" + name}
+}
+
+// adapter builds the channel's adapter. publicURL is the server's canonical
+// external base (Twilio signs it).
+func (c channelConfig) adapter(publicURL string, client *http.Client) (channel.Adapter, error) {
+	switch c.Kind {
+	case lifeline.ChannelTelegram:
+		return telegram.New(telegram.Config{Name: c.Name, BotToken: c.BotToken, WebhookSecret: c.WebhookSecret, APIURL: c.APIURL}, client)
+	case lifeline.ChannelWhatsApp:
+		return whatsapp.New(whatsapp.Config{Name: c.Name, PhoneNumberID: c.PhoneNumberID, AccessToken: c.AccessToken,
+			AppSecret: c.AppSecret, VerifyToken: c.VerifyToken, APIURL: c.APIURL}, client)
+	case lifeline.ChannelSMS:
+		if publicURL == "" {
+			return nil, errors.New("an SMS channel needs the server's --public-url: Twilio signs it")
+		}
+		return twilio.NewSMS(twilio.Config{Name: c.Name, AccountSID: c.AccountSID, AuthToken: c.AuthToken, Number: c.Number,
+			PublicURL: publicURL, APIURL: c.APIURL}, client)
+	}
+	return nil, fmt.Errorf("unknown channel kind %q", c.Kind)
+}
+
+// webhookPath is where the provider must send a channel's webhooks.
+func webhookPath(kind lifeline.ChannelKind, name string) string {
+	if kind == lifeline.ChannelSMS {
+		return "/hooks/sms/" + name + "/sms"
+	}
+	return "/hooks/" + string(kind) + "/" + name
+}
+
+// loadChannels opens every stored channel into a registry. A channel that
+// cannot be built is logged and left out; the others serve.
+func loadChannels(ctx context.Context, db *sqlstore.DB, keeper *keys.Keeper, publicURL string, client *http.Client, logger *slog.Logger) (*channel.Registry, error) {
+	stored, err := db.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reg := channel.NewRegistry()
+	for _, s := range stored {
+		a, err := openChannel(keeper, s, publicURL, client)
+		if err != nil {
+			logger.Error("channel not loaded", "kind", string(s.Kind), "error", err.Error())
+			continue
+		}
+		reg.Add(a)
+	}
+	return reg, nil
+}
+
+func openChannel(keeper *keys.Keeper, s sqlstore.StoredChannel, publicURL string, client *http.Client) (channel.Adapter, error) {
+	plain, err := keeper.OpenIntake(channelAAD(s.Kind, s.Name), s.Config)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s/%s: configuration does not open: %w", s.Kind, s.Name, err)
+	}
+	var c channelConfig
+	if err := json.Unmarshal(plain, &c); err != nil {
+		return nil, fmt.Errorf("channel %s/%s: configuration damaged", s.Kind, s.Name)
+	}
+	return c.adapter(publicURL, client)
+}
+
+func runChannel(ctx context.Context, e env, args []string) error {
+	return subcommand(ctx, e, "channel", args, map[string]func(context.Context, env, []string) error{
+		"add": runChannelAdd, "list": runChannelList, "remove": runChannelRemove,
+	}, "add|list|remove")
+}
+
+func runChannelAdd(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || (args[0] != "telegram" && args[0] != "whatsapp" && args[0] != "twilio") {
+		return usageErrorf("channel add: say which: telegram, whatsapp or twilio (see lifeline channel add telegram -h)")
+	}
+	provider := args[0]
+	fs := newFlagSet(e, "channel add "+provider, "channel add "+provider+" --name NAME [provider flags] [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	c := channelConfig{}
+	fs.StringVar(&c.Name, "name", "", "the channel's name, part of its webhook URL (a-z 0-9 - _)")
+	fs.StringVar(&c.APIURL, "api-url", "", "the provider API's base URL (default: the provider's own)")
+	publicURL := fs.String("public-url", "", "the server's external base URL; given, the webhook is registered with the provider (Telegram)")
+	switch provider {
+	case "telegram":
+		c.Kind = lifeline.ChannelTelegram
+		fs.StringVar(&c.BotToken, "bot-token", "", "the bot's token from @BotFather")
+		fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "the secret_token Telegram echoes in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -)")
+	case "whatsapp":
+		c.Kind = lifeline.ChannelWhatsApp
+		fs.StringVar(&c.PhoneNumberID, "phone-number-id", "", "Meta's id of the business phone number")
+		fs.StringVar(&c.AccessToken, "access-token", "", "a Graph API system-user token")
+		fs.StringVar(&c.AppSecret, "app-secret", "", "the Meta app's secret (signs webhooks)")
+		fs.StringVar(&c.VerifyToken, "verify-token", "", "the verify token set in the App Dashboard")
+	case "twilio":
+		c.Kind = lifeline.ChannelSMS
+		fs.StringVar(&c.AccountSID, "account-sid", "", "the Twilio account SID (AC…)")
+		fs.StringVar(&c.AuthToken, "auth-token", "", "the account's auth token (signs webhooks)")
+		fs.StringVar(&c.Number, "number", "", "the channel's phone number, E.164")
+	}
+	if err := fs.parse(args[1:]); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if !sqlstore.ValidChannelName(c.Name) {
+		return usageErrorf("channel add: --name is 1-32 of a-z 0-9 - _, starting with a letter")
+	}
+	// Build the adapter now: it refuses missing or malformed secrets, so a
+	// bad configuration never reaches the database.
+	check := *publicURL
+	if check == "" {
+		check = "https://hotline.invalid"
+	}
+	a, err := c.adapter(check, http.DefaultClient)
+	if err != nil {
+		return usageErrorf("channel add %s: %v", provider, err)
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	keeper, err := keys.Open(filepath.Join(*dataDir, keysDir))
+	if err != nil {
+		return err
+	}
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	sealed, err := keeper.SealIntake(channelAAD(c.Kind, c.Name), plain)
+	if err != nil {
+		return err
+	}
+	err = withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
+		return db.SaveChannel(ctx, lifeline.CLIActor, sqlstore.StoredChannel{Kind: c.Kind, Name: c.Name, Config: sealed})
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Channel %s/%s saved. Webhook path: %s\n", c.Kind, c.Name, webhookPath(c.Kind, c.Name))
+	if tg, ok := a.(*telegram.Adapter); ok && *publicURL != "" {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := tg.SetWebhook(sctx, *publicURL+webhookPath(c.Kind, c.Name)); err != nil {
+			return fmt.Errorf("channel saved, but Telegram's setWebhook failed: %w", err)
+		}
+		fmt.Fprintln(e.stdout, "Telegram webhook registered.")
+	}
+	notifyServer(*dataDir)
+	return nil
+}
+
+// notifyServer asks a running server to reload its channels; without one,
+// the next start loads them.
+func notifyServer(dataDir string) {
+	if c, err := dialControl(dataDir); err == nil {
+		c.do(controlRequest{Op: "reload-channels"})
+		c.Close()
+	}
+}
+
+func runChannelList(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "channel list", "channel list [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, e, *dataDir, requireCurrent)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	list, err := db.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tNAME\tWEBHOOK PATH")
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Kind, c.Name, webhookPath(c.Kind, c.Name))
+	}
+	return tw.Flush()
+}
+
+func runChannelRemove(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "channel remove", "channel remove --kind KIND --name NAME [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	kind := fs.String("kind", "", "telegram, whatsapp or sms")
+	name := fs.String("name", "", "the channel's name")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.noArgs(); err != nil {
+		return err
+	}
+	if !lifeline.ChannelKind(*kind).Valid() || *name == "" {
+		return usageErrorf("channel remove: --kind and --name are required")
+	}
+	err := withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
+		return db.RemoveChannel(ctx, lifeline.CLIActor, lifeline.ChannelKind(*kind), *name)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Channel %s/%s removed.\n", *kind, *name)
+	notifyServer(*dataDir)
+	return nil
+}
