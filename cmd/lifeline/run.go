@@ -44,6 +44,7 @@ func commands() []command {
 		{"user", "add, list and disable staff accounts", runUser},
 		{"token", "create, list and revoke API tokens", runToken},
 		{"audit", "verify the tamper-evident audit log", runAudit},
+		{"bench", "measure webhook ingest on this machine (loopback only, bounded)", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

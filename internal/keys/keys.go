@@ -422,6 +422,11 @@ func (k *Keeper) NewDataKey(owner string, c seal.Compartment) (seal.DataKey, Wra
 	if err != nil {
 		return seal.DataKey{}, WrappedKey{}, err
 	}
+	if !k.Sealed() {
+		// The next write to the same owner needs this key at once: keep it
+		// rather than unwrap it again. (Sealed, nothing is kept.)
+		k.remember(dk)
+	}
 	return dk, WrappedKey{ID: dk.ID, Owner: owner, Compartment: c, Epoch: e.Epoch, Wrapped: wrapped}, nil
 }
 
@@ -446,13 +451,17 @@ func (k *Keeper) OpenDataKey(w WrappedKey) (seal.DataKey, error) {
 	if err != nil {
 		return seal.DataKey{}, err
 	}
+	k.remember(dk)
+	return dk, nil
+}
+
+func (k *Keeper) remember(dk seal.DataKey) {
 	k.cacheMu.Lock()
+	defer k.cacheMu.Unlock()
 	if k.cache == nil || len(k.cache) >= maxCache {
 		k.cache = map[seal.KeyID]seal.DataKey{}
 	}
-	k.cache[w.ID] = dk
-	k.cacheMu.Unlock()
-	return dk, nil
+	k.cache[dk.ID] = dk
 }
 
 // Forget drops data keys from the cache, as their rows are shredded.

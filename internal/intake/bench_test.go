@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package intake_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/intake"
+)
+
+// BenchmarkReceive stores distinct text messages from 1,000 senders, from
+// many goroutines: the store side of webhook ingest (dedupe, contact,
+// conversation, sealed message, durable commit).
+func BenchmarkReceive(b *testing.B) {
+	db, k, _ := MustOpen(b, false)
+	svc := intake.New(db, k, intake.Config{})
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			e := text(fmt.Sprint(i), fmt.Sprint(100000000+i%1000), "Здравствуйте. Я хочу сдаться, как это сделать безопасно?")
+			if err := svc.Receive(context.Background(), lifeline.ChannelTelegram, "bot", []channel.Event{e}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
