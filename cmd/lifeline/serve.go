@@ -180,6 +180,13 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	if err != nil {
 		return err
 	}
+	// This server alone uses its SQLite store: jobs a crashed predecessor had
+	// leased are due again now.
+	if n, err := db.ReleaseLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		logger.Warn("released jobs leased before a crash", "component", "outbox", "count", n)
+	}
 	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox")}
 	intakeSvc := intake.New(db, keeper, intake.Config{Notify: func([]intake.Notice) { worker.Poke() }})
 	hooks := channel.NewHandler(logger.With("component", "webhook"), channels, intakeSvc, db, channel.NewMetrics(reg))
