@@ -134,6 +134,12 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		return err
 	}
 	defer keeper.Seal()
+	if cfg.autoUnsealFile != "" {
+		if err := keeper.UnsealWithFile(cfg.autoUnsealFile); err != nil {
+			return fmt.Errorf("auto-unseal: %w", err)
+		}
+		logger.Warn("AUTO-UNSEALED FROM A KEY FILE: for demos and development only; a seized disk with this file opens every case", "component", "keys")
+	}
 
 	db, err := openStoreWith(ctx, e, cfg.dataDir, migrateIfEmpty, sqlstore.Options{Sealer: keeper})
 	if err != nil {
@@ -258,11 +264,6 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	})
 
 	if cfg.autoUnsealFile != "" {
-		if err := keeper.UnsealWithFile(cfg.autoUnsealFile); err != nil {
-			ln.Close()
-			return fmt.Errorf("auto-unseal: %w", err)
-		}
-		logger.Warn("AUTO-UNSEALED FROM A KEY FILE: for demos and development only; a seized disk with this file opens every case", "component", "keys")
 		km.unsealed()
 	} else {
 		logger.Info("sealed: intake works; give unseal shares with lifeline unseal", "component", "keys")

@@ -138,7 +138,7 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	case lifeline.EUNAVAILABLE:
 		// Sealed: nothing can be opened to send; try again later, without
 		// counting it against the message.
-		return errors.Join(err, w.DB.FailJob(ctx, j, "sealed", false, time.Now().Add(30*time.Second)))
+		return errors.Join(err, w.DB.FailJob(ctx, j, "sealed", false, time.Now().Add(5*time.Second)))
 	case lifeline.ENOTFOUND:
 		return w.DB.FailJob(ctx, j, "message erased", true, time.Time{})
 	default:
