@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
+	"github.com/lifeline-hotline/lifeline/internal/channel/channeltest"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
@@ -59,21 +61,71 @@ func runDemo(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	login, err := seedDemo(ctx, e, cfg.dataDir, cfg.autoUnsealFile)
+	// A fake Telegram on the loopback stands in for the real one: the
+	// demo's bot sends its replies there, and invented soldiers write in
+	// through it.
+	fake := channeltest.NewTelegramFake(demoBotToken)
+	defer fake.Close()
+	login, err := seedDemo(ctx, e, cfg.dataDir, cfg.autoUnsealFile, fake.URL())
 	if err != nil {
 		return err
 	}
+	simCtx, stopSim := context.WithCancel(ctx)
+	defer stopSim()
 	return serve(ctx, e, cfg, level, func(addr string) {
 		base := "http://" + addr
 		fmt.Fprintf(e.stdout, "\nLifeline demo running at %s  (data in %s; Ctrl-C stops it)\n\n", base, cfg.dataDir)
-		fmt.Fprintf(e.stdout, "Try:\n  curl %s/healthz\n  curl %s/readyz\n  curl %s/metrics\n\n", base, base, base)
-		fmt.Fprintf(e.stdout, "Demo logins (invented staff; the console arrives with a later release):\n%s\n", login)
+		fmt.Fprintf(e.stdout, "Try:\n  curl %s/healthz\n  curl %s/readyz\n  curl %s/metrics\n", base, base, base)
+		fmt.Fprintf(e.stdout, "  curl -H \"Authorization: Bearer $TOKEN\" %s/api/v1/conversations\n\n", base)
+		fmt.Fprintf(e.stdout, "Demo logins and API token (invented staff; the console arrives with a later release):\n%s\n", login)
+		fmt.Fprintf(e.stdout, "Invented soldiers write to the demo bot over the next minute (a fake Telegram at %s).\n", fake.URL())
+		go simulateSoldiers(simCtx, base+webhookPath(lifeline.ChannelTelegram, demoChannel), e)
 	})
+}
+
+// The demo's Telegram channel.
+const (
+	demoChannel       = "demo"
+	demoBotToken      = "100000:demo-bot-token"
+	demoWebhookSecret = "demo-webhook-secret"
+)
+
+// demoLines are what invented soldiers write in the demo.
+var demoLines = []string{
+	"Здравствуйте. Я видел ваше видео. Это правда, что можно сдаться?",
+	"Меня зовут Демьян, я мобилизован. Как это сделать безопасно?",
+	"Нас отправляют через неделю. Что мне нужно знать?",
+	"Жена просит узнать, что будет с семьёй.",
+	"Я могу писать только ночью.",
+	"Спасибо. Я на связи.",
+}
+
+// simulateSoldiers posts invented soldiers' Telegram updates to the demo's
+// webhook, signed as Telegram signs them: a dozen over a minute, then it
+// stops. Traffic stays on the loopback.
+func simulateSoldiers(ctx context.Context, hook string, e env) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	base := time.Now().Unix() % 1_000_000 * 100
+	for i := range 12 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		body := channeltest.TelegramUpdate(base+int64(i), 200000001+int64(i%4), demoLines[i%len(demoLines)])
+		resp, err := channeltest.PostTelegram(hook, demoWebhookSecret, body)
+		if err != nil {
+			return
+		}
+		resp.Body.Close()
+	}
+	fmt.Fprintln(e.stdout, "The invented soldiers have written in; see the conversations in the API.")
 }
 
 // seedDemo prepares a demo data directory: schema, invented operators and
 // their credentials. It refuses a directory that holds a real installation.
-func seedDemo(ctx context.Context, e env, dataDir, unsealFile string) (string, error) {
+func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram string) (string, error) {
 	keeper, err := keys.Open(filepath.Join(dataDir, keysDir))
 	if err != nil {
 		return "", err
@@ -88,6 +140,13 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile string) (string, e
 	}
 	defer db.Close()
 	signer, _, err := auditKeys(dataDir)
+	if err != nil {
+		return "", err
+	}
+	// The demo bot points at this run's fake Telegram.
+	ch := channelConfig{Kind: lifeline.ChannelTelegram, Name: demoChannel, BotToken: demoBotToken, WebhookSecret: demoWebhookSecret, APIURL: fakeTelegram}
+	plain, _ := json.Marshal(ch)
+	sealedCh, err := keeper.SealIntake(channelAAD(ch.Kind, ch.Name), plain)
 	if err != nil {
 		return "", err
 	}
@@ -106,6 +165,9 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile string) (string, e
 		if err := db.SetMeta(ctx, "demo", "1"); err != nil {
 			return "", err
 		}
+	}
+	if err := db.SaveChannel(ctx, lifeline.CLIActor, sqlstore.StoredChannel{Kind: ch.Kind, Name: ch.Name, Config: sealedCh}); err != nil {
+		return "", err
 	}
 	loginPath := filepath.Join(dataDir, demoLoginFile)
 	if b, err := os.ReadFile(loginPath); err == nil {
@@ -136,6 +198,15 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile string) (string, e
 	if err := seedDemoCases(ctx, db); err != nil {
 		return "", err
 	}
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	tokenID, _ := auth.TokenID(token)
+	if err := db.CreateToken(ctx, lifeline.CLIActor, demoOperators[0].username, tokenID, hash); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "  API token of demo-supervisor: TOKEN=%s\n", token)
 	if err := writeFileSync(loginPath, []byte(b.String()), 0o600); err != nil {
 		return "", err
 	}

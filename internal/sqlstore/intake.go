@@ -109,12 +109,21 @@ func (in *Ingest) AddMessage(m *lifeline.Message, conversation lifeline.Conversa
 // by its provider reference; false if no message has it (a status of a
 // message sent by another system, or one erased since).
 func (in *Ingest) SetMessageStatus(providerRef []byte, status, reason string) (bool, error) {
-	res, err := in.tx.Exec(`UPDATE messages SET status = ?, status_reason = ? WHERE provider_ref = ? AND direction = 'out'`, status, reason, providerRef)
+	// Statuses arrive out of order (WIRE-FORMATS §0): a status only moves a
+	// message forward, queued → sent → delivered → read, and failed is final.
+	res, err := in.tx.Exec(`UPDATE messages SET status = ?, status_reason = ?
+		WHERE provider_ref = ? AND direction = 'out' AND status <> 'failed'
+		AND (? = 'failed' OR `+statusRank(`status`)+` < `+statusRank(`?`)+`)`, status, reason, providerRef, status, status)
 	if err != nil {
 		return false, err
 	}
 	n, err := res.RowsAffected()
 	return n > 0, err
+}
+
+// statusRank is the SQL rank of a delivery status expression.
+func statusRank(expr string) string {
+	return `(CASE ` + expr + ` WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 0 END)`
 }
 
 // Enqueue adds an outbox job to send a stored outbound message.
