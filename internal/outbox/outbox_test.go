@@ -221,3 +221,29 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusesMoveForward: delivery statuses for a sent message, out of
+// order, leave it at the furthest state; failed is final.
+func TestStatusesMoveForward(t *testing.T) {
+	ctx := context.Background()
+	db, k, _, w, _ := setup(t)
+	firstContact(t, db, k, "100000006")
+	w.RunOnce(ctx) // the greeting goes out as provider message "1"
+	svc := intake.New(db, k, intake.Config{})
+	for _, st := range []string{"read", "delivered", "sent"} {
+		e := channel.Event{ID: "1:" + st, Type: channel.EventStatus, ProviderMessageID: "1", Status: &channel.Status{State: st}}
+		if err := svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := statuses(t, db); len(got) != 1 || got[0] != "read " {
+		t.Fatalf("statuses %q, want read", got)
+	}
+	e := channel.Event{ID: "1:failed", Type: channel.EventStatus, ProviderMessageID: "1", Status: &channel.Status{State: "failed", ErrorCode: "131026", Reason: "undeliverable"}}
+	svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e})
+	e = channel.Event{ID: "1:delivered-again", Type: channel.EventStatus, ProviderMessageID: "1", Status: &channel.Status{State: "delivered"}}
+	svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e})
+	if got := statuses(t, db); got[0] != "failed 131026 undeliverable" {
+		t.Fatalf("statuses %q, want failed with the reason", got)
+	}
+}
