@@ -124,7 +124,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 // The server starts sealed unless --auto-unseal-file is given: intake works,
 // nothing can be read, until custodians give their shares (lifeline unseal).
 func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(addr string)) error {
-	logger := logs.New(e.stderr, level)
+	logger := logs.New(e.stderr, level, logs.Allow("reason", "root"))
 
 	keeper, err := keys.Open(filepath.Join(cfg.dataDir, keysDir))
 	if errors.Is(err, keys.ErrNotInitialized) {
@@ -276,6 +276,11 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
+	// The background work ends before the last line says so: the outbox
+	// stops, the audit log gets its final checkpoint.
+	stopControl()
+	stopBackground()
+	wg.Wait()
 	logger.Info("stopped")
 	return nil
 }
