@@ -221,6 +221,28 @@ type Tx struct {
 	now time.Time
 
 	audited *bool // set by AppendAudit; nil on read transactions
+
+	// stmts holds the statements prepared in this write batch: the writes
+	// of a batch run the same few statements, and SQLite would otherwise
+	// parse each of them again for every write. Prepared on the
+	// transaction itself (the writer's only connection), they close with it.
+	stmts map[string]*sql.Stmt
+}
+
+// prepared returns query prepared within the batch, or nil to run it as is.
+func (tx *Tx) prepared(query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if st, ok := tx.stmts[query]; ok {
+		return st
+	}
+	st, err := tx.tx.PrepareContext(tx.ctx, query)
+	if err != nil {
+		return nil // run unprepared: the error, if real, comes back from there
+	}
+	tx.stmts[query] = st
+	return st
 }
 
 // Now is the time the transaction (or this write within it) began, in UTC.
@@ -228,17 +250,29 @@ func (tx *Tx) Now() time.Time { return tx.now }
 
 // Exec runs a statement.
 func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(tx.ctx, tx.d.rebind(query), args...)
+	query = tx.d.rebind(query)
+	if st := tx.prepared(query); st != nil {
+		return st.ExecContext(tx.ctx, args...)
+	}
+	return tx.tx.ExecContext(tx.ctx, query, args...)
 }
 
 // Query runs a query that returns rows.
 func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(tx.ctx, tx.d.rebind(query), args...)
+	query = tx.d.rebind(query)
+	if st := tx.prepared(query); st != nil {
+		return st.QueryContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryContext(tx.ctx, query, args...)
 }
 
 // QueryRow runs a query that returns at most one row.
 func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.ctx, tx.d.rebind(query), args...)
+	query = tx.d.rebind(query)
+	if st := tx.prepared(query); st != nil {
+		return st.QueryRowContext(tx.ctx, args...)
+	}
+	return tx.tx.QueryRowContext(tx.ctx, query, args...)
 }
 
 // Context is the context the transaction runs under.

@@ -4,6 +4,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -120,8 +121,9 @@ func (w *writer) commit(batch []*writeReq) {
 		return
 	}
 	audited := false
+	stmts := map[string]*sql.Stmt{}
 	for i, r := range batch {
-		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now(), audited: &audited}
+		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now(), audited: &audited, stmts: stmts}
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			sqlTx.Rollback()
 			fail(fmt.Errorf("savepoint: %w", err))
