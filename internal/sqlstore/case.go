@@ -571,17 +571,25 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 	return db.CheckpointWAL(ctx)
 }
 
-// CheckpointWAL copies the WAL into the database and truncates it, then
-// returns free pages to the file system, so that deleted rows survive in
-// neither (secure_delete has already zeroed them in the database pages).
+// CheckpointWAL rebuilds the database from its live rows, copies the WAL
+// into it and truncates the WAL, so that deleted rows survive in neither.
+// secure_delete alone is not enough: when a page splits, SQLite leaves the
+// bytes of the cells it moved away in the old page's unallocated space, and
+// a row deleted later stays there as a stale copy; VACUUM writes every page
+// afresh. It holds the writer for as long as the rebuild takes.
 func (db *DB) CheckpointWAL(ctx context.Context) error {
 	// The write connection is the writer's; database/sql hands it over
-	// between batches, outside any transaction, as these pragmas need.
-	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	// between batches, outside any transaction, as these statements need.
+	if _, err := db.write.ExecContext(ctx, `VACUUM`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	// A checkpoint that a reader blocks reports it in the row, not as an error.
+	var busy, frames, copied int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied); err != nil {
 		return fmt.Errorf("checkpoint wal: %w", err)
 	}
-	if _, err := db.write.ExecContext(ctx, `PRAGMA incremental_vacuum`); err != nil {
-		return fmt.Errorf("incremental vacuum: %w", err)
+	if busy != 0 {
+		return fmt.Errorf("checkpoint wal: blocked by a reader (%d of %d frames copied)", copied, frames)
 	}
 	return nil
 }
@@ -641,8 +649,10 @@ func (db *DB) RewrapDataKeys(ctx context.Context, current func(seal.Compartment)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return 0, err
+	for _, err := range errs {
+		if err != nil {
+			return 0, err // the first: a destroyed epoch fails them all alike
+		}
 	}
 	fresh := make([]change, 0, len(stale))
 	for i, c := range done {
