@@ -30,7 +30,6 @@ type API struct {
 	Queued func()
 }
 
-type operatorKey struct{}
 
 // requireToken authenticates a bearer token and checks that the operator's
 // role grants action; every refusal is one of two generic answers.
