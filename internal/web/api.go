@@ -30,7 +30,6 @@ type API struct {
 	Queued func()
 }
 
-
 // requireToken authenticates a bearer token and checks that the operator's
 // role grants action; every refusal is one of two generic answers.
 func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, next func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator)) http.Handler {
