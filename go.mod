@@ -4,7 +4,6 @@ go 1.27.3
 
 require (
 	github.com/google/go-cmp v0.7.0
-	github.com/hashicorp/vault v1.14.0
 	github.com/pquerna/otp v1.5.0
 	github.com/prometheus/client_golang v1.25.0
 	golang.org/x/crypto v0.59.0

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hashicorp/vault/shamir"
+	"github.com/lifeline-hotline/lifeline/internal/seal/shamir"
 )
 
 // Shares of the unseal key (L0) are typed by hand by custodians, so each is
