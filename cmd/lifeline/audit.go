@@ -33,10 +33,7 @@ func runAuditVerify(ctx context.Context, e env, args []string) error {
 	var extra filesFlag
 	fs.Var(&extra, "checkpoint", "a signed checkpoint kept elsewhere (a witness's copy); repeatable")
 	vkFile := fs.String("verifier-key", "", "the log's public key (default DIR/"+auditVerifierFile+")")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if err := checkDataDir(*dataDir, false); err != nil {

@@ -50,10 +50,7 @@ func runBenchIngest(ctx context.Context, e env, args []string) error {
 	concurrency := fs.Int("concurrency", 64, "requests in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long each run lasts (at most 5m)")
 	senders := fs.Int("senders", 1000, "distinct invented senders the updates come from")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if *concurrency < 1 || *concurrency > 1024 || *duration <= 0 || *duration > 5*time.Minute || *senders < 1 {

@@ -139,10 +139,7 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 		fs.StringVar(&c.AuthToken, "auth-token", "", "the account's auth token (signs webhooks)")
 		fs.StringVar(&c.Number, "number", "", "the channel's phone number, E.164")
 	}
-	if err := fs.parse(args[1:]); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args[1:]); err != nil {
 		return err
 	}
 	if !sqlstore.ValidChannelName(c.Name) {
@@ -204,16 +201,10 @@ func notifyServer(dataDir string) {
 func runChannelList(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "channel list", "channel list [--data DIR]")
 	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
-	if err := fs.noArgs(); err != nil {
-		return err
-	}
-	if err := checkDataDir(*dataDir, false); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, e, *dataDir, requireCurrent)
+	db, err := openExisting(ctx, e, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -235,10 +226,7 @@ func runChannelRemove(ctx context.Context, e env, args []string) error {
 	dataDir := dataDirFlag(fs)
 	kind := fs.String("kind", "", "telegram, whatsapp or sms")
 	name := fs.String("name", "", "the channel's name")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if !lifeline.ChannelKind(*kind).Valid() || *name == "" {

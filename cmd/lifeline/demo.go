@@ -39,10 +39,7 @@ var demoOperators = []struct {
 func runDemo(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "demo", "demo [--data DIR] [--listen ADDR]")
 	cfg := serveFlags(fs, "./lifeline-demo")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	level, err := cfg.validate("demo")

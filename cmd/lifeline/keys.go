@@ -23,10 +23,7 @@ func runInit(ctx context.Context, e env, args []string) error {
 	shares := fs.Int("shares", 5, "how many unseal shares to print (custodians)")
 	threshold := fs.Int("threshold", 3, "how many shares unseal")
 	devFile := fs.String("dev-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: write the unseal key to this file instead of splitting it")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if *threshold < 2 || *shares < *threshold || *shares > 255 {
@@ -52,13 +49,12 @@ func runInit(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func runUnseal(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "unseal", "unseal [--data DIR]   (reads one share per line from standard input)")
+// withServer runs a command that takes only --data and talks to the server
+// running on that data directory over its control socket.
+func withServer(e env, args []string, cmd, usage string, fn func(c *controlClient) error) error {
+	fs := newFlagSet(e, cmd, usage)
 	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	c, err := dialControl(*dataDir)
@@ -66,6 +62,16 @@ func runUnseal(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer c.Close()
+	return fn(c)
+}
+
+func runUnseal(ctx context.Context, e env, args []string) error {
+	return withServer(e, args, "unseal", "unseal [--data DIR]   (reads one share per line from standard input)", func(c *controlClient) error {
+		return unseal(e, c)
+	})
+}
+
+func unseal(e env, c *controlClient) error {
 	st, err := c.do(controlRequest{Op: "status"})
 	if err != nil {
 		return err
@@ -97,24 +103,13 @@ func runUnseal(ctx context.Context, e env, args []string) error {
 }
 
 func runSeal(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "seal", "seal [--data DIR]")
-	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
-		return err
-	}
-	c, err := dialControl(*dataDir)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if _, err := c.do(controlRequest{Op: "seal"}); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "Sealed: the server holds no private key now; intake goes on.")
-	return nil
+	return withServer(e, args, "seal", "seal [--data DIR]", func(c *controlClient) error {
+		if _, err := c.do(controlRequest{Op: "seal"}); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "Sealed: the server holds no private key now; intake goes on.")
+		return nil
+	})
 }
 
 func runKeys(ctx context.Context, e env, args []string) error {
@@ -124,54 +119,29 @@ func runKeys(ctx context.Context, e env, args []string) error {
 }
 
 func runKeysStatus(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "keys status", "keys status [--data DIR]")
-	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
-		return err
-	}
-	c, err := dialControl(*dataDir)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	st, err := c.do(controlRequest{Op: "status"})
-	if err != nil {
-		return err
-	}
-	if st.Sealed {
-		fmt.Fprintf(e.stdout, "sealed (%d of %d shares given)\n", st.Have, st.Need)
-	} else {
-		fmt.Fprintln(e.stdout, "unsealed")
-	}
-	if st.Detail != "" {
-		fmt.Fprintln(e.stdout, st.Detail)
-	}
-	return nil
+	return withServer(e, args, "keys status", "keys status [--data DIR]", func(c *controlClient) error {
+		st, err := c.do(controlRequest{Op: "status"})
+		if err != nil {
+			return err
+		}
+		if st.Sealed {
+			fmt.Fprintf(e.stdout, "sealed (%d of %d shares given)\n", st.Have, st.Need)
+		} else {
+			fmt.Fprintln(e.stdout, "unsealed")
+		}
+		return nil
+	})
 }
 
 func runKeysRotate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "keys rotate", "keys rotate [--data DIR]")
-	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
-		return err
-	}
-	c, err := dialControl(*dataDir)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	resp, err := c.do(controlRequest{Op: "rotate"})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, resp.Detail)
-	return nil
+	return withServer(e, args, "keys rotate", "keys rotate [--data DIR]", func(c *controlClient) error {
+		resp, err := c.do(controlRequest{Op: "rotate"})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, resp.Detail)
+		return nil
+	})
 }
 
 // panicPhrase must be typed to destroy the keys.
@@ -180,10 +150,7 @@ const panicPhrase = "DESTROY ALL KEYS"
 func runKeysPanic(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "keys panic", "keys panic [--data DIR]   (asks for a typed confirmation)")
 	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if err := checkDataDir(*dataDir, false); err != nil {

@@ -13,10 +13,7 @@ import (
 func runMigrate(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "migrate", "migrate [--data DIR]")
 	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if err := checkDataDir(*dataDir, true); err != nil {

@@ -174,6 +174,14 @@ func (fs *flagSet) parse(args []string) error {
 	return err
 }
 
+// parseAll is parse for a command that takes flags only.
+func (fs *flagSet) parseAll(args []string) error {
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	return fs.noArgs()
+}
+
 // noArgs refuses positional arguments after the flags.
 func (fs *flagSet) noArgs() error {
 	if fs.NArg() > 0 {

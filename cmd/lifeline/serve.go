@@ -99,10 +99,7 @@ func isLoopback(host string) bool {
 func runServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", "serve [--data DIR] [--listen ADDR] [--public-url URL]")
 	cfg := serveFlags(fs, "./lifeline-data")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	level, err := cfg.validate("serve")

@@ -41,6 +41,15 @@ func openStore(ctx context.Context, e env, dataDir string, policy schemaPolicy) 
 	return openStoreWith(ctx, e, dataDir, policy, sqlstore.Options{})
 }
 
+// openExisting opens the store of a data directory that must exist, for a
+// tool that reads it (user list, token list, channel list).
+func openExisting(ctx context.Context, e env, dataDir string) (*sqlstore.DB, error) {
+	if err := checkDataDir(dataDir, false); err != nil {
+		return nil, err
+	}
+	return openStore(ctx, e, dataDir, requireCurrent)
+}
+
 // openStoreWith opens the database with options (a Sealer, for serve).
 func openStoreWith(ctx context.Context, e env, dataDir string, policy schemaPolicy, opts sqlstore.Options) (*sqlstore.DB, error) {
 	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, sqlstore.FileName), opts)
@@ -180,10 +189,7 @@ func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit
 // something, runs fn, and signs a checkpoint over what fn appended, so that
 // the log stays covered even while no server runs.
 func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.DB) error) error {
-	if err := checkDataDir(dataDir, false); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, e, dataDir, requireCurrent)
+	db, err := openExisting(ctx, e, dataDir)
 	if err != nil {
 		return err
 	}

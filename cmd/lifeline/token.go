@@ -22,10 +22,7 @@ func runTokenCreate(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "token create", "token create --username NAME [--data DIR]")
 	dataDir := dataDirFlag(fs)
 	username := fs.String("username", "", "the operator the token acts as")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if *username == "" {
@@ -53,16 +50,10 @@ func runTokenList(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "token list", "token list [--username NAME] [--data DIR]")
 	dataDir := dataDirFlag(fs)
 	username := fs.String("username", "", "only this operator's tokens")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
-	if err := fs.noArgs(); err != nil {
-		return err
-	}
-	if err := checkDataDir(*dataDir, false); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, e, *dataDir, requireCurrent)
+	db, err := openExisting(ctx, e, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -87,10 +78,7 @@ func runTokenRevoke(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "token revoke", "token revoke --id ID [--data DIR]")
 	dataDir := dataDirFlag(fs)
 	id := fs.String("id", "", "the token's id, as token list shows it")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if *id == "" {

@@ -39,10 +39,7 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 	dataDir := dataDirFlag(fs)
 	username := fs.String("username", "", "login name: 3-32 of a-z 0-9 . _ -, starting with a letter")
 	role := fs.String("role", "", "one of: intake, case-officer, verification, finance, supervisor, auditor, admin")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if !lifeline.ValidUsername(*username) {
@@ -80,16 +77,10 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 func runUserList(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "user list", "user list [--data DIR]")
 	dataDir := dataDirFlag(fs)
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
-	if err := fs.noArgs(); err != nil {
-		return err
-	}
-	if err := checkDataDir(*dataDir, false); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, e, *dataDir, requireCurrent)
+	db, err := openExisting(ctx, e, *dataDir)
 	if err != nil {
 		return err
 	}
@@ -115,10 +106,7 @@ func runUserDisable(ctx context.Context, e env, args []string) error {
 	dataDir := dataDirFlag(fs)
 	username := fs.String("username", "", "the account to disable")
 	reason := fs.String("reason", "", "why, for the audit log (no personal data)")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if *username == "" || *reason == "" {

@@ -14,10 +14,7 @@ var version = "dev"
 
 func runVersion(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "version", "version")
-	if err := fs.parse(args); err != nil {
-		return err
-	}
-	if err := fs.noArgs(); err != nil {
+	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	rev := ""
