@@ -204,7 +204,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 		return "", err
 	}
 	fmt.Fprintf(&b, "  API token of demo-supervisor: TOKEN=%s\n", token)
-	if err := writeFileSync(loginPath, []byte(b.String()), 0o600); err != nil {
+	if err := keys.WriteNewFile(loginPath, []byte(b.String()), 0o600); err != nil {
 		return "", err
 	}
 	if _, _, err := newCheckpointer(db, dataDir, signer).Checkpoint(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/lifeline-hotline/lifeline/internal/audit"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -91,10 +92,10 @@ func auditKeys(dataDir string) (note.Signer, note.Verifier, error) {
 		if gerr != nil {
 			return nil, nil, gerr
 		}
-		if err := writeFileSync(skPath, []byte(skey+"\n"), 0o600); err != nil {
+		if err := keys.WriteNewFile(skPath, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, nil, fmt.Errorf("audit signing key: %w", err)
 		}
-		if err := writeFileSync(vkPath, []byte(vkey+"\n"), 0o644); err != nil {
+		if err := keys.WriteNewFile(vkPath, []byte(vkey+"\n"), 0o644); err != nil {
 			return nil, nil, fmt.Errorf("audit verifier key: %w", err)
 		}
 		sk = []byte(skey)
@@ -132,47 +133,6 @@ func trimNL(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-// writeFileSync writes a new file durably: temporary file, fsync, rename,
-// fsync of the directory. It refuses to replace an existing file.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("%s exists", path)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(f.Name(), path); err != nil { // fails rather than replace
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // newCheckpointer is the audit checkpointer of a data directory.

@@ -10,18 +10,27 @@ import (
 	"path/filepath"
 )
 
-// writeFile creates a new file durably; it refuses to replace one.
+// WriteNewFile creates a file durably and atomically (temporary file,
+// fsync, hard link into place, fsync of the directory); it refuses to
+// replace an existing file, atomically too. Keys and key-like files are
+// written this way.
+func WriteNewFile(path string, data []byte, mode os.FileMode) error {
+	return putFile(path, data, mode, false)
+}
+
+// writeFile is WriteNewFile.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("%s exists", path)
-	}
-	return replaceFile(path, data, mode)
+	return WriteNewFile(path, data, mode)
 }
 
 // replaceFile writes data to path atomically and durably: a temporary file
 // in the same directory, fsync, rename over path, fsync of the directory. A
 // crash leaves either the old file or the new one, never a mix.
 func replaceFile(path string, data []byte, mode os.FileMode) error {
+	return putFile(path, data, mode, true)
+}
+
+func putFile(path string, data []byte, mode os.FileMode, replace bool) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -47,7 +56,15 @@ func replaceFile(path string, data []byte, mode os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if replace {
+		err = os.Rename(tmp, path)
+	} else {
+		err = os.Link(tmp, path) // fails, rather than replace, if path exists
+		if errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("%s exists", path)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	return syncDir(dir)
