@@ -18,6 +18,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,12 +149,12 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	if !ok {
 		return w.DB.FailJob(ctx, j, "channel removed", true, time.Time{})
 	}
-	sender, ok := a.(channel.Sender)
+	send, ok := sendFunc(a, out)
 	if !ok {
-		return w.DB.FailJob(ctx, j, "channel cannot send", true, time.Time{})
+		return w.DB.FailJob(ctx, j, "channel cannot send this", true, time.Time{})
 	}
 	w.pace(ctx, out.Kind)
-	id, err := sender.Send(ctx, out.To, out.Text.Reveal())
+	id, err := send(ctx)
 	if err == nil {
 		return w.DB.CompleteJob(ctx, j, w.Refs.IntakeRef(string(out.Kind), out.Channel, "message", id))
 	}
@@ -168,6 +169,29 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	default:
 		return w.DB.FailJob(ctx, j, err.Error(), false, time.Now().Add(Backoff(j.Attempts)))
 	}
+}
+
+// TemplateSender sends an approved message template (WhatsApp), the only
+// message allowed outside the 24-hour customer-service window.
+type TemplateSender interface {
+	SendTemplate(ctx context.Context, to lifeline.Sensitive, name, language string) (string, error)
+}
+
+// sendFunc picks how the channel sends this message.
+func sendFunc(a channel.Adapter, out sqlstore.Outbound) (func(context.Context) (string, error), bool) {
+	if out.MessageKind == "template" {
+		ts, ok := a.(TemplateSender)
+		name, language, found := strings.Cut(out.Text.Reveal(), "|")
+		if !ok || !found {
+			return nil, false
+		}
+		return func(ctx context.Context) (string, error) { return ts.SendTemplate(ctx, out.To, name, language) }, true
+	}
+	s, ok := a.(channel.Sender)
+	if !ok {
+		return nil, false
+	}
+	return func(ctx context.Context) (string, error) { return s.Send(ctx, out.To, out.Text.Reveal()) }, true
 }
 
 // Backoff is the wait before attempt n+1: exponential from 1 s, capped at an

@@ -78,8 +78,9 @@ func (in *Ingest) OpenConversation(contact lifeline.ContactID, kind lifeline.Cha
 	err := in.tx.QueryRow(`SELECT id FROM conversations WHERE contact_id = ? AND channel_kind = ? AND channel_name = ? AND state <> 'closed'
 		ORDER BY opened_day DESC LIMIT 1`, contact, kind, name).Scan(&id)
 	day := lifeline.DayOf(in.tx.Now()).String()
+	hour := in.tx.Now().UTC().Truncate(time.Hour).Format(hourFormat)
 	if err == nil {
-		_, err = in.tx.Exec(`UPDATE conversations SET last_activity_day = ?, state = 'open' WHERE id = ?`, day, id)
+		_, err = in.tx.Exec(`UPDATE conversations SET last_activity_day = ?, last_inbound_hour = ?, state = 'open' WHERE id = ?`, day, hour, id)
 		return id, false, err
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -93,8 +94,8 @@ func (in *Ingest) OpenConversation(contact lifeline.ContactID, kind lifeline.Cha
 			return "", false, err
 		}
 	}
-	_, err = in.tx.Exec(`INSERT INTO conversations (id, contact_id, channel_kind, channel_name, state, campaign, reply_to, opened_day, last_activity_day)
-		VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)`, id, contact, kind, name, campaign, sealedReplyTo, day, day)
+	_, err = in.tx.Exec(`INSERT INTO conversations (id, contact_id, channel_kind, channel_name, state, campaign, reply_to, opened_day, last_activity_day, last_inbound_hour)
+		VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)`, id, contact, kind, name, campaign, sealedReplyTo, day, day, hour)
 	return id, true, err
 }
 
@@ -151,6 +152,13 @@ func (db *DB) Quarantine(ctx context.Context, kind lifeline.ChannelKind, name, r
 		return err
 	})
 }
+
+// hourFormat stores an hour, UTC.
+const hourFormat = "2006-01-02T15Z"
+
+// WhatsAppWindow is Meta's customer-service window: a business may send a
+// free-form message only within it of the contact's latest message.
+const WhatsAppWindow = 24 * time.Hour
 
 // ErrSealed is keys.ErrSealed, for callers of Ingest.
 var ErrSealed = keys.ErrSealed

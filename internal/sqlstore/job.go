@@ -50,10 +50,12 @@ func (db *DB) ClaimJobs(ctx context.Context, lease time.Duration, limit int) ([]
 
 // Outbound is what a worker needs to send a message.
 type Outbound struct {
-	Kind    lifeline.ChannelKind
-	Channel string
-	To      lifeline.Sensitive // the conversation's reply address, else the contact's handle
-	Text    lifeline.Sensitive
+	// MessageKind is "text", or "template" (Text is then "name|language").
+	MessageKind string
+	Kind        lifeline.ChannelKind
+	Channel     string
+	To          lifeline.Sensitive // the conversation's reply address, else the contact's handle
+	Text        lifeline.Sensitive
 }
 
 // OutboundMessage opens a queued message for sending; EUNAVAILABLE while
@@ -64,9 +66,9 @@ func (db *DB) OutboundMessage(ctx context.Context, id lifeline.MessageID) (Outbo
 		var body, handle, replyTo []byte
 		var contact lifeline.ContactID
 		var conv sql.NullString
-		err := tx.QueryRow(`SELECT m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to
+		err := tx.QueryRow(`SELECT m.kind, m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to
 			FROM messages m JOIN contacts c ON c.id = m.contact_id LEFT JOIN conversations v ON v.id = m.conversation_id
-			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo)
+			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&o.MessageKind, &body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such message.")
 		}
@@ -127,21 +129,77 @@ func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent boo
 
 // QueueReply stores an operator's reply in a conversation and queues it;
 // it returns the message id.
+//
+// On WhatsApp, outside the 24-hour customer-service window only an approved
+// template can be sent: a free-form reply then is refused (ECONFLICT) with
+// a message that says so; QueueTemplate sends the template.
 func (db *DB) QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error) {
 	if text == "" || len(text) > 4096 {
 		return "", lifeline.Errorf(lifeline.EINVALID, "A reply is 1 to 4096 bytes of text.")
 	}
+	return db.queueOutbound(ctx, by, conv, "conversation.reply", "text", text)
+}
+
+// QueueTemplate queues an approved WhatsApp message template (its name and
+// language code), the only message Meta lets a business send outside the
+// 24-hour window.
+func (db *DB) QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error) {
+	if !validTemplatePart(name, 512) || !validTemplatePart(language, 16) {
+		return "", lifeline.Errorf(lifeline.EINVALID, "A template needs its name and language code (a-z, 0-9, _).")
+	}
+	return db.queueOutbound(ctx, by, conv, "conversation.template", "template", name+"|"+language)
+}
+
+func validTemplatePart(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// windowOpen reports whether a conversation can take a free-form reply now:
+// always, except on WhatsApp past 24 hours after the contact's latest
+// message.
+func windowOpen(kind lifeline.ChannelKind, lastInboundHour sql.NullString, now time.Time) bool {
+	if kind != lifeline.ChannelWhatsApp {
+		return true
+	}
+	if !lastInboundHour.Valid {
+		return false
+	}
+	h, err := time.Parse(hourFormat, lastInboundHour.String)
+	if err != nil {
+		return false
+	}
+	return now.Before(h.Add(WhatsAppWindow))
+}
+
+func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, action, kind, text string) (lifeline.MessageID, error) {
 	m := &lifeline.Message{ID: lifeline.NewMessageID(), Direction: lifeline.Outbound, Body: lifeline.Sensitive(text)}
-	err := db.audited(ctx, by, "conversation.reply", string(conv)+" "+string(m.ID), "", func(tx *Tx) error {
+	err := db.audited(ctx, by, action, string(conv)+" "+string(m.ID), "", func(tx *Tx) error {
 		var state string
-		err := tx.QueryRow(`SELECT contact_id, state FROM conversations WHERE id = ?`, conv).Scan(&m.ContactID, &state)
+		var channelKind lifeline.ChannelKind
+		var lastInbound sql.NullString
+		err := tx.QueryRow(`SELECT contact_id, state, channel_kind, last_inbound_hour FROM conversations WHERE id = ?`, conv).
+			Scan(&m.ContactID, &state, &channelKind, &lastInbound)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
 		if err != nil {
 			return err
 		}
-		if err := db.addMessage(tx, m, conv, "text", nil, "queued"); err != nil {
+		if kind == "template" && channelKind != lifeline.ChannelWhatsApp {
+			return lifeline.Errorf(lifeline.EINVALID, "Templates are for WhatsApp conversations.")
+		}
+		if kind == "text" && !windowOpen(channelKind, lastInbound, tx.Now()) {
+			return lifeline.Errorf(lifeline.ECONFLICT, "The WhatsApp 24-hour window is closed: the contact last wrote more than 24 hours ago, and WhatsApp lets us send only an approved template until they write again.")
+		}
+		if err := db.addMessage(tx, m, conv, kind, nil, "queued"); err != nil {
 			return unavailable(err)
 		}
 		if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ? WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {

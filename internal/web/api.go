@@ -21,6 +21,7 @@ type APIStore interface {
 	Conversations(ctx context.Context, limit int, after lifeline.ConversationID) ([]sqlstore.ConversationSummary, error)
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
 	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
+	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
 }
 
 // API is the JSON API's configuration.
@@ -137,15 +138,34 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 }
 
 func handleAPIReply(logger *slog.Logger, api *API) http.Handler {
+	return handleAPIQueue(logger, api, `Send {"text": "..."}.`, func(r *http.Request, by lifeline.Actor, id lifeline.ConversationID, req queueRequest) (lifeline.MessageID, error) {
+		return api.Store.QueueReply(r.Context(), by, id, req.Text)
+	})
+}
+
+// handleAPITemplate queues an approved WhatsApp template, the only message
+// allowed once the 24-hour window has closed.
+func handleAPITemplate(logger *slog.Logger, api *API) http.Handler {
+	return handleAPIQueue(logger, api, `Send {"name": "...", "language": "ru"}.`, func(r *http.Request, by lifeline.Actor, id lifeline.ConversationID, req queueRequest) (lifeline.MessageID, error) {
+		return api.Store.QueueTemplate(r.Context(), by, id, req.Name, req.Language)
+	})
+}
+
+// queueRequest is the body of the routes that queue a message.
+type queueRequest struct {
+	Text     string `json:"text,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Language string `json:"language,omitempty"`
+}
+
+func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*http.Request, lifeline.Actor, lifeline.ConversationID, queueRequest) (lifeline.MessageID, error)) http.Handler {
 	return requireToken(logger, api.Store, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
 		if !id.Valid() {
 			writeJSONError(w, lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation."))
 			return
 		}
-		var req struct {
-			Text string `json:"text"`
-		}
+		var req queueRequest
 		body, err := ReadBody(w, r, 64<<10)
 		if IsTooLarge(err) {
 			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, "The request is too large."))
@@ -154,11 +174,11 @@ func handleAPIReply(logger *slog.Logger, api *API) http.Handler {
 		dec := json.NewDecoder(strings.NewReader(string(body)))
 		dec.DisallowUnknownFields()
 		if err != nil || dec.Decode(&req) != nil {
-			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, `Send {"text": "..."}.`))
+			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, "%s", usage))
 			return
 		}
 		by := lifeline.Actor{ID: string(op.ID), Role: op.Role, RequestID: RequestID(r.Context())}
-		mid, err := api.Store.QueueReply(r.Context(), by, id, req.Text)
+		mid, err := queue(r, by, id, req)
 		if err != nil {
 			writeAPIError(logger, w, r, err)
 			return

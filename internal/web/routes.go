@@ -26,5 +26,6 @@ func addRoutes(s *Server, logger *slog.Logger, ready func(context.Context) error
 		s.Handle("GET /api/v1/conversations", handleAPIConversations(logger, api))
 		s.Handle("GET /api/v1/conversations/{id}/messages", handleAPIMessages(logger, api))
 		s.Handle("POST /api/v1/conversations/{id}/messages", handleAPIReply(logger, api))
+		s.Handle("POST /api/v1/conversations/{id}/template", handleAPITemplate(logger, api))
 	}
 }

@@ -59,7 +59,11 @@ CREATE TABLE conversations (
     campaign          TEXT NOT NULL DEFAULT '', -- outreach code of a deep link; never personal
     reply_to          BLOB,                    -- sealed (routing): where replies go, if not the contact's handle
     opened_day        TEXT NOT NULL,
-    last_activity_day TEXT NOT NULL
+    last_activity_day TEXT NOT NULL,
+    -- The UTC hour (floor) of the contact's latest message: WhatsApp lets a
+    -- business write freely only within 24 hours of it. Hour precision, not
+    -- the exact time: it errs towards calling the window closed.
+    last_inbound_hour TEXT
 );
 CREATE INDEX conversations_contact ON conversations (contact_id, channel_kind, channel_name, state);
 CREATE INDEX conversations_state ON conversations (state, last_activity_day);
