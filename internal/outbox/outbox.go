@@ -15,6 +15,7 @@ package outbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"log/slog"
@@ -50,10 +51,43 @@ type Worker struct {
 	// Limits caps sends per second per provider kind (Telegram: 30).
 	Limits map[lifeline.ChannelKind]float64
 
-	poke    chan struct{}
-	once    sync.Once
-	limitMu sync.Mutex
-	next    map[lifeline.ChannelKind]time.Time
+	// ChatLimits caps sends per second to one chat (Telegram: 1).
+	ChatLimits map[lifeline.ChannelKind]float64
+
+	poke     chan struct{}
+	once     sync.Once
+	limitMu  sync.Mutex
+	next     map[lifeline.ChannelKind]time.Time
+	nextChat map[[32]byte]time.Time // by a hash of kind and recipient: no address kept
+}
+
+// DefaultChatLimits are the providers' per-chat rates.
+var DefaultChatLimits = map[lifeline.ChannelKind]float64{lifeline.ChannelTelegram: 1}
+
+// paceChat waits for the per-chat limit of the recipient.
+func (w *Worker) paceChat(ctx context.Context, out sqlstore.Outbound) {
+	rate := w.ChatLimits[out.Kind]
+	if rate <= 0 {
+		return
+	}
+	key := sha256.Sum256([]byte(string(out.Kind) + "\x00" + out.To.Reveal()))
+	w.limitMu.Lock()
+	if len(w.nextChat) > 100_000 {
+		clear(w.nextChat) // bounded; forgetting old pacing costs at most one early send
+	}
+	now := time.Now()
+	at := now
+	if n := w.nextChat[key]; n.After(now) {
+		at = n
+	}
+	w.nextChat[key] = at.Add(time.Duration(float64(time.Second) / rate))
+	w.limitMu.Unlock()
+	if wait := at.Sub(now); wait > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 }
 
 // DefaultLimits are the providers' documented overall rates.
@@ -77,6 +111,10 @@ func (w *Worker) init() {
 		if w.Limits == nil {
 			w.Limits = DefaultLimits
 		}
+		if w.ChatLimits == nil {
+			w.ChatLimits = DefaultChatLimits
+		}
+		w.nextChat = map[[32]byte]time.Time{}
 		if w.Logger == nil {
 			w.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -154,6 +192,7 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 		return w.DB.FailJob(ctx, j, "channel cannot send this", true, time.Time{})
 	}
 	w.pace(ctx, out.Kind)
+	w.paceChat(ctx, out)
 	id, err := send(ctx)
 	if err == nil {
 		return w.DB.CompleteJob(ctx, j, w.Refs.IntakeRef(string(out.Kind), out.Channel, "message", id))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ type fakeSender struct {
 	sent []string // "to|text"
 	fail error    // returned by every Send while set
 	n    int
+	at   []time.Time // when each send happened
 }
 
 func (f *fakeSender) Kind() lifeline.ChannelKind                         { return lifeline.ChannelTelegram }
@@ -43,6 +45,7 @@ func (f *fakeSender) Send(_ context.Context, to lifeline.Sensitive, text string)
 	}
 	f.n++
 	f.sent = append(f.sent, to.Reveal()+"|"+text)
+	f.at = append(f.at, time.Now())
 	return fmt.Sprint(f.n), nil
 }
 
@@ -75,7 +78,7 @@ func setup(t *testing.T) (*sqlstore.DB, *keys.Keeper, *fakeSender, *outbox.Worke
 		t.Fatal(err)
 	}
 	fs := &fakeSender{}
-	w := &outbox.Worker{DB: db, Senders: channel.NewRegistry(fs), Refs: k, Limits: map[lifeline.ChannelKind]float64{}}
+	w := &outbox.Worker{DB: db, Senders: channel.NewRegistry(fs), Refs: k, Limits: map[lifeline.ChannelKind]float64{}, ChatLimits: map[lifeline.ChannelKind]float64{}}
 	return db, k, fs, w, unseal
 }
 
@@ -245,5 +248,50 @@ func TestStatusesMoveForward(t *testing.T) {
 	svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e})
 	if got := statuses(t, db); got[0] != "failed 131026 undeliverable" {
 		t.Fatalf("statuses %q, want failed with the reason", got)
+	}
+}
+
+// TestChatPacing: sends to one chat keep the per-chat rate; other chats
+// are not held up by it.
+func TestChatPacing(t *testing.T) {
+	ctx := context.Background()
+	db, k, fs, w, _ := setup(t)
+	w.ChatLimits = map[lifeline.ChannelKind]float64{lifeline.ChannelTelegram: 5} // one send per 200 ms per chat
+	firstContact(t, db, k, "100000007")
+	firstContact(t, db, k, "100000008")
+	convs, _ := db.Conversations(ctx, 10, "")
+	for _, c := range convs {
+		if _, err := db.QueueReply(ctx, lifeline.CLIActor, c.ID, "второе"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := 1; n > 0; {
+		n, _ = w.RunOnce(ctx)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	last := map[string]time.Time{}
+	sameChatGaps, otherChatGaps := []time.Duration{}, []time.Duration{}
+	for i, s := range fs.sent {
+		chat, _, _ := strings.Cut(s, "|")
+		if prev, ok := last[chat]; ok {
+			sameChatGaps = append(sameChatGaps, fs.at[i].Sub(prev))
+		} else if i > 0 {
+			otherChatGaps = append(otherChatGaps, fs.at[i].Sub(fs.at[i-1]))
+		}
+		last[chat] = fs.at[i]
+	}
+	if len(fs.sent) != 4 || len(sameChatGaps) != 2 {
+		t.Fatalf("sent %q", fs.sent)
+	}
+	for _, g := range sameChatGaps {
+		if g < 190*time.Millisecond {
+			t.Errorf("two sends to one chat %s apart, want at least 200 ms", g)
+		}
+	}
+	for _, g := range otherChatGaps {
+		if g > 150*time.Millisecond {
+			t.Errorf("a send to another chat waited %s", g)
+		}
 	}
 }
