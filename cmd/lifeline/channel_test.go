@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -136,6 +137,22 @@ func TestTelegramEndToEnd(t *testing.T) {
 		list, _ := msgs["messages"].([]any)
 		return len(list) == 3 && list[2].(map[string]any)["status"] == "sent"
 	})
+
+	// A button press is stored and answered, so the soldier's app stops
+	// spinning.
+	press, err := os.ReadFile(filepath.Join("..", "..", "internal", "channel", "telegram", "testdata", "callback.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := channeltest.PostTelegram(hook, secret, press)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitFor(t, "callback answered", srv.done, func() bool { return len(fake.CallbackAnswers()) == 1 })
+	if got := fake.CallbackAnswers(); got[0] != "4382947382947382901" {
+		t.Errorf("answered %q, want the press's id", got)
+	}
 
 	// The API refuses a missing or bad token, and a role without the right.
 	if code, _ := apiDo(t, "GET", base+"/api/v1/conversations", "", nil); code != http.StatusUnauthorized {

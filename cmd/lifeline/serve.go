@@ -23,6 +23,7 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
 	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/logs"
@@ -191,7 +192,25 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		logger.Warn("released jobs leased before a crash", "component", "outbox", "count", n)
 	}
 	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox")}
-	intakeSvc := intake.New(db, keeper, intake.Config{Notify: func([]intake.Notice) { worker.Poke() }})
+	intakeSvc := intake.New(db, keeper, intake.Config{
+		Notify: func([]intake.Notice) { worker.Poke() },
+		// A pressed button spins in the soldier's app until answered; the
+		// answer carries nothing, and a lost one only lets the spinner time out.
+		Callback: func(kind lifeline.ChannelKind, name, id string) {
+			a, ok := channels.Lookup(kind, name)
+			tg, isTelegram := a.(*telegram.Adapter)
+			if !ok || !isTelegram {
+				return
+			}
+			go func() {
+				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				defer cancel()
+				if err := tg.AnswerCallbackQuery(actx, id, ""); err != nil {
+					logger.Warn("answerCallbackQuery", "component", "intake", "error", err.Error())
+				}
+			}()
+		},
+	})
 	hooks := channel.NewHandler(logger.With("component", "webhook"), channels, intakeSvc, db, channel.NewMetrics(reg))
 
 	srv := web.NewServer(logger, web.Config{
