@@ -41,6 +41,10 @@ type Config struct {
 	Greetings map[lifeline.ChannelKind]string
 	// Notify, if set, is called after each commit with what it stored.
 	Notify func([]Notice)
+	// Callback, if set, is called after the commit for each inline-button
+	// press stored, with the provider's id of the press, so that the
+	// provider can be told it was received (Telegram's answerCallbackQuery).
+	Callback func(kind lifeline.ChannelKind, channel, callbackID string)
 }
 
 // DefaultGreeting answers a first message: in Russian, what happens next
@@ -85,9 +89,10 @@ func (s *Service) threadKey(kind lifeline.ChannelKind, sender string) string {
 func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name string, events []channel.Event) error {
 	var notices []lifeline.MessageID
 	var convs []lifeline.ConversationID
+	var callbacks []string
 	newThreads := map[string]lifeline.ContactID{}
 	err := s.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
-		notices, convs = notices[:0], convs[:0]
+		notices, convs, callbacks = notices[:0], convs[:0], callbacks[:0]
 		clear(newThreads)
 		for _, e := range events {
 			fresh, err := in.MarkSeen(kind, name, s.refs.IntakeRef(string(kind), name, "event", e.ID))
@@ -112,6 +117,9 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 					return err
 				}
 				convs, notices = append(convs, conv), append(notices, msg)
+				if e.Type == channel.EventCallback && e.ProviderMessageID != "" {
+					callbacks = append(callbacks, e.ProviderMessageID)
+				}
 			}
 		}
 		return nil
@@ -124,6 +132,11 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 		s.threads[k] = v
 	}
 	s.mu.Unlock()
+	if s.cfg.Callback != nil {
+		for _, id := range callbacks {
+			s.cfg.Callback(kind, name, id)
+		}
+	}
 	if s.cfg.Notify != nil && len(notices) > 0 {
 		ns := make([]Notice, len(notices))
 		for i := range notices {
