@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lifeline-hotline/lifeline/internal/channel/channeltest"
+	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -138,7 +139,10 @@ func startBenchServer(ctx context.Context, e env, dir string) (url, secret strin
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	cfg := &serveConfig{dataDir: dir, listen: "127.0.0.1:0", logLevel: "error", shutdownBudget: 10 * time.Second,
-		autoUnsealFile: unseal, epochLength: 1000 * time.Hour, retention: time.Hour}
+		autoUnsealFile: unseal, epochLength: 1000 * time.Hour, retention: time.Hour,
+		// The load comes from a few invented senders, far over any real
+		// sender's budget: lifted, so that every update is stored.
+		senderLimits: intake.Limits{PerMinute: 1 << 30, PerDay: 1 << 30, MediaPerDay: 1 << 30}}
 	go func() { done <- serve(sctx, quiet, cfg, slog.LevelError, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type channelConfig struct {
 
 	BotToken      string `json:"bot_token,omitempty"`      // telegram
 	WebhookSecret string `json:"webhook_secret,omitempty"` // telegram
+	// Mode is how a Telegram channel gets its updates: "webhook" (or empty)
+	// by webhook, "polling" with getUpdates (a site without public HTTPS).
+	Mode string `json:"mode,omitempty"`
 
 	PhoneNumberID string `json:"phone_number_id,omitempty"` // whatsapp
 	AccessToken   string `json:"access_token,omitempty"`    // whatsapp
@@ -94,15 +98,23 @@ func loadChannels(ctx context.Context, db *sqlstore.DB, keeper *keys.Keeper, pub
 }
 
 func openChannel(keeper *keys.Keeper, s sqlstore.StoredChannel, publicURL string, client *http.Client) (channel.Adapter, error) {
+	c, err := openChannelConfig(keeper, s)
+	if err != nil {
+		return nil, err
+	}
+	return c.adapter(publicURL, client)
+}
+
+func openChannelConfig(keeper *keys.Keeper, s sqlstore.StoredChannel) (channelConfig, error) {
 	plain, err := keeper.OpenIntake(channelAAD(s.Kind, s.Name), s.Config)
 	if err != nil {
-		return nil, fmt.Errorf("channel %s/%s: configuration does not open: %w", s.Kind, s.Name, err)
+		return channelConfig{}, fmt.Errorf("channel %s/%s: configuration does not open: %w", s.Kind, s.Name, err)
 	}
 	var c channelConfig
 	if err := json.Unmarshal(plain, &c); err != nil {
-		return nil, fmt.Errorf("channel %s/%s: configuration damaged", s.Kind, s.Name)
+		return channelConfig{}, fmt.Errorf("channel %s/%s: configuration damaged", s.Kind, s.Name)
 	}
-	return c.adapter(publicURL, client)
+	return c, nil
 }
 
 func runChannel(ctx context.Context, e env, args []string) error {
@@ -126,7 +138,8 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	case "telegram":
 		c.Kind = lifeline.ChannelTelegram
 		fs.StringVar(&c.BotToken, "bot-token", "", "the bot's token from @BotFather")
-		fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "the secret_token Telegram echoes in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -)")
+		fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "the secret_token Telegram echoes in X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -); generated if omitted with --mode polling")
+		fs.StringVar(&c.Mode, "mode", modeWebhook, "how updates arrive: webhook (Telegram posts them; needs public HTTPS) or polling (the server fetches them with getUpdates)")
 	case "whatsapp":
 		c.Kind = lifeline.ChannelWhatsApp
 		fs.StringVar(&c.PhoneNumberID, "phone-number-id", "", "Meta's id of the business phone number")
@@ -144,6 +157,17 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	}
 	if !sqlstore.ValidChannelName(c.Name) {
 		return usageErrorf("channel add: --name is 1-32 of a-z 0-9 - _, starting with a letter")
+	}
+	polling := c.Mode == modePolling
+	if c.Kind == lifeline.ChannelTelegram {
+		if c.Mode != modeWebhook && !polling {
+			return usageErrorf("channel add telegram: --mode is webhook or polling")
+		}
+		if polling && c.WebhookSecret == "" {
+			// No webhook will carry it, but the adapter wants one: a random
+			// secret nobody knows refuses any post to the webhook path.
+			c.WebhookSecret = rand.Text()
+		}
 	}
 	// Build the adapter now: it refuses missing or malformed secrets, so a
 	// bad configuration never reaches the database.
@@ -176,8 +200,12 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Channel %s/%s saved. Webhook path: %s\n", c.Kind, c.Name, webhookPath(c.Kind, c.Name))
-	if tg, ok := a.(*telegram.Adapter); ok && *publicURL != "" {
+	if polling {
+		fmt.Fprintf(e.stdout, "Channel %s/%s saved. Polling: the server fetches its updates with getUpdates (and deletes any webhook).\n", c.Kind, c.Name)
+	} else {
+		fmt.Fprintf(e.stdout, "Channel %s/%s saved. Webhook path: %s\n", c.Kind, c.Name, webhookPath(c.Kind, c.Name))
+	}
+	if tg, ok := a.(*telegram.Adapter); ok && *publicURL != "" && !polling {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := tg.SetWebhook(sctx, *publicURL+webhookPath(c.Kind, c.Name)); err != nil {

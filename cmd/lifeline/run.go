@@ -41,6 +41,7 @@ func commands() []command {
 		{"seal", "make a running server drop its keys from memory at once", runSeal},
 		{"keys", "key status, rotation, and panic destruction", runKeys},
 		{"channel", "add, list and remove provider channels (Telegram, WhatsApp, Twilio SMS)", runChannel},
+		{"sender", "block and unblock a sender at the door (acknowledged, not stored)", runSender},
 		{"user", "add, list and disable staff accounts", runUser},
 		{"token", "create, list and revoke API tokens", runToken},
 		{"audit", "verify the tamper-evident audit log", runAudit},

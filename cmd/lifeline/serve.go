@@ -27,6 +27,7 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/logs"
+	"github.com/lifeline-hotline/lifeline/internal/media"
 	"github.com/lifeline-hotline/lifeline/internal/outbox"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
@@ -43,6 +44,9 @@ type serveConfig struct {
 	autoUnsealFile string
 	epochLength    time.Duration
 	retention      time.Duration
+	// senderLimits are intake's per-sender flood budgets; zero is the
+	// default (SECURITY.md §2.12). Not a flag: bench lifts them.
+	senderLimits intake.Limits
 }
 
 func serveFlags(fs *flagSet, defaultData string) *serveConfig {
@@ -192,8 +196,9 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		logger.Warn("released jobs leased before a crash", "component", "outbox", "count", n)
 	}
 	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox")}
+	mediaWorker := &media.Worker{DB: db, Channels: channels, Logger: logger.With("component", "media")}
 	intakeSvc := intake.New(db, keeper, intake.Config{
-		Notify: func([]intake.Notice) { worker.Poke() },
+		Notify: func([]intake.Notice) { worker.Poke(); mediaWorker.Poke() },
 		// A pressed button spins in the soldier's app until answered; the
 		// answer carries nothing, and a lost one only lets the spinner time out.
 		Callback: func(kind lifeline.ChannelKind, name, id string) {
@@ -210,7 +215,16 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 				}
 			}()
 		},
+		Limits: cfg.senderLimits,
 	})
+	reg.MustRegister(intakeDropped(intakeSvc, "flood", func(s intake.Stats) int64 { return s.DroppedFlood }),
+		intakeDropped(intakeSvc, "blocked", func(s intake.Stats) int64 { return s.DroppedBlocked }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lifeline_intake_media_skipped_total", Help: "Media items not taken, over their sender's daily media budget; the message was stored.",
+		}, func() float64 { return float64(intakeSvc.Stats().MediaSkipped) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lifeline_intake_senders_tracked", Help: "Senders whose flood budgets are in memory.",
+		}, func() float64 { return float64(intakeSvc.Stats().Senders) }))
 	hooks := channel.NewHandler(logger.With("component", "webhook"), channels, intakeSvc, db, channel.NewMetrics(reg))
 
 	srv := web.NewServer(logger, web.Config{
@@ -246,15 +260,24 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
 
 	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
+	// Telegram channels in polling mode fetch their updates with getUpdates;
+	// a reload restarts the pollers from the new registry.
+	pollers := &telegramPollers{ctx: bgCtx, db: db, keeper: keeper, receiver: intakeSvc, quarantine: db, logger: logger.With("component", "telegram-poller")}
 	km.reloadChannels = func(ctx context.Context) error {
 		fresh, err := loadChannels(ctx, db, keeper, cfg.publicURL, client, logger)
 		if err == nil {
 			channels.Replace(fresh)
+			err = pollers.sync(ctx, channels)
 		}
 		return err
 	}
+	if err := pollers.sync(ctx, channels); err != nil {
+		logger.Error("telegram pollers not started", "error", err.Error())
+	}
+	wg.Go(func() { <-bgCtx.Done(); pollers.wait() })
 	wg.Go(func() { km.run(bgCtx) })
 	wg.Go(func() { worker.Run(bgCtx) })
+	wg.Go(func() { mediaWorker.Run(bgCtx) })
 
 	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
 	if err != nil {
@@ -299,6 +322,16 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Wait()
 	logger.Info("stopped")
 	return nil
+}
+
+// intakeDropped counts the message events intake acknowledged and did not
+// store, for one fixed reason: flood (over the sender's budget) or blocked.
+func intakeDropped(svc *intake.Service, reason string, n func(intake.Stats) int64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "lifeline_intake_dropped_total",
+		Help:        "Message events acknowledged and not stored, by reason: flood (over the sender's budget) or blocked (sender blocked at the door).",
+		ConstLabels: prometheus.Labels{"reason": reason},
+	}, func() float64 { return float64(n(svc.Stats())) })
 }
 
 // keyMaintenance does the server's key work: ceremonies from the control

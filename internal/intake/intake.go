@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
@@ -45,6 +46,10 @@ type Config struct {
 	// press stored, with the provider's id of the press, so that the
 	// provider can be told it was received (Telegram's answerCallbackQuery).
 	Callback func(kind lifeline.ChannelKind, channel, callbackID string)
+	// Limits are the per-sender flood budgets (flood.go); zero is the default.
+	Limits Limits
+	// Now, if set, is the budgets' clock (tests); else time.Now.
+	Now func() time.Time
 }
 
 // DefaultGreeting answers a first message: in Russian, what happens next
@@ -66,6 +71,8 @@ type Service struct {
 	bootKey [32]byte
 	mu      sync.Mutex
 	threads map[string]lifeline.ContactID
+
+	door door // per-sender budgets and what they turned away (flood.go)
 }
 
 var _ channel.Receiver = (*Service)(nil)
@@ -74,6 +81,7 @@ var _ channel.Receiver = (*Service)(nil)
 func New(db *sqlstore.DB, refs Refs, cfg Config) *Service {
 	s := &Service{db: db, refs: refs, cfg: cfg, threads: map[string]lifeline.ContactID{}}
 	rand.Read(s.bootKey[:])
+	s.door.budgets.init(cfg.Limits)
 	return s
 }
 
@@ -91,9 +99,11 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 	var convs []lifeline.ConversationID
 	var callbacks []string
 	newThreads := map[string]lifeline.ContactID{}
+	adm := s.admission()
 	err := s.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
 		notices, convs, callbacks = notices[:0], convs[:0], callbacks[:0]
 		clear(newThreads)
+		adm.reset()
 		for _, e := range events {
 			fresh, err := in.MarkSeen(kind, name, s.refs.IntakeRef(string(kind), name, "event", e.ID))
 			if err != nil {
@@ -101,6 +111,11 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 			}
 			if !fresh {
 				continue // a retry or a duplicate: stored already
+			}
+			if ok, err := adm.admit(in, kind, &e); err != nil {
+				return err
+			} else if !ok {
+				continue // blocked or over budget: acknowledged, not stored; its dedupe key stays
 			}
 			switch e.Type {
 			case channel.EventStatus:
@@ -124,6 +139,7 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 		}
 		return nil
 	})
+	adm.end(err)
 	if err != nil {
 		return err
 	}
@@ -182,6 +198,13 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 	}
 	if err := in.AddMessage(m, conv, string(e.Kind), ref, ""); err != nil {
 		return "", "", err
+	}
+	// Media: recorded with the message and queued for the media worker
+	// (internal/media), which fetches it at once.
+	for _, md := range e.Media {
+		if _, err := in.AddMedia(m.ID, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size); err != nil {
+			return "", "", err
+		}
 	}
 	if created && !found {
 		if greeting := s.greeting(kind); greeting != "" {

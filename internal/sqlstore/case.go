@@ -510,7 +510,7 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 }
 
 // ShredCase erases a case for good: its persons, its contacts and their
-// messages, and every data key they were sealed under, then checkpoints the
+// messages and media, and every data key they were sealed under, then checkpoints the
 // WAL so that no page of them lingers there. Copies elsewhere (free pages,
 // backups) stay sealed under keys wrapped to the current compartment epoch,
 // and become unreadable when that epoch is destroyed.
@@ -545,6 +545,10 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			return err
 		}
 		for _, q := range []string{
+			// Media first: its rows point at the messages.
+			`DELETE FROM data_keys WHERE owner IN (SELECT 'media:' || d.id FROM media d JOIN contacts c ON c.id = d.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM jobs WHERE media_id IN (SELECT d.id FROM media d JOIN contacts c ON c.id = d.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM media WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'message:' || m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM jobs WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,

@@ -28,7 +28,7 @@ func (db *DB) ClaimJobs(ctx context.Context, lease time.Duration, limit int) ([]
 	err := db.Write(ctx, func(tx *Tx) error {
 		now := formatTime(tx.Now())
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
+			WHERE id IN (SELECT id FROM jobs WHERE kind = 'send' AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
 				ORDER BY run_after LIMIT ?)
 			RETURNING id, message_id, attempts`, formatTime(tx.Now().Add(lease)), now, now, limit)
 		if err != nil {

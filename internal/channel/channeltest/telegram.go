@@ -24,7 +24,8 @@ const TelegramSecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 
 // TelegramFake is a fake of the Telegram Bot API on a loopback
 // httptest.Server: sendMessage, answerCallbackQuery, setWebhook,
-// getWebhookInfo, getFile and file downloads, for one bot token. Answers
+// deleteWebhook, getWebhookInfo, getUpdates (of updates queued with
+// QueueUpdate), getFile and file downloads, for one bot token. Answers
 // have the Bot API's shape ({"ok":…,"result":…} or {"ok":false,
 // "error_code":…,"description":…,"parameters":…}) and HTTP statuses that
 // mirror error_code. It is safe for concurrent use; use its URL as the
@@ -45,6 +46,21 @@ type TelegramFake struct {
 	files    map[string]telegramFile // by file_id
 	paths    map[string][]byte       // by file_path
 	failures map[int64]*telegramFailure
+
+	// getUpdates: the updates Telegram holds, oldest first, until an
+	// offset confirms them.
+	hookActive bool // a webhook is set: getUpdates answers 409
+	deletes    int  // deleteWebhook calls
+	updates    []telegramQueued
+	polls      int           // getUpdates calls, to end an older one (409)
+	changed    chan struct{} // closed and replaced when updates or polls change
+	closing    chan struct{} // closed by Close: long polls end
+	closeOnce  sync.Once
+}
+
+type telegramQueued struct {
+	id   int64
+	body json.RawMessage
 }
 
 // TelegramSent is a message the fake accepted through sendMessage.
@@ -87,6 +103,8 @@ func NewTelegramFake(token string) *TelegramFake {
 		files:    map[string]telegramFile{},
 		paths:    map[string][]byte{},
 		failures: map[int64]*telegramFailure{},
+		changed:  make(chan struct{}),
+		closing:  make(chan struct{}),
 	}
 	id, _, _ := strings.Cut(token, ":")
 	f.botID, _ = strconv.ParseInt(id, 10, 64)
@@ -97,8 +115,53 @@ func NewTelegramFake(token string) *TelegramFake {
 // URL is the fake's base URL, to configure as the adapter's API URL.
 func (f *TelegramFake) URL() string { return f.server.URL }
 
-// Close shuts the fake down.
-func (f *TelegramFake) Close() { f.server.Close() }
+// Close shuts the fake down, ending long polls first.
+func (f *TelegramFake) Close() {
+	f.closeOnce.Do(func() { close(f.closing) })
+	f.server.Close()
+}
+
+// telegramMaxPoll bounds a getUpdates long poll, whatever timeout it asks.
+const telegramMaxPoll = 50 * time.Second
+
+// QueueUpdate gives the bot an update, for getUpdates to return, as
+// Telegram holds updates for a bot without a webhook. body must be JSON; its
+// update_id (an integer) is what offsets confirm. A body without one is
+// returned until any offset confirms something.
+func (f *TelegramFake) QueueUpdate(body []byte) {
+	if !json.Valid(body) {
+		panic("channeltest: QueueUpdate: body is not JSON")
+	}
+	var u struct {
+		UpdateID int64 `json:"update_id"`
+	}
+	json.Unmarshal(body, &u)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.updates = append(f.updates, telegramQueued{id: u.UpdateID, body: append(json.RawMessage(nil), body...)})
+	f.notifyLocked()
+}
+
+// Pending is the number of updates the fake holds that no getUpdates
+// offset has confirmed yet.
+func (f *TelegramFake) Pending() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.updates)
+}
+
+// WebhookDeletes is the number of deleteWebhook calls accepted.
+func (f *TelegramFake) WebhookDeletes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deletes
+}
+
+// notifyLocked wakes long polls; f.mu is held.
+func (f *TelegramFake) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
 
 // Calls is the number of Bot API requests the fake has had, answered or
 // not: for checking that a rejected webhook caused no API call.
@@ -218,6 +281,10 @@ func (f *TelegramFake) serve(w http.ResponseWriter, r *http.Request) {
 		result, apiErr = f.answerCallbackQuery(p)
 	case "setwebhook":
 		result, apiErr = f.setWebhook(p)
+	case "deletewebhook":
+		result = f.deleteWebhook()
+	case "getupdates":
+		result, apiErr = f.getUpdates(r, p)
 	case "getwebhookinfo":
 		result = f.webhookInfo()
 	case "getfile":
@@ -301,14 +368,90 @@ func (f *TelegramFake) setWebhook(p telegramRequest) (any, *TelegramError) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.webhooks = append(f.webhooks, hook)
+	f.hookActive = hook.URL != ""
 	return true, nil
+}
+
+func (f *TelegramFake) deleteWebhook() any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deletes++
+	f.hookActive = false
+	return true
+}
+
+// getUpdates answers as the Bot API does: 409 while a webhook is set;
+// offset confirms (forgets) every update below it, a negative one keeps
+// only the last -offset; the updates from offset on are returned, at most
+// limit (1–100, default 100); with none, the call waits up to timeout
+// seconds (bounded by telegramMaxPoll) for one to be queued. A newer
+// getUpdates ends a waiting one with 409, as Telegram does.
+func (f *TelegramFake) getUpdates(r *http.Request, p telegramRequest) (any, *TelegramError) {
+	offset, _ := p.int("offset")
+	limit, ok := p.int("limit")
+	if !ok || limit < 1 || limit > 100 {
+		limit = 100
+	}
+	timeout, _ := p.int("timeout")
+	wait := min(time.Duration(max(timeout, 0))*time.Second, telegramMaxPoll)
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hookActive {
+		return nil, &TelegramError{Code: http.StatusConflict, Description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"}
+	}
+	switch {
+	case offset > 0:
+		kept := f.updates[:0]
+		for _, u := range f.updates {
+			if u.id >= offset {
+				kept = append(kept, u)
+			}
+		}
+		f.updates = kept
+	case offset < 0 && int64(len(f.updates)) > -offset:
+		f.updates = f.updates[int64(len(f.updates))+offset:]
+	}
+	f.polls++
+	me := f.polls
+	f.notifyLocked()
+	for {
+		if len(f.updates) > 0 {
+			out := make([]json.RawMessage, 0, min(int64(len(f.updates)), limit))
+			for _, u := range f.updates[:min(int64(len(f.updates)), limit)] {
+				out = append(out, u.body)
+			}
+			return out, nil
+		}
+		changed := f.changed
+		f.mu.Unlock()
+		var done bool
+		select {
+		case <-changed:
+		case <-deadline.C:
+			done = true
+		case <-r.Context().Done():
+			done = true
+		case <-f.closing:
+			done = true
+		}
+		f.mu.Lock()
+		if f.polls != me {
+			return nil, &TelegramError{Code: http.StatusConflict, Description: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"}
+		}
+		if done && len(f.updates) == 0 {
+			return []json.RawMessage{}, nil
+		}
+	}
 }
 
 func (f *TelegramFake) webhookInfo() any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	info := map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": 0}
-	if n := len(f.webhooks); n > 0 && f.webhooks[n-1].URL != "" {
+	info := map[string]any{"url": "", "has_custom_certificate": false, "pending_update_count": len(f.updates)}
+	if n := len(f.webhooks); n > 0 && f.hookActive {
 		info["url"] = f.webhooks[n-1].URL
 		info["max_connections"] = 40
 		if f.webhooks[n-1].AllowedUpdates != nil {

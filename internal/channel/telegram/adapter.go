@@ -2,7 +2,8 @@
 
 // Package telegram is the Telegram Bot API channel: webhooks in
 // (POST /hooks/telegram/{name}, authenticated by the secret token set with
-// setWebhook) and messages out (sendMessage), plus getFile for media and
+// setWebhook) or, for a site without public HTTPS, fetched with getUpdates
+// by a Poller; messages out (sendMessage), plus getFile for media and
 // setWebhook for registering the channel.
 //
 // The bot token is the channel's crown jewel: whoever holds it can re-point
@@ -429,6 +430,12 @@ func (e *apiError) Error() string {
 // into result (if not nil). Its errors are *apiError or carry only the
 // method's name: never the URL, which holds the token.
 func (a *Adapter) call(ctx context.Context, method string, params, result any) error {
+	return a.callCapped(ctx, method, params, result, maxResponse)
+}
+
+// callCapped is call with its own cap on the answer's size, for getUpdates,
+// whose answer holds many updates.
+func (a *Adapter) callCapped(ctx context.Context, method string, params, result any, limit int) error {
 	body, err := json.Marshal(params)
 	if err != nil {
 		return fmt.Errorf("telegram %s: cannot encode the request", method)
@@ -443,12 +450,12 @@ func (a *Adapter) call(ctx context.Context, method string, params, result any) e
 		return transportError(ctx, method, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
 		return transportError(ctx, method, err)
 	}
-	if len(raw) > maxResponse {
-		return fmt.Errorf("telegram %s: answer larger than %d bytes", method, maxResponse)
+	if len(raw) > limit {
+		return fmt.Errorf("telegram %s: answer larger than %d bytes", method, limit)
 	}
 
 	var r struct {

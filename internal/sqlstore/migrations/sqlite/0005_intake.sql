@@ -26,8 +26,9 @@ CREATE TABLE quarantine (
 -- leaves the lease to expire and another claim to retry.
 CREATE TABLE jobs (
     id          TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,                 -- send
+    kind        TEXT NOT NULL,                 -- send, media
     message_id  TEXT REFERENCES messages (id),
+    media_id    TEXT,                          -- kind media: the media row to fetch (0006_media.sql)
     state       TEXT NOT NULL,                 -- pending, done, failed
     run_after   TEXT NOT NULL,
     lease_until TEXT,
@@ -44,4 +45,14 @@ CREATE TABLE channels (
     config     BLOB NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (kind, name)
+);
+
+-- blocked_senders: senders blocked at the door by a supervisor. What they
+-- send is acknowledged and not stored. sender_ref is the intake key's HMAC
+-- of (kind, "sender", normalized address), never the address.
+CREATE TABLE blocked_senders (
+    channel_kind TEXT NOT NULL,
+    sender_ref   BLOB NOT NULL,
+    blocked_day  TEXT NOT NULL,
+    PRIMARY KEY (channel_kind, sender_ref)
 );
