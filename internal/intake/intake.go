@@ -192,11 +192,9 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 		return "", "", err
 	}
 	m := &lifeline.Message{ID: lifeline.NewMessageID(), ContactID: contact, Direction: lifeline.Inbound, Body: e.Text}
-	var ref []byte
-	if e.ProviderMessageID != "" && e.Type == channel.EventMessage {
-		ref = s.refs.IntakeRef(string(kind), name, "message-in", e.ProviderMessageID)
-	}
-	if err := in.AddMessage(m, conv, string(e.Kind), ref, ""); err != nil {
+	// No provider reference for an inbound message: nothing looks one up,
+	// and a Telegram message_id is unique only within its chat.
+	if err := in.AddMessage(m, conv, string(e.Kind), nil, ""); err != nil {
 		return "", "", err
 	}
 	// Media: recorded with the message and queued for the media worker

@@ -191,3 +191,21 @@ func TestReceiveStatus(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// TestSameProviderMessageIDInTwoChats: Telegram numbers messages per chat,
+// so two soldiers' first messages share a message_id; both are stored.
+func TestSameProviderMessageIDInTwoChats(t *testing.T) {
+	ctx := context.Background()
+	db, k, _ := MustOpen(t, false)
+	svc := intake.New(db, k, intake.Config{})
+	for i, sender := range []string{"100000011", "100000012"} {
+		e := text(fmt.Sprint(900+i), sender, "первое сообщение")
+		e.ProviderMessageID = "1"
+		if err := svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e}); err != nil {
+			t.Fatalf("sender %s: %v", sender, err)
+		}
+	}
+	if got := mustCount(t, db); got.Contacts != 2 || got.Events != 2 {
+		t.Fatalf("got %+v, want both stored", got)
+	}
+}
