@@ -195,7 +195,7 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	w.paceChat(ctx, out)
 	id, err := send(ctx)
 	if err == nil {
-		return w.DB.CompleteJob(ctx, j, w.Refs.IntakeRef(string(out.Kind), out.Channel, "message", id))
+		return w.DB.CompleteJob(ctx, j, providerRef(w.Refs, out, id))
 	}
 	var ra *channel.RetryAfter
 	switch {
@@ -208,6 +208,17 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	default:
 		return w.DB.FailJob(ctx, j, err.Error(), false, time.Now().Add(Backoff(j.Attempts)))
 	}
+}
+
+// providerRef is the keyed reference by which delivery statuses find a
+// sent message. WhatsApp's wamids and Twilio's SIDs are unique; Telegram's
+// message ids only within a chat (and Telegram sends no statuses), so there
+// the chat is part of it.
+func providerRef(refs Refs, out sqlstore.Outbound, id string) []byte {
+	if out.Kind == lifeline.ChannelTelegram {
+		return refs.IntakeRef(string(out.Kind), out.Channel, "message", out.To.Reveal(), id)
+	}
+	return refs.IntakeRef(string(out.Kind), out.Channel, "message", id)
 }
 
 // TemplateSender sends an approved message template (WhatsApp), the only

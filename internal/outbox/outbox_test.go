@@ -28,9 +28,18 @@ type fakeSender struct {
 	fail error    // returned by every Send while set
 	n    int
 	at   []time.Time // when each send happened
+	// sameID makes every send answer message id 1, as Telegram does for
+	// the first message of each chat.
+	sameID bool
+	kind   lifeline.ChannelKind // telegram if empty
 }
 
-func (f *fakeSender) Kind() lifeline.ChannelKind                         { return lifeline.ChannelTelegram }
+func (f *fakeSender) Kind() lifeline.ChannelKind {
+	if f.kind != "" {
+		return f.kind
+	}
+	return lifeline.ChannelTelegram
+}
 func (f *fakeSender) Name() string                                       { return "bot" }
 func (f *fakeSender) MaxBody() int64                                     { return 1 << 20 }
 func (f *fakeSender) Verify(*http.Request, []byte) error                 { return nil }
@@ -45,6 +54,10 @@ func (f *fakeSender) Send(_ context.Context, to lifeline.Sensitive, text string)
 	}
 	f.n++
 	f.sent = append(f.sent, to.Reveal()+"|"+text)
+	if f.sameID {
+		f.at = append(f.at, time.Now())
+		return "1", nil
+	}
 	f.at = append(f.at, time.Now())
 	return fmt.Sprint(f.n), nil
 }
@@ -56,6 +69,11 @@ func (f *fakeSender) Sent() []string {
 }
 
 func setup(t *testing.T) (*sqlstore.DB, *keys.Keeper, *fakeSender, *outbox.Worker, string) {
+	t.Helper()
+	return setupKind(t, lifeline.ChannelTelegram)
+}
+
+func setupKind(t *testing.T, kind lifeline.ChannelKind) (*sqlstore.DB, *keys.Keeper, *fakeSender, *outbox.Worker, string) {
 	t.Helper()
 	dir := t.TempDir()
 	unseal := filepath.Join(dir, "unseal")
@@ -77,7 +95,7 @@ func setup(t *testing.T) (*sqlstore.DB, *keys.Keeper, *fakeSender, *outbox.Worke
 	if _, err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	fs := &fakeSender{}
+	fs := &fakeSender{kind: kind}
 	w := &outbox.Worker{DB: db, Senders: channel.NewRegistry(fs), Refs: k, Limits: map[lifeline.ChannelKind]float64{}, ChatLimits: map[lifeline.ChannelKind]float64{}}
 	return db, k, fs, w, unseal
 }
@@ -85,10 +103,15 @@ func setup(t *testing.T) (*sqlstore.DB, *keys.Keeper, *fakeSender, *outbox.Worke
 // firstContact stores a first message, which queues the greeting.
 func firstContact(t *testing.T, db *sqlstore.DB, k *keys.Keeper, sender string) {
 	t.Helper()
+	firstContactOn(t, db, k, lifeline.ChannelTelegram, sender)
+}
+
+func firstContactOn(t *testing.T, db *sqlstore.DB, k *keys.Keeper, kind lifeline.ChannelKind, sender string) {
+	t.Helper()
 	svc := intake.New(db, k, intake.Config{})
 	e := channel.Event{ID: "update:" + sender, Type: channel.EventMessage, Kind: channel.KindText,
 		Sender: lifeline.Sensitive(sender), ReplyTo: lifeline.Sensitive("chat" + sender), Text: "Привет"}
-	if err := svc.Receive(context.Background(), lifeline.ChannelTelegram, "bot", []channel.Event{e}); err != nil {
+	if err := svc.Receive(context.Background(), kind, "bot", []channel.Event{e}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -229,13 +252,13 @@ func TestBackoff(t *testing.T) {
 // order, leave it at the furthest state; failed is final.
 func TestStatusesMoveForward(t *testing.T) {
 	ctx := context.Background()
-	db, k, _, w, _ := setup(t)
-	firstContact(t, db, k, "100000006")
+	db, k, _, w, _ := setupKind(t, lifeline.ChannelSMS)
+	firstContactOn(t, db, k, lifeline.ChannelSMS, "+380500000006")
 	w.RunOnce(ctx) // the greeting goes out as provider message "1"
 	svc := intake.New(db, k, intake.Config{})
 	for _, st := range []string{"read", "delivered", "sent"} {
 		e := channel.Event{ID: "1:" + st, Type: channel.EventStatus, ProviderMessageID: "1", Status: &channel.Status{State: st}}
-		if err := svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e}); err != nil {
+		if err := svc.Receive(ctx, lifeline.ChannelSMS, "bot", []channel.Event{e}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,9 +266,9 @@ func TestStatusesMoveForward(t *testing.T) {
 		t.Fatalf("statuses %q, want read", got)
 	}
 	e := channel.Event{ID: "1:failed", Type: channel.EventStatus, ProviderMessageID: "1", Status: &channel.Status{State: "failed", ErrorCode: "131026", Reason: "undeliverable"}}
-	svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e})
+	svc.Receive(ctx, lifeline.ChannelSMS, "bot", []channel.Event{e})
 	e = channel.Event{ID: "1:delivered-again", Type: channel.EventStatus, ProviderMessageID: "1", Status: &channel.Status{State: "delivered"}}
-	svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{e})
+	svc.Receive(ctx, lifeline.ChannelSMS, "bot", []channel.Event{e})
 	if got := statuses(t, db); got[0] != "failed 131026 undeliverable" {
 		t.Fatalf("statuses %q, want failed with the reason", got)
 	}
@@ -293,5 +316,28 @@ func TestChatPacing(t *testing.T) {
 		if g > 150*time.Millisecond {
 			t.Errorf("a send to another chat waited %s", g)
 		}
+	}
+}
+
+// TestSameProviderIDInTwoChats: Telegram numbers messages per chat, so two
+// chats' greetings come back with the same id; both are recorded as sent,
+// and neither is sent again.
+func TestSameProviderIDInTwoChats(t *testing.T) {
+	ctx := context.Background()
+	db, k, fs, w, _ := setup(t)
+	fs.sameID = true
+	firstContact(t, db, k, "100000021")
+	firstContact(t, db, k, "100000022")
+	for n := 1; n > 0; {
+		var err error
+		if n, err = w.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := statuses(t, db); len(got) != 2 || got[0] != "sent " || got[1] != "sent " {
+		t.Fatalf("statuses %q, want both sent", got)
+	}
+	if len(fs.Sent()) != 2 {
+		t.Fatalf("sent %d, want 2", len(fs.Sent()))
 	}
 }
