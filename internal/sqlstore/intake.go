@@ -80,7 +80,10 @@ func (in *Ingest) OpenConversation(contact lifeline.ContactID, kind lifeline.Cha
 	day := lifeline.DayOf(in.tx.Now()).String()
 	hour := in.tx.Now().UTC().Truncate(time.Hour).Format(hourFormat)
 	if err == nil {
-		_, err = in.tx.Exec(`UPDATE conversations SET last_activity_day = ?, last_inbound_hour = ?, state = 'open' WHERE id = ?`, day, hour, id)
+		// Most messages change nothing here: skip the write then, and with it
+		// a dirty page in the commit.
+		_, err = in.tx.Exec(`UPDATE conversations SET last_activity_day = ?, last_inbound_hour = ?, state = 'open'
+			WHERE id = ? AND (last_activity_day <> ? OR last_inbound_hour IS NOT ? OR state <> 'open')`, day, hour, id, day, hour)
 		return id, false, err
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
