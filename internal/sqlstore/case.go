@@ -151,26 +151,15 @@ func (db *DB) buckets(values map[seal.Domain]string) map[seal.Domain]uint32 {
 func (db *DB) Persons(ctx context.Context, caseID lifeline.CaseID) ([]lifeline.Person, error) {
 	var out []lifeline.Person
 	err := db.Read(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(`SELECT id, relation, data FROM persons WHERE case_id = ? ORDER BY id`, caseID)
-		if err != nil {
-			return err
-		}
 		type row struct {
 			id       lifeline.PersonID
 			relation lifeline.Relation
 			data     []byte
 		}
-		var rs []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.id, &r.relation, &r.data); err != nil {
-				rows.Close()
-				return err
-			}
-			rs = append(rs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
+			return r, rows.Scan(&r.id, &r.relation, &r.data)
+		}, `SELECT id, relation, data FROM persons WHERE case_id = ? ORDER BY id`, caseID)
+		if err != nil {
 			return err
 		}
 		for _, r := range rs {
@@ -370,26 +359,15 @@ func (db *DB) addMessage(tx *Tx, m *lifeline.Message, conversation lifeline.Conv
 func (db *DB) Messages(ctx context.Context, contactID lifeline.ContactID) ([]lifeline.Message, error) {
 	var out []lifeline.Message
 	err := db.Read(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(`SELECT id, direction, body, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
-		if err != nil {
-			return err
-		}
 		type row struct {
 			m    lifeline.Message
 			ct   []byte
 			date string
 		}
-		var rs []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.m.ID, &r.m.Direction, &r.ct, &r.date); err != nil {
-				rows.Close()
-				return err
-			}
-			rs = append(rs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.ct, &r.date)
+		}, `SELECT id, direction, body, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
+		if err != nil {
 			return err
 		}
 		for _, r := range rs {
@@ -427,21 +405,10 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			contact lifeline.ContactID
 			ct      []byte
 		}
-		rows, err := tx.Query(`SELECT m.id, m.contact_id, m.body FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
+		ps, err := queryAll(tx, func(rows *sql.Rows) (p pending, err error) {
+			return p, rows.Scan(&p.id, &p.contact, &p.ct)
+		}, `SELECT m.id, m.contact_id, m.body FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
 		if err != nil {
-			return err
-		}
-		var ps []pending
-		for rows.Next() {
-			var p pending
-			if err := rows.Scan(&p.id, &p.contact, &p.ct); err != nil {
-				rows.Close()
-				return err
-			}
-			ps = append(ps, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, p := range ps {
@@ -469,21 +436,10 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			ch lifeline.ChannelKind
 			ct []byte
 		}
-		rows, err = tx.Query(`SELECT id, channel, handle FROM contacts WHERE handle_index IS NULL`)
+		us, err := queryAll(tx, func(rows *sql.Rows) (u unindexed, err error) {
+			return u, rows.Scan(&u.id, &u.ch, &u.ct)
+		}, `SELECT id, channel, handle FROM contacts WHERE handle_index IS NULL`)
 		if err != nil {
-			return err
-		}
-		var us []unindexed
-		for rows.Next() {
-			var u unindexed
-			if err := rows.Scan(&u.id, &u.ch, &u.ct); err != nil {
-				rows.Close()
-				return err
-			}
-			us = append(us, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		for _, u := range us {

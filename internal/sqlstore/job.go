@@ -218,26 +218,15 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.ConversationID) ([]ConversationMessage, error) {
 	var out []ConversationMessage
 	err := db.Read(ctx, func(tx *Tx) error {
-		rows, err := tx.Query(`SELECT id, direction, kind, body, status, status_reason, created_day FROM messages WHERE conversation_id = ? ORDER BY rowid`, conv)
-		if err != nil {
-			return err
-		}
 		type row struct {
 			m  ConversationMessage
 			ct []byte
 			d  string
 		}
-		var rs []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.m.Status, &r.m.StatusReason, &r.d); err != nil {
-				rows.Close()
-				return err
-			}
-			rs = append(rs, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.m.Status, &r.m.StatusReason, &r.d)
+		}, `SELECT id, direction, kind, body, status, status_reason, created_day FROM messages WHERE conversation_id = ? ORDER BY rowid`, conv)
+		if err != nil {
 			return err
 		}
 		for _, r := range rs {

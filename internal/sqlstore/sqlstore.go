@@ -291,3 +291,23 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// queryAll runs a query and scans every row with scan, closing the rows
+// before it returns, so that the caller may run further statements on the
+// transaction (SQLite's writer has one connection) while it uses the rows.
+func queryAll[T any](tx *Tx, scan func(*sql.Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
