@@ -24,26 +24,28 @@ type Job struct {
 // them until the lease runs out, so a worker that dies mid-send leaves its
 // jobs to be retried, not lost.
 func (db *DB) ClaimJobs(ctx context.Context, lease time.Duration, limit int) ([]Job, error) {
-	var jobs []Job
+	return claim(ctx, db, "send", "message_id", lease, limit, func(id, target string, attempts int) Job {
+		return Job{ID: id, MessageID: lifeline.MessageID(target), Attempts: attempts}
+	})
+}
+
+// claim leases up to limit due jobs of one kind; target names the column
+// the job is about.
+func claim[J any](ctx context.Context, db *DB, kind, target string, lease time.Duration, limit int, build func(id, target string, attempts int) J) ([]J, error) {
+	var jobs []J
 	err := db.Write(ctx, func(tx *Tx) error {
 		now := formatTime(tx.Now())
-		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE kind = 'send' AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
+		var err error
+		jobs, err = queryAll(tx, func(rows *sql.Rows) (J, error) {
+			var id, t string
+			var attempts int
+			err := rows.Scan(&id, &t, &attempts)
+			return build(id, t, attempts), err
+		}, `UPDATE jobs SET lease_until = ?, attempts = attempts + 1
+			WHERE id IN (SELECT id FROM jobs WHERE kind = ? AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
 				ORDER BY run_after LIMIT ?)
-			RETURNING id, message_id, attempts`, formatTime(tx.Now().Add(lease)), now, now, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		jobs = jobs[:0]
-		for rows.Next() {
-			var j Job
-			if err := rows.Scan(&j.ID, &j.MessageID, &j.Attempts); err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
-		}
-		return rows.Err()
+			RETURNING id, `+target+`, attempts`, formatTime(tx.Now().Add(lease)), kind, now, now, limit)
+		return err
 	})
 	return jobs, err
 }

@@ -70,28 +70,9 @@ type MediaJob struct {
 // ClaimMediaJobs leases up to limit due media jobs for lease (see
 // ClaimJobs).
 func (db *DB) ClaimMediaJobs(ctx context.Context, lease time.Duration, limit int) ([]MediaJob, error) {
-	var jobs []MediaJob
-	err := db.Write(ctx, func(tx *Tx) error {
-		now := formatTime(tx.Now())
-		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE kind = 'media' AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
-				ORDER BY run_after LIMIT ?)
-			RETURNING id, media_id, attempts`, formatTime(tx.Now().Add(lease)), now, now, limit)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		jobs = jobs[:0]
-		for rows.Next() {
-			var j MediaJob
-			if err := rows.Scan(&j.ID, &j.MediaID, &j.Attempts); err != nil {
-				return err
-			}
-			jobs = append(jobs, j)
-		}
-		return rows.Err()
+	return claim(ctx, db, "media", "media_id", lease, limit, func(id, target string, attempts int) MediaJob {
+		return MediaJob{ID: id, MediaID: lifeline.ID(target), Attempts: attempts}
 	})
-	return jobs, err
 }
 
 // MediaFetch is what the media worker needs for one media file.
