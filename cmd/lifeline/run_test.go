@@ -85,6 +85,7 @@ func mustMigrate(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	mustRun(t, nil, "migrate", "--data", dir)
+	mustInitKeys(t, dir) // user add seals TOTP seeds with them
 	return dir
 }
 
@@ -93,6 +94,9 @@ func mustMigrate(t testing.TB) string {
 func mustInitKeys(t testing.TB, dir string) string {
 	t.Helper()
 	unseal := filepath.Join(dir, "dev-unseal-key")
+	if _, err := os.Stat(unseal); err == nil {
+		return unseal // initialized already
+	}
 	mustRun(t, nil, "init", "--data", dir, "--dev-unseal-file", unseal)
 	return unseal
 }

@@ -148,8 +148,24 @@ func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit
 // withAudit opens the store and the audit keys for a command that changes
 // something, runs fn, and signs a checkpoint over what fn appended, so that
 // the log stays covered even while no server runs.
+//
+// The store gets the data directory's keys, sealed, when there are any: a
+// command can then seal what it writes (a TOTP seed) with the public keys,
+// and read nothing.
 func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.DB) error) error {
-	db, err := openExisting(ctx, e, dataDir)
+	if err := checkDataDir(dataDir, false); err != nil {
+		return err
+	}
+	var opts sqlstore.Options
+	keeper, err := keys.Open(filepath.Join(dataDir, keysDir))
+	switch {
+	case err == nil:
+		defer keeper.Seal()
+		opts.Sealer = keeper
+	case !errors.Is(err, keys.ErrNotInitialized):
+		return err
+	}
+	db, err := openStoreWith(ctx, e, dataDir, requireCurrent, opts)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -48,6 +51,9 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 	r, err := lifeline.ParseRole(*role)
 	if err != nil {
 		return usageErrorf("user add: --role: %v", lifeline.ErrorMessage(err))
+	}
+	if _, err := os.Stat(filepath.Join(*dataDir, keysDir, keys.KeyringFile)); err != nil {
+		return usageErrorf("user add: no keys in %s (the TOTP seed is stored sealed): run lifeline init --data %s first", *dataDir, *dataDir)
 	}
 	return withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
 		password := auth.GeneratePassword()

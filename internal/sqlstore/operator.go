@@ -10,12 +10,19 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/audit"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
 )
 
 // Credentials are an operator's secrets as stored: never plaintext.
 type Credentials struct {
 	PasswordHash string // Argon2id PHC string
-	TOTPSecret   []byte // sealed by the keyring; opaque here
+	TOTPSecret   []byte // the seed; sealed in the store (routing compartment, owner operator:<id>)
+}
+
+func operatorOwner(id lifeline.OperatorID) string { return "operator:" + string(id) }
+
+func totpAAD(id lifeline.OperatorID) seal.AAD {
+	return seal.AAD{Table: "operators", Column: "totp_secret", Row: string(id)}
 }
 
 // audited runs fn and appends the audit entry for it in the same write, so
@@ -44,8 +51,15 @@ func (db *DB) CreateOperator(ctx context.Context, by lifeline.Actor, op *lifelin
 	}
 	return db.audited(ctx, by, "user.add", string(op.ID), "role="+string(op.Role), func(tx *Tx) error {
 		now := formatTime(tx.Now())
-		_, err := tx.Exec(`INSERT INTO operators (id, username, role, password_hash, totp_secret, disabled, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, cred.TOTPSecret, now, now)
+		// Sealed with the compartment's public key, so that the command line
+		// can add staff while the server is sealed; only the unsealed server
+		// opens it, at login.
+		seed, err := db.sealField(tx, operatorOwner(op.ID), "", seal.CompartmentRouting, totpAAD(op.ID), cred.TOTPSecret)
+		if err != nil {
+			return fmt.Errorf("seal TOTP seed: %w", err)
+		}
+		_, err = tx.Exec(`INSERT INTO operators (id, username, role, password_hash, totp_secret, disabled, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, seed, now, now)
 		if db.dialect.isUniqueViolation(err) {
 			return lifeline.Errorf(lifeline.ECONFLICT, "The username %s is taken.", op.Username)
 		}
@@ -119,11 +133,21 @@ func operatorByUsername(tx *Tx, username string) (*lifeline.Operator, error) {
 	return op, nil
 }
 
-// OperatorCredentials returns the stored secrets of an account, for login.
+// OperatorCredentials returns the stored secrets of an account, for login;
+// EUNAVAILABLE while sealed.
 func (db *DB) OperatorCredentials(ctx context.Context, id lifeline.OperatorID) (Credentials, error) {
 	var c Credentials
 	err := db.Read(ctx, func(tx *Tx) error {
-		return tx.QueryRow(`SELECT password_hash, totp_secret FROM operators WHERE id = ?`, id).Scan(&c.PasswordHash, &c.TOTPSecret)
+		var sealed []byte
+		if err := tx.QueryRow(`SELECT password_hash, totp_secret FROM operators WHERE id = ?`, id).Scan(&c.PasswordHash, &sealed); err != nil {
+			return err
+		}
+		seed, err := db.openField(tx, totpAAD(id), sealed)
+		if err != nil {
+			return unavailable(err)
+		}
+		c.TOTPSecret = seed
+		return nil
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, lifeline.Errorf(lifeline.ENOTFOUND, "No such operator.")

@@ -56,6 +56,16 @@ func testOperators(t *testing.T, open Opener) {
 	if err != nil || cred.PasswordHash != "$argon2id$placeholder" || !bytes.Equal(cred.TOTPSecret, []byte("sealed-secret")) {
 		t.Fatalf("credentials %+v, %v", cred, err)
 	}
+	// The TOTP seed is stored sealed, never as given.
+	var raw []byte
+	if err := db.Read(ctx, func(tx *sqlstore.Tx) error {
+		return tx.QueryRow(`SELECT totp_secret FROM operators WHERE id = ?`, op.ID).Scan(&raw)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("sealed-secret")) {
+		t.Fatal("the TOTP seed is stored in the clear")
+	}
 
 	dup := &lifeline.Operator{ID: lifeline.NewOperatorID(), Username: "olena", Role: lifeline.RoleIntake}
 	err = db.CreateOperator(ctx, lifeline.CLIActor, dup, sqlstore.Credentials{PasswordHash: "x", TOTPSecret: []byte("y")})
