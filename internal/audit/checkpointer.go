@@ -167,7 +167,7 @@ func (c *Checkpointer) Run(ctx context.Context, poke <-chan struct{}) {
 func (c *Checkpointer) due(ctx context.Context) bool {
 	size, err := c.Store.Size(ctx)
 	if err != nil {
-		c.logger().Error("audit checkpoint: read size", "err", err)
+		c.logger().Error("audit checkpoint: read size", "error", err.Error())
 		return false
 	}
 	c.mu.Lock()
@@ -176,7 +176,7 @@ func (c *Checkpointer) due(ctx context.Context) bool {
 	if !known {
 		last, err = c.Store.LatestCheckpointSize(ctx)
 		if err != nil {
-			c.logger().Error("audit checkpoint: read latest checkpoint", "err", err)
+			c.logger().Error("audit checkpoint: read latest checkpoint", "error", err.Error())
 			return false
 		}
 		c.mu.Lock()
@@ -193,7 +193,7 @@ func (c *Checkpointer) due(ctx context.Context) bool {
 func (c *Checkpointer) runOnce(ctx context.Context, why string) {
 	cp, wrote, err := c.Checkpoint(ctx)
 	if err != nil {
-		c.logger().Error("audit checkpoint failed", "reason", why, "err", err)
+		c.logger().Error("audit checkpoint failed", "reason", why, "error", err.Error())
 	}
 	if wrote {
 		c.logger().Info("audit checkpoint", "reason", why, "size", cp.Size, "root", cp.Root.String())

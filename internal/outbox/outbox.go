@@ -142,8 +142,8 @@ func (w *Worker) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			w.Logger.Error("outbox", "component", "outbox", "error", err.Error())
 		}
-		if n > 0 {
-			continue // there may be more
+		if n > 0 && err == nil {
+			continue // there may be more; after an error, wait for the tick
 		}
 		select {
 		case <-ctx.Done():
