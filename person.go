@@ -58,6 +58,7 @@ type Direction string
 const (
 	Inbound  Direction = "in"
 	Outbound Direction = "out"
+	Note     Direction = "note" // an operator's internal note: never sent to the contact
 )
 
 // A Contact is someone who reached a channel, known by an address on it.
@@ -75,5 +76,6 @@ type Message struct {
 	ContactID  ContactID
 	Direction  Direction
 	Body       Sensitive
+	Author     OperatorID // who wrote an outbound message or a note; "" for a contact or the system
 	CreatedDay Day
 }

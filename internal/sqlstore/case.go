@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
@@ -340,18 +341,47 @@ func (db *DB) AddMessage(ctx context.Context, m *lifeline.Message) error {
 }
 
 func (db *DB) addMessage(tx *Tx, m *lifeline.Message, conversation lifeline.ConversationID, kind string, providerRef []byte, status string) error {
-	if !m.ID.Valid() || !m.ContactID.Valid() || (m.Direction != lifeline.Inbound && m.Direction != lifeline.Outbound) {
+	if !m.ID.Valid() || !m.ContactID.Valid() || (m.Direction != lifeline.Inbound && m.Direction != lifeline.Outbound && m.Direction != lifeline.Note) {
 		return lifeline.Errorf(lifeline.EINVALID, "A message needs an id, a contact and a direction.")
 	}
-	m.CreatedDay = lifeline.DayOf(tx.Now())
-	ct, err := db.sealField(tx, contactOwner(m.ContactID), messageOwner(m.ID), seal.CompartmentConversation, messageAAD(m.ID), []byte(m.Body.Reveal()))
+	now := tx.Now()
+	m.CreatedDay = lifeline.DayOf(now)
+	dk, err := db.sealingKey(tx, contactOwner(m.ContactID), messageOwner(m.ID), seal.CompartmentConversation)
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(`INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, provider_ref, status, created_day)
-		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.ContactID, conversation, m.Direction, kind, ct, providerRef, status, m.CreatedDay.String())
+	ct, err := seal.Encrypt(dk, messageAAD(m.ID), []byte(m.Body.Reveal()))
+	if err != nil {
+		return err
+	}
+	at, err := seal.Encrypt(dk, messageAtAAD(m.ID), sealTime(now))
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(`INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, author_id, provider_ref, status, created_day)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?)`,
+		m.ID, m.ContactID, conversation, m.Direction, kind, ct, at, m.Author, providerRef, status, m.CreatedDay.String())
 	return err
+}
+
+// messageAtAAD binds a message's sealed time to its row.
+func messageAtAAD(id lifeline.MessageID) seal.AAD {
+	return seal.AAD{Table: "messages", Column: "at", Row: string(id)}
+}
+
+// sealTime is the plaintext of a sealed time: RFC 3339 with nanoseconds, UTC.
+func sealTime(t time.Time) []byte { return []byte(t.UTC().Format(time.RFC3339Nano)) }
+
+// openTime opens a sealed time; the zero time for a row without one.
+func (db *DB) openTime(tx *Tx, id lifeline.MessageID, ct []byte) (time.Time, error) {
+	if len(ct) == 0 {
+		return time.Time{}, nil
+	}
+	b, err := db.openField(tx, messageAtAAD(id), ct)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339Nano, string(b))
 }
 
 // Messages reads a contact's messages, oldest first; EUNAVAILABLE while
@@ -403,11 +433,11 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 		type pending struct {
 			id      lifeline.MessageID
 			contact lifeline.ContactID
-			ct      []byte
+			ct, at  []byte
 		}
 		ps, err := queryAll(tx, func(rows *sql.Rows) (p pending, err error) {
-			return p, rows.Scan(&p.id, &p.contact, &p.ct)
-		}, `SELECT m.id, m.contact_id, m.body FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
+			return p, rows.Scan(&p.id, &p.contact, &p.ct, &p.at)
+		}, `SELECT m.id, m.contact_id, m.body, m.at FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
 		if err != nil {
 			return err
 		}
@@ -416,11 +446,25 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			ct, err := db.sealField(tx, contactOwner(p.contact), "", seal.CompartmentConversation, messageAAD(p.id), plain)
+			dk, err := db.sealingKey(tx, contactOwner(p.contact), "", seal.CompartmentConversation)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(`UPDATE messages SET body = ? WHERE id = ?`, ct, p.id); err != nil {
+			ct, err := seal.Encrypt(dk, messageAAD(p.id), plain)
+			if err != nil {
+				return err
+			}
+			var at []byte
+			if len(p.at) > 0 {
+				t, err := db.openField(tx, messageAtAAD(p.id), p.at)
+				if err != nil {
+					return err
+				}
+				if at, err = seal.Encrypt(dk, messageAtAAD(p.id), t); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(`UPDATE messages SET body = ?, at = ? WHERE id = ?`, ct, at, p.id); err != nil {
 				return err
 			}
 			ids, err := db.deleteDataKeys(tx, messageOwner(p.id))

@@ -82,8 +82,11 @@ func (in *Ingest) OpenConversation(contact lifeline.ContactID, kind lifeline.Cha
 	if err == nil {
 		// Most messages change nothing here: skip the write then, and with it
 		// a dirty page in the commit.
-		_, err = in.tx.Exec(`UPDATE conversations SET last_activity_day = ?, last_inbound_hour = ?, state = 'open'
-			WHERE id = ? AND (last_activity_day <> ? OR last_inbound_hour IS NOT ? OR state <> 'open')`, day, hour, id, day, hour)
+		// waiting_seq marks the first unanswered message's place in the
+		// queue: the rowid the message about to be stored will get.
+		_, err = in.tx.Exec(`UPDATE conversations SET last_activity_day = ?, last_inbound_hour = ?, state = 'open',
+				waiting_seq = COALESCE(waiting_seq, (SELECT IFNULL(MAX(rowid), 0) + 1 FROM messages))
+			WHERE id = ? AND (last_activity_day <> ? OR last_inbound_hour IS NOT ? OR state <> 'open' OR waiting_seq IS NULL)`, day, hour, id, day, hour)
 		return id, false, err
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -97,8 +100,8 @@ func (in *Ingest) OpenConversation(contact lifeline.ContactID, kind lifeline.Cha
 			return "", false, err
 		}
 	}
-	_, err = in.tx.Exec(`INSERT INTO conversations (id, contact_id, channel_kind, channel_name, state, campaign, reply_to, opened_day, last_activity_day, last_inbound_hour)
-		VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)`, id, contact, kind, name, campaign, sealedReplyTo, day, day, hour)
+	_, err = in.tx.Exec(`INSERT INTO conversations (id, contact_id, channel_kind, channel_name, state, campaign, reply_to, opened_day, last_activity_day, last_inbound_hour, waiting_seq)
+		VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, (SELECT IFNULL(MAX(rowid), 0) + 1 FROM messages))`, id, contact, kind, name, campaign, sealedReplyTo, day, day, hour)
 	return id, true, err
 }
 

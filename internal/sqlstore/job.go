@@ -183,6 +183,9 @@ func windowOpen(kind lifeline.ChannelKind, lastInboundHour sql.NullString, now t
 
 func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, action, kind, text string) (lifeline.MessageID, error) {
 	m := &lifeline.Message{ID: lifeline.NewMessageID(), Direction: lifeline.Outbound, Body: lifeline.Sensitive(text)}
+	if id := lifeline.OperatorID(by.ID); id.Valid() {
+		m.Author = id
+	}
 	err := db.audited(ctx, by, action, string(conv)+" "+string(m.ID), "", func(tx *Tx) error {
 		var state string
 		var channelKind lifeline.ChannelKind
@@ -204,7 +207,8 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 		if err := db.addMessage(tx, m, conv, kind, nil, "queued"); err != nil {
 			return unavailable(err)
 		}
-		if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ? WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
+		// An answer takes the conversation out of the waiting queue.
+		if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ?, waiting_seq = NULL, escalated = 0 WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
 			return err
 		}
 		return enqueue(tx, m.ID)

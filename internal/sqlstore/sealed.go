@@ -90,14 +90,21 @@ func (db *DB) dataKey(tx *Tx, owner string, c seal.Compartment) (seal.DataKey, e
 // (made and wrapped with the public key alone), which Reseal later folds
 // into owner's key: intake never stops for want of an unseal.
 func (db *DB) sealField(tx *Tx, owner, fallback string, c seal.Compartment, aad seal.AAD, plaintext []byte) ([]byte, error) {
-	dk, err := db.dataKey(tx, owner, c)
-	if errors.Is(err, keys.ErrSealed) && fallback != "" {
-		dk, err = db.dataKey(tx, fallback, c)
-	}
+	dk, err := db.sealingKey(tx, owner, fallback, c)
 	if err != nil {
 		return nil, err
 	}
 	return seal.Encrypt(dk, aad, plaintext)
+}
+
+// sealingKey is the data key sealField would use, for sealing several
+// fields of one row under one lookup.
+func (db *DB) sealingKey(tx *Tx, owner, fallback string, c seal.Compartment) (seal.DataKey, error) {
+	dk, err := db.dataKey(tx, owner, c)
+	if errors.Is(err, keys.ErrSealed) && fallback != "" {
+		dk, err = db.dataKey(tx, fallback, c)
+	}
+	return dk, err
 }
 
 // openField decrypts a sealed field, finding its data key by the id the
