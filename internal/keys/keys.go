@@ -761,3 +761,14 @@ func (k *Keeper) SealIntake(aad seal.AAD, plaintext []byte) ([]byte, error) {
 func (k *Keeper) OpenIntake(aad seal.AAD, ciphertext []byte) ([]byte, error) {
 	return seal.Decrypt(seal.DataKey{ID: intakeKeyID, Key: k.intake}, aad, ciphertext)
 }
+
+// Pepper returns a copy of the password pepper of the unsealed keyring
+// (SECURITY.md §2.6), or ErrSealed.
+func (k *Keeper) Pepper() ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.ring == nil {
+		return nil, ErrSealed
+	}
+	return k.ring.Pepper()
+}

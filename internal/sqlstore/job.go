@@ -225,13 +225,14 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 	var out []ConversationMessage
 	err := db.Read(ctx, func(tx *Tx) error {
 		type row struct {
-			m  ConversationMessage
-			ct []byte
-			d  string
+			m      ConversationMessage
+			ct, at []byte
+			d      string
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.m.Status, &r.m.StatusReason, &r.d)
-		}, `SELECT id, direction, kind, body, status, status_reason, created_day FROM messages WHERE conversation_id = ? ORDER BY rowid`, conv)
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d)
+		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day
+			FROM messages m LEFT JOIN operators o ON o.id = m.author_id WHERE m.conversation_id = ? ORDER BY m.rowid`, conv)
 		if err != nil {
 			return err
 		}
@@ -241,6 +242,9 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 				return fmt.Errorf("message %s: %w", r.m.ID, err)
 			}
 			r.m.Text = lifeline.Sensitive(text)
+			if r.m.At, err = db.openTime(tx, r.m.ID, r.at); err != nil {
+				return fmt.Errorf("message %s: %w", r.m.ID, err)
+			}
 			if r.m.Day, err = lifeline.ParseDay(r.d); err != nil {
 				return err
 			}
@@ -260,6 +264,8 @@ type ConversationMessage struct {
 	Status       string
 	StatusReason string
 	Day          lifeline.Day
+	At           time.Time // exact time, opened from its sealed copy; zero for rows older than that column
+	Author       string    // the username of the operator who wrote it; "" for the contact or the system
 }
 
 // ReleaseLeases frees the leases of every job: call it when a server starts

@@ -180,7 +180,7 @@ func (db *DB) DisableOperator(ctx context.Context, by lifeline.Actor, username, 
 		if _, err := tx.Exec(`UPDATE api_tokens SET revoked_at = ? WHERE operator_id = ? AND revoked_at IS NULL`, now, id); err != nil {
 			return fmt.Errorf("revoke tokens: %w", err)
 		}
-		return nil
+		return endSessions(tx, id)
 	})
 }
 

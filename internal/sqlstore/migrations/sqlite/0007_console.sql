@@ -8,6 +8,7 @@ CREATE TABLE sessions (
     operator_id  TEXT NOT NULL REFERENCES operators (id),
     created_at   TEXT NOT NULL,                    -- absolute expiry counts from here
     last_seen_at TEXT NOT NULL,                    -- idle expiry counts from here
+    stage        TEXT NOT NULL DEFAULT 'full',     -- full, or enrol: only the first-login page
     ended_at     TEXT                              -- logout, disable, role change; NULL while live
 ) WITHOUT ROWID;
 CREATE INDEX sessions_operator ON sessions (operator_id);
@@ -18,9 +19,6 @@ ALTER TABLE operators ADD COLUMN streams TEXT NOT NULL DEFAULT 'surrender'; -- c
 ALTER TABLE operators ADD COLUMN capacity INTEGER NOT NULL DEFAULT 5;       -- open conversations at once
 ALTER TABLE operators ADD COLUMN ui_language TEXT NOT NULL DEFAULT 'uk';    -- console language: uk or en
 ALTER TABLE operators ADD COLUMN password_peppered INTEGER NOT NULL DEFAULT 0;
--- Per-account login backoff (no hard lock-out).
-ALTER TABLE operators ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE operators ADD COLUMN backoff_until TEXT;
 
 -- Queues. waiting_seq is the rowid of the oldest inbound message not yet
 -- answered (NULL when the contact waits for nothing): a position, not a
