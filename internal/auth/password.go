@@ -243,7 +243,13 @@ type Hasher struct {
 	// DefaultMaxInFlight.
 	MaxInFlight int
 
+	// Params, if not zero, replaces PinnedParams for new hashes and the
+	// dummy verification. Only tests set it, to run thousands of logins in
+	// seconds; a server never does.
+	Params Params
+
 	once  sync.Once
+	dummy string // what DummyVerify verifies against: dummyHash at the pinned cost
 	slots chan struct{} // one token per 64 MiB hash in flight
 	wide  chan struct{} // serialises multi-slot acquisitions (no deadlock)
 }
@@ -275,13 +281,22 @@ func (h *Hasher) HashContext(ctx context.Context, password string) (string, erro
 	}
 	salt := make([]byte, ArgonSaltLen)
 	rand.Read(salt) // never fails (crypto/rand, Go ≥ 1.24)
-	release, err := h.acquire(ctx, ArgonMemory)
+	p := h.params()
+	release, err := h.acquire(ctx, p.Memory)
 	if err != nil {
 		return "", err
 	}
-	key := argon2.IDKey(in, salt, ArgonTime, ArgonMemory, ArgonThreads, ArgonKeyLen)
+	key := argon2.IDKey(in, salt, p.Time, p.Memory, p.Threads, ArgonKeyLen)
 	release()
-	return PHC{Params: PinnedParams(), Salt: salt, Key: key}.String(), nil
+	return PHC{Params: p, Salt: salt, Key: key}.String(), nil
+}
+
+// params returns the parameters of new hashes.
+func (h *Hasher) params() Params {
+	if h.Params == (Params{}) {
+		return PinnedParams()
+	}
+	return h.Params
 }
 
 // Verify is VerifyContext with context.Background().
@@ -335,7 +350,8 @@ func (h *Hasher) DummyVerify(password string) error {
 // and known users get the same timing and the same ErrBusy behaviour
 // (ASVS 6.3.8). It returns only ErrBusy or ErrPepper.
 func (h *Hasher) DummyVerifyContext(ctx context.Context, password string) error {
-	_, _, err := h.VerifyContext(ctx, dummyHash, password)
+	h.init()
+	_, _, err := h.VerifyContext(ctx, h.dummy, password)
 	return err
 }
 
@@ -354,6 +370,13 @@ func (h *Hasher) init() {
 		}
 		h.slots = make(chan struct{}, n)
 		h.wide = make(chan struct{}, 1)
+		h.dummy = dummyHash
+		if p := h.params(); p != PinnedParams() {
+			salt, key := make([]byte, ArgonSaltLen), make([]byte, ArgonKeyLen)
+			rand.Read(salt)
+			rand.Read(key)
+			h.dummy = PHC{Params: p, Salt: salt, Key: key}.String()
+		}
 	})
 }
 
