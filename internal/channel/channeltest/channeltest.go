@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
@@ -142,6 +143,24 @@ func MustContainNone(tb testing.TB, what, haystack string, needles ...string) {
 	for _, n := range needles {
 		if n != "" && strings.Contains(haystack, n) {
 			tb.Errorf("%s contains %q", what, n)
+		}
+	}
+}
+
+// MustBeStorable fails the test if any text of events is not what every
+// store can hold: valid UTF-8 without NUL (HOSTILE-INPUTS C-01…C-04, C-06).
+func MustBeStorable(tb testing.TB, events []channel.Event) {
+	tb.Helper()
+	for _, e := range events {
+		fields := []string{e.ID, e.ProviderMessageID, e.Sender.Reveal(), e.ReplyTo.Reveal(), e.SenderName.Reveal(),
+			e.Language, e.Text.Reveal(), e.Campaign}
+		for _, m := range e.Media {
+			fields = append(fields, m.ProviderID, m.MIME)
+		}
+		for _, s := range fields {
+			if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+				tb.Errorf("event %s holds a string no store can keep: %q", e.ID, s)
+			}
 		}
 	}
 }

@@ -67,6 +67,7 @@ type telegramQueued struct {
 type TelegramSent struct {
 	ChatID    int64
 	Text      string
+	ParseMode string // as asked; "" is plain text
 	MessageID int64
 }
 
@@ -307,6 +308,12 @@ func (f *TelegramFake) sendMessage(p telegramRequest) (any, *TelegramError) {
 	if len(utf16.Encode([]rune(text))) > 4096 {
 		return nil, &TelegramError{Code: http.StatusBadRequest, Description: "Bad Request: message is too long"}
 	}
+	parseMode, _ := p.string("parse_mode")
+	if parseMode != "" && strings.ContainsAny(text, "<>&*_[]`") {
+		// The Bot API refuses markup it cannot parse (HOSTILE-INPUTS F-07);
+		// the fake refuses any markup character rather than parse it.
+		return nil, &TelegramError{Code: http.StatusBadRequest, Description: "Bad Request: can't parse entities"}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fail := f.failures[chatID]; fail != nil {
@@ -320,7 +327,7 @@ func (f *TelegramFake) sendMessage(p telegramRequest) (any, *TelegramError) {
 		return nil, &e
 	}
 	f.nextID++
-	f.sent = append(f.sent, TelegramSent{ChatID: chatID, Text: text, MessageID: f.nextID})
+	f.sent = append(f.sent, TelegramSent{ChatID: chatID, Text: text, ParseMode: parseMode, MessageID: f.nextID})
 	return map[string]any{
 		"message_id": f.nextID,
 		"from":       map[string]any{"id": f.botID, "is_bot": true, "first_name": "Lifeline", "username": "lifeline_test_bot"},
