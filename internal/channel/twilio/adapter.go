@@ -17,6 +17,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -302,9 +303,12 @@ func (s *SMS) mediaAllowed(u string) bool {
 	if err != nil || p.User != nil || p.Fragment != "" {
 		return false
 	}
+	// A path with dot segments or empty ones ("…/Media/..", "…//…") could
+	// resolve, at the API, to another resource of the account than a
+	// media item: the fetcher would GET and DeleteMedia DELETE it.
 	return p.Scheme == s.api.Scheme && p.Host == s.api.Host &&
 		strings.HasPrefix(p.Path, s.api.Path+"/2010-04-01/Accounts/"+s.sid+"/Messages/") &&
-		!strings.Contains(p.Path, "/../") && !strings.Contains(p.Path, "/./")
+		path.Clean(p.Path) == p.Path && !strings.Contains(p.EscapedPath(), "%")
 }
 
 // twimlEmpty is the empty TwiML answer: replies go through the REST API

@@ -66,8 +66,8 @@ func FuzzParse(f *testing.F) {
 				if s := e.Sender.Reveal(); !strings.HasPrefix(s, "+") || len(s) < 7 || len(s) > 16 {
 					t.Fatalf("sender not E.164: %q", s)
 				}
-				if !utf8.ValidString(e.Text.Reveal()) {
-					t.Fatal("text not UTF-8")
+				if !utf8.ValidString(e.Text.Reveal()) || strings.IndexByte(e.Text.Reveal(), 0) >= 0 {
+					t.Fatal("text not UTF-8 without NUL")
 				}
 				if len(e.Media) > twilio.MaxMedia {
 					t.Fatalf("%d media", len(e.Media))

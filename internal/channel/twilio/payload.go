@@ -109,13 +109,17 @@ func NormalizeE164(s string) (e164 string, ok bool) {
 	return n, true
 }
 
-// sanitize makes provider text valid UTF-8 (Twilio percent-decodes to any
-// bytes), replacing invalid sequences with U+FFFD and keeping all else.
+// sanitize makes provider text storable: valid UTF-8 (Twilio percent-decodes
+// to any bytes) without NUL, which PostgreSQL refuses (HOSTILE-INPUTS C-03);
+// invalid sequences and NUL become U+FFFD, all else is kept.
 func sanitize(s string) string {
-	if utf8.ValidString(s) {
-		return s
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	return s
 }
 
 // numMedia reads NumMedia: absent is 0; anything but a small decimal
