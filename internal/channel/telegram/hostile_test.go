@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -547,5 +548,31 @@ func TestHostileReplies(t *testing.T) {
 		if s.ParseMode != "" || s.Text != want[i] {
 			t.Errorf("message %d: parse_mode %q, text changed %v", i, s.ParseMode, s.Text != want[i])
 		}
+	}
+}
+
+// TestHostileStoreDown is E-11: while the store fails, an authentic update
+// is answered 503 so that Telegram retries; the retry after recovery is
+// stored once.
+func TestHostileStoreDown(t *testing.T) {
+	h := channeltest.NewHarness(MustNew(t, ""))
+	body := MustReadFixture(t, "text")
+	post := func() int {
+		req := httptest.NewRequest(http.MethodPost, hookPath, bytes.NewReader(body))
+		channeltest.SignTelegram(req, testSecret)
+		return h.Do(req).Code
+	}
+	h.Recorder.Fail = errors.New("database is down")
+	if code := post(); code != http.StatusServiceUnavailable {
+		t.Errorf("E-11 store down: status %d, want 503", code)
+	}
+	h.Recorder.Fail = nil
+	for range 2 {
+		if code := post(); code != http.StatusOK {
+			t.Errorf("E-11 retry: status %d, want 200", code)
+		}
+	}
+	if n := len(h.Recorder.Events()); n != 1 {
+		t.Errorf("E-11 stored %d after recovery, want 1", n)
 	}
 }

@@ -5,6 +5,7 @@ package twilio_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -321,4 +322,23 @@ func TestHostileDuplicatesAndStatus(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHostileStoreDown is E-11 for Twilio: a 503 sends Twilio to the
+// Fallback URL, whose delivery of the same MessageSid is stored once.
+func TestHostileStoreDown(t *testing.T) {
+	h := channeltest.NewHarness(MustNewSMS(t, nil))
+	body := MustFixture(t, "sms_text")
+	h.Recorder.Fail = errors.New("database is down")
+	if rec := h.Do(channeltest.TwilioRequest(testToken, testPublic, smsPath, body)); rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "<Response") {
+		t.Errorf("E-11 store down: got %d %q, want 503 without TwiML", rec.Code, rec.Body)
+	}
+	h.Recorder.Fail = nil
+	fallback := body + "&ErrorCode=11200&ErrorUrl=" + url.QueryEscape(testPublic+smsPath)
+	if rec := h.Do(channeltest.TwilioRequest(testToken, testPublic, smsPath, fallback)); rec.Code != http.StatusOK {
+		t.Errorf("E-11 fallback: status %d", rec.Code)
+	}
+	if n := len(h.Recorder.Events()); n != 1 {
+		t.Errorf("E-11 stored %d, want 1", n)
+	}
 }
