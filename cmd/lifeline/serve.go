@@ -23,6 +23,7 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/console"
 	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
 	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
@@ -42,6 +43,7 @@ type serveConfig struct {
 	logLevel       string
 	shutdownBudget time.Duration
 	autoUnsealFile string
+	templates      []console.Template
 	epochLength    time.Duration
 	retention      time.Duration
 	// senderLimits are intake's per-sender flood budgets; zero is the
@@ -57,6 +59,15 @@ func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownBudget, "shutdown-budget", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	fs.StringVar(&c.autoUnsealFile, "auto-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: unseal at start with the file init --dev-unseal-file wrote")
+	fs.Func("whatsapp-template", "an approved WhatsApp template the console offers when the 24-hour window is closed: name:language:label (repeatable)", func(v string) error {
+		name, rest, ok1 := strings.Cut(v, ":")
+		lang, label, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || name == "" || lang == "" || label == "" {
+			return errors.New("want name:language:label")
+		}
+		c.templates = append(c.templates, console.Template{Name: name, Language: lang, Label: label})
+		return nil
+	})
 	fs.DurationVar(&c.epochLength, "epoch-length", keys.DefaultEpochLength, "how often compartment key epochs rotate")
 	fs.DurationVar(&c.retention, "key-retention", keys.DefaultRetention, "how long a superseded epoch's private key is kept (backup retention + margin)")
 	return c
@@ -195,10 +206,18 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	} else if n > 0 {
 		logger.Warn("released jobs leased before a crash", "component", "outbox", "count", n)
 	}
-	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox")}
+	hub := console.NewHub()
+	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox"),
+		Attempted: func(lifeline.MessageID) { hub.Publish(console.Event{Type: "status"}) }}
 	mediaWorker := &media.Worker{DB: db, Channels: channels, Logger: logger.With("component", "media")}
 	intakeSvc := intake.New(db, keeper, intake.Config{
-		Notify: func([]intake.Notice) { worker.Poke(); mediaWorker.Poke() },
+		Notify: func(ns []intake.Notice) {
+			worker.Poke()
+			mediaWorker.Poke()
+			for _, n := range ns {
+				hub.Publish(console.Event{Type: "message", Conversation: n.Conversation})
+			}
+		},
 		// A pressed button spins in the soldier's app until answered; the
 		// answer carries nothing, and a lost one only lets the spinner time out.
 		Callback: func(kind lifeline.ChannelKind, name, id string) {
@@ -227,6 +246,24 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		}, func() float64 { return float64(intakeSvc.Stats().Senders) }))
 	hooks := channel.NewHandler(logger.With("component", "webhook"), channels, intakeSvc, db, channel.NewMetrics(reg))
 
+	// The key maintenance serves the control socket and the console's
+	// unseal page alike.
+	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
+	con, err := console.New(console.Config{
+		Store: db, Keys: keeper, Logger: logger.With("component", "console"), Hub: hub, Queued: worker.Poke,
+		Unseal: func(ctx context.Context, share string) (int, int, error) {
+			resp := km.control(ctx, controlRequest{Op: "unseal", Share: share})
+			if !resp.OK {
+				return resp.Have, resp.Need, errors.New(resp.Error)
+			}
+			return resp.Have, resp.Need, nil
+		},
+		Templates: cfg.templates,
+	})
+	if err != nil {
+		return err
+	}
+
 	srv := web.NewServer(logger, web.Config{
 		Listen:         cfg.listen,
 		PublicURL:      cfg.publicURL,
@@ -234,6 +271,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		MaxBodyBytes:   5 << 20, // the webhook handler caps each provider's own (WhatsApp: 4 MiB)
 		Webhooks:       hooks,
 		API:            &web.API{Store: db, Queued: worker.Poke},
+		Routes:         con.WebRoutes(),
 		ReadyDetail: func() string {
 			if keeper.Sealed() {
 				return "keys: sealed"
@@ -259,7 +297,6 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	cp.Logger = logger.With("component", "audit")
 	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
 
-	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
 	// Telegram channels in polling mode fetch their updates with getUpdates;
 	// a reload restarts the pollers from the new registry.
 	pollers := &telegramPollers{ctx: bgCtx, db: db, keeper: keeper, receiver: intakeSvc, quarantine: db, logger: logger.With("component", "telegram-poller")}

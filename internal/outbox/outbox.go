@@ -54,6 +54,10 @@ type Worker struct {
 	// ChatLimits caps sends per second to one chat (Telegram: 1).
 	ChatLimits map[lifeline.ChannelKind]float64
 
+	// Attempted, if set, is called after each attempt at a message is
+	// recorded (sent, failed, or due again), for live operator views.
+	Attempted func(lifeline.MessageID)
+
 	poke     chan struct{}
 	once     sync.Once
 	limitMu  sync.Mutex
@@ -165,6 +169,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	for _, j := range jobs {
 		if err := w.send(ctx, j); err != nil {
 			return len(jobs), err
+		}
+		if w.Attempted != nil {
+			w.Attempted(j.MessageID)
 		}
 	}
 	return len(jobs), nil

@@ -59,6 +59,7 @@ type InboxItem struct {
 	Position     int // 1 for the contact who has waited longest; 0 if not waiting
 	WaitingSince time.Time
 	Escalated    bool
+	WindowClosed bool // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
 }
 
 // Pseudonym is how the console names a contact who has no case yet: a short
@@ -171,12 +172,13 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 	err := db.Read(ctx, func(tx *Tx) error {
 		var opened, last string
 		var waiting sql.NullInt64
+		var lastInbound sql.NullString
 		err := tx.QueryRow(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
-				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq,
+				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq, v.last_inbound_hour,
 				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id)
 			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to WHERE v.id = ?`, id).
 			Scan(&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
-				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &waiting, &it.Messages)
+				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &waiting, &lastInbound, &it.Messages)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
@@ -186,6 +188,7 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 		if waiting.Valid {
 			it.Position = -1 // waiting; the queue gives the rank
 		}
+		it.WindowClosed = !windowOpen(it.Kind, lastInbound, tx.Now())
 		if it.OpenedDay, err = lifeline.ParseDay(opened); err != nil {
 			return err
 		}

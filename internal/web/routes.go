@@ -28,4 +28,7 @@ func addRoutes(s *Server, logger *slog.Logger, ready func(context.Context) error
 		s.Handle("POST /api/v1/conversations/{id}/messages", handleAPIReply(logger, api))
 		s.Handle("POST /api/v1/conversations/{id}/template", handleAPITemplate(logger, api))
 	}
+	for _, r := range s.cfg.Routes {
+		s.Handle(r.Pattern, r.Handler)
+	}
 }

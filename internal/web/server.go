@@ -83,6 +83,16 @@ type Config struct {
 	Webhooks http.Handler
 	// API, if set, serves the JSON API under /api/v1/.
 	API *API
+	// Routes are mounted as they are, behind the same middleware: the
+	// operator console's pages (internal/console declares each with the
+	// permission it needs).
+	Routes []Route
+}
+
+// Route is a handler to mount at an http.ServeMux pattern.
+type Route struct {
+	Pattern string
+	Handler http.Handler
 }
 
 // withDefaults returns c with each zero or negative field set to its default.

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/lifeline-hotline/lifeline/internal/channel/channeltest"
+)
+
+// chromium finds Debian's headless Chromium, or skips the test.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("browser tests need Chromium (Debian: apt-get install chromium); .ci/run installs it")
+	return ""
+}
+
+// browser is a headless Chromium on a fresh profile, with a watch on every
+// request it makes and every document it receives.
+type browser struct {
+	ctx context.Context
+	t   *testing.T
+
+	mu       sync.Mutex
+	requests []string          // every URL requested
+	csp      map[string]string // document URL → its Content-Security-Policy
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,AutofillServerCommunication"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	b := &browser{ctx: ctx, t: t, csp: map[string]string{}}
+	t.Cleanup(func() { cancelC(); cancelA() })
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			b.mu.Lock()
+			b.requests = append(b.requests, ev.Request.URL)
+			b.mu.Unlock()
+		case *network.EventResponseReceived:
+			if ev.Type == network.ResourceTypeDocument {
+				csp, _ := ev.Response.Headers["Content-Security-Policy"].(string)
+				b.mu.Lock()
+				b.csp[ev.Response.URL] = csp
+				b.mu.Unlock()
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// do runs actions with a time limit, failing the test with what.
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		b.t.Fatalf("%s: %v (at %s, showing:\n%s)", what, err, loc, page)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](b *browser, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	return get(b, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// screenshot saves the page as docs/screenshots/name.png when
+// LIFELINE_SCREENSHOTS is set (the README links them).
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	if os.Getenv("LIFELINE_SCREENSHOTS") == "" {
+		return
+	}
+	png := get(b, "screenshot", chromedp.FullScreenshot(90))
+	dir := filepath.Join("..", "..", "docs", "screenshots")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// checkTraffic fails on any request that left 127.0.0.1, any document
+// without a CSP, and any URL that carries one of the personal strings.
+func (b *browser) checkTraffic(personal ...string) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.requests) == 0 {
+		b.t.Fatal("no requests recorded: the watch is broken")
+	}
+	for _, raw := range b.requests {
+		u, err := url.Parse(raw)
+		if err != nil {
+			b.t.Errorf("unparsable request URL %q", raw)
+			continue
+		}
+		if u.Scheme != "data" && u.Hostname() != "127.0.0.1" {
+			b.t.Errorf("request left 127.0.0.1: %s", raw)
+		}
+		for _, p := range personal {
+			if strings.Contains(raw, p) || strings.Contains(raw, url.QueryEscape(p)) {
+				b.t.Errorf("personal data %q in URL %s", p, raw)
+			}
+		}
+	}
+	for doc, csp := range b.csp {
+		if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			b.t.Errorf("document %s: CSP %q", doc, csp)
+		}
+	}
+}
+
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+var oneTimePassword = regexp.MustCompile(`One-time password:\s+(\S+)`)
+
+// firstLogin signs in with the one-time password, sets a new password and
+// enrols a TOTP key from the page, and returns the key's secret and the
+// time step the enrolment used.
+func (b *browser) firstLogin(base, username, otpw, password string) (secret string, used time.Time) {
+	b.t.Helper()
+	b.do("first login",
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys(chromedp.ID("username"), username),
+		chromedp.SendKeys(chromedp.ID("password"), otpw),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitVisible(chromedp.ID("secret")),
+	)
+	secret = strings.TrimSpace(b.text("#secret"))
+	b.screenshot("enrol")
+	used = time.Now()
+	b.do("enrol",
+		chromedp.SendKeys(chromedp.ID("newpassword"), password),
+		chromedp.SendKeys(chromedp.ID("newpassword2"), password),
+		chromedp.SendKeys(chromedp.ID("code"), totpCode(b.t, secret, used)),
+		chromedp.Click(chromedp.ID("enrol")),
+		chromedp.WaitVisible(chromedp.ID("logout")),
+	)
+	return secret, used
+}
+
+func (b *browser) login(base, username, password, code string) {
+	b.t.Helper()
+	b.do("login "+username,
+		chromedp.Navigate(base+"/login"),
+		chromedp.SendKeys(chromedp.ID("username"), username),
+		chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.SendKeys(chromedp.ID("code"), code),
+		chromedp.Click(chromedp.ID("signin")),
+		chromedp.WaitReady(chromedp.CSS("body")),
+	)
+}
+
+func (b *browser) logout() {
+	b.t.Helper()
+	b.do("logout", chromedp.Click(chromedp.ID("logout")), chromedp.WaitVisible(chromedp.ID("signin")))
+}
+
+// TestConsoleInBrowser drives the console in a real headless Chromium: a
+// supervisor's and an operator's first login (new password, TOTP key from
+// the page's QR secret), a reused code refused, a canned answer written by
+// the supervisor, a fake-Telegram message arriving live in the inbox, the
+// operator's reply with the canned answer reaching the fake Bot API, and
+// the delivery status updating. Every page is checked: no request leaves
+// 127.0.0.1, every document has the CSP, no URL carries personal data.
+func TestConsoleInBrowser(t *testing.T) {
+	chromium(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	unseal := mustInitKeys(t, dir)
+	mustRun(t, nil, "migrate", "--data", dir)
+	fake := channeltest.NewTelegramFake(testBotToken)
+	t.Cleanup(fake.Close)
+	const secret = "webhook-secret-for-tests"
+	mustRun(t, nil, "channel", "add", "telegram", "--data", dir, "--name", "bot",
+		"--bot-token", testBotToken, "--webhook-secret", secret, "--api-url", fake.URL())
+	out := mustRun(t, nil, "user", "add", "--data", dir, "--username", "ivan", "--role", "intake")
+	ivanOTP := oneTimePassword.FindStringSubmatch(out)
+	if ivanOTP == nil {
+		t.Fatalf("user add printed no one-time password:\n%s", out)
+	}
+	out = mustRun(t, nil, "user", "add", "--data", dir, "--username", "maria", "--role", "supervisor")
+	mariaOTP := oneTimePassword.FindStringSubmatch(out)
+	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
+	base := "http://" + srv.addr
+	hook := base + "/hooks/telegram/bot"
+
+	b := newBrowser(t)
+	b.do("login page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("signin")))
+	b.screenshot("login")
+
+	// The supervisor writes a canned answer with a placeholder.
+	const mariaPW, ivanPW = "quiet river under grey birches", "tired operator night shift tea"
+	b.firstLogin(base, "maria", mariaOTP[1], mariaPW)
+	b.do("canned answer",
+		chromedp.Navigate(base+"/canned"),
+		chromedp.SetValue(chromedp.ID("canned-language"), "ru"),
+		chromedp.SendKeys(chromedp.ID("canned-title"), "Первый ответ"),
+		chromedp.SendKeys(chromedp.ID("canned-body"), "Здравствуйте, {имя}. Вы в безопасности, оператор на связи."),
+		chromedp.Click(chromedp.ID("canned-save")),
+		chromedp.WaitVisible(chromedp.CSS(".canned-list pre")),
+	)
+	b.screenshot("canned")
+	b.logout()
+
+	// The operator enrols, signs out, and signs in again: the code of the
+	// enrolment's step is refused (replay), the next step's is accepted.
+	ivanSecret, used := b.firstLogin(base, "ivan", ivanOTP[1], ivanPW)
+	b.logout()
+	b.login(base, "ivan", ivanPW, totpCode(t, ivanSecret, used))
+	if got := b.text(".error"); !strings.Contains(got, "Wrong username, password or code") {
+		t.Fatalf("reused TOTP code: page says %q, want a refusal", got)
+	}
+	// A failure costs a second's backoff (no lock-out): wait it out.
+	time.Sleep(1100 * time.Millisecond)
+	b.login(base, "ivan", ivanPW, totpCode(t, ivanSecret, used.Add(30*time.Second)))
+	b.do("inbox", chromedp.WaitVisible(chromedp.ID("list")), chromedp.WaitVisible(chromedp.CSS(`body[data-live="on"]`)))
+	// Mark the page: if it reloads, the mark is gone.
+	get(b, "mark page", chromedp.Evaluate[bool](`window.__noReload = true`))
+
+	// A soldier writes; the message appears in the open inbox, live.
+	const soldierText = "Здравствуйте. Я из 5-й роты, хочу сдаться."
+	resp, err := channeltest.PostTelegram(hook, secret, channeltest.TelegramUpdate(7001, 100000991, soldierText))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("webhook: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	arrived := time.Now()
+	b.do("message arrives live", chromedp.WaitVisible(chromedp.CSS("#list tr[data-conversation]")))
+	if d := time.Since(arrived); d > 3*time.Second {
+		t.Errorf("the message took %s to appear", d)
+	}
+	if !get(b, "no reload", chromedp.Evaluate[bool](`window.__noReload === true`)) {
+		t.Fatal("the inbox reloaded instead of updating live")
+	}
+	b.screenshot("inbox")
+
+	// The operator opens it, takes it, and replies with the canned answer,
+	// filling in the placeholder.
+	b.do("open conversation",
+		chromedp.Click(chromedp.CSS("#list a.open-conv")),
+		chromedp.WaitVisible(chromedp.ID("take")),
+		chromedp.Click(chromedp.ID("take")),
+		chromedp.WaitNotPresent(chromedp.ID("take")),
+		chromedp.WaitVisible(chromedp.ID("reply-text")),
+	)
+	if got := b.text("ol.history"); !strings.Contains(got, soldierText) {
+		t.Fatalf("history %q lacks the soldier's message", got)
+	}
+	get(b, "choose canned", chromedp.Evaluate[bool](`(() => { const s = document.querySelector('#canned');
+		s.value = s.querySelector('option[data-body]').value; return s.dispatchEvent(new Event('change')); })()`))
+	draft := get(b, "draft", chromedp.Evaluate[string](`document.querySelector('#reply-text').value`))
+	if !strings.Contains(draft, "{имя}") {
+		t.Fatalf("canned answer not inserted: %q", draft)
+	}
+	// Sending with the placeholder unfilled is stopped in the page.
+	b.do("send unfilled", chromedp.Click(chromedp.ID("send")), chromedp.WaitVisible(chromedp.ID("fill-hint")))
+	reply := strings.Replace(draft, "{имя}", "Алексей", 1)
+	b.do("send",
+		chromedp.SetValue(chromedp.ID("reply-text"), reply),
+		chromedp.Click(chromedp.ID("send")),
+	)
+	waitFor(t, "reply at the fake Telegram", srv.done, func() bool {
+		for _, s := range fake.Sent() {
+			if s.Text == reply && s.ChatID == 100000991 {
+				return true
+			}
+		}
+		return false
+	})
+	b.do("status sent", chromedp.WaitVisible(chromedp.CSS(`.msg.out [data-status="sent"]`)))
+	b.screenshot("conversation")
+
+	// An internal note stays inside.
+	b.do("note",
+		chromedp.SendKeys(chromedp.ID("note-text"), "Проверить номер части."),
+		chromedp.Click(chromedp.ID("add-note")),
+		chromedp.WaitVisible(chromedp.CSS(".msg.note")),
+	)
+	for _, s := range fake.Sent() {
+		if strings.Contains(s.Text, "Проверить") {
+			t.Fatalf("a note reached the contact: %+v", s)
+		}
+	}
+
+	b.checkTraffic(soldierText, "100000991", "Алексей", ivanPW, mariaPW)
+	channeltest.MustContainNone(t, "server log", srv.stderr.String(), "100000991", "хочу сдаться", ivanPW, mariaPW, "Алексей")
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+// Package console is the operators' console: server-rendered pages
+// (html/template), a little JavaScript of its own, Server-Sent Events for
+// live updates, every asset embedded in the binary and nothing loaded from
+// any other host.
+//
+// Every route is declared in [Console.Routes] with the permission it needs;
+// the one function [Console.permit] decides, for pages and actions alike.
+// While the server is sealed every page but the unseal page redirects to
+// it: nothing can be read then anyway.
+package console
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/auth"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/web"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// CSP is the console's Content-Security-Policy: its own scripts, styles,
+// images and media, and nothing else, inline or from elsewhere.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Defaults of Config.
+const (
+	DefaultIdleTimeout     = 15 * time.Minute
+	DefaultAbsoluteTimeout = 8 * time.Hour
+	DefaultResponseTarget  = 2 * time.Minute
+	// CookieName has the __Host- prefix: the browser keeps it only if it
+	// is Secure, has no Domain and has Path=/.
+	CookieName = "__Host-lifeline"
+)
+
+// Store is what the console needs of the database.
+type Store interface {
+	LoginByUsername(ctx context.Context, username string) (*sqlstore.Login, error)
+	UseTOTPStep(ctx context.Context, id lifeline.OperatorID, step int64) (bool, error)
+	CreateSession(ctx context.Context, by lifeline.Actor, hash []byte, stage string) error
+	SessionByHash(ctx context.Context, hash []byte) (*sqlstore.Session, error)
+	TouchSession(ctx context.Context, hash []byte) error
+	EndSession(ctx context.Context, by lifeline.Actor, hash []byte, reason string) error
+	Enrol(ctx context.Context, by lifeline.Actor, passwordHash string, totpSecret []byte, step int64) error
+	SetPasswordHash(ctx context.Context, id lifeline.OperatorID, hash string, peppered bool) error
+	SetUILanguage(ctx context.Context, id lifeline.OperatorID, lang string) error
+	Audit(ctx context.Context, by lifeline.Actor, action, object, reason string) error
+
+	Inbox(ctx context.Context, q sqlstore.InboxQuery) ([]sqlstore.InboxItem, error)
+	QueueCounts(ctx context.Context, me lifeline.OperatorID, stream string) (map[sqlstore.Queue]int, error)
+	Conversation(ctx context.Context, id lifeline.ConversationID) (*sqlstore.InboxItem, error)
+	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
+	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
+	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
+	AddNote(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
+	SetConversationState(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, state string) error
+	Assign(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, to lifeline.OperatorID) error
+	Transfer(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, from, to lifeline.OperatorID) error
+	Unassign(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, from lifeline.OperatorID) error
+	Operators(ctx context.Context) ([]lifeline.Operator, error)
+
+	CannedAnswers(ctx context.Context) ([]sqlstore.CannedAnswer, error)
+	SaveCannedAnswer(ctx context.Context, by lifeline.Actor, c *sqlstore.CannedAnswer) error
+	ArchiveCannedAnswer(ctx context.Context, by lifeline.Actor, id string) error
+}
+
+// Keys is what the console needs of the keeper.
+type Keys interface {
+	Sealed() bool
+	Pepper() ([]byte, error)
+}
+
+// Template is an approved WhatsApp message template the console offers
+// when the 24-hour window is closed.
+type Template struct {
+	Name     string // as approved by Meta
+	Language string // its language code, such as "ru"
+	Label    string // what the operator sees
+}
+
+// Config is the console's configuration.
+type Config struct {
+	Store  Store
+	Keys   Keys
+	Logger *slog.Logger
+	// Unseal feeds one custodian's share to the keeper (the same path as
+	// lifeline unseal) and reports the shares held and needed.
+	Unseal func(ctx context.Context, share string) (have, need int, err error)
+	// Queued, if set, is called after a reply is queued (to wake the outbox).
+	Queued func()
+	// Hub carries live events to open consoles; New makes one if nil.
+	Hub *Hub
+	// Hasher checks passwords; its Pepper is set from Keys per login.
+	Params auth.Params // zero: pinned; tests lower it
+	// Session limits; zero means the defaults.
+	IdleTimeout, AbsoluteTimeout time.Duration
+	// ResponseTarget is the first-response target shown by the timers.
+	ResponseTarget time.Duration
+	// Templates are the approved WhatsApp templates.
+	Templates []Template
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+	// DisableBackoff turns the per-account login backoff off: tests of
+	// timing only.
+	DisableBackoff bool
+}
+
+// Console serves the operator console. Build it with New.
+type Console struct {
+	cfg     Config
+	store   Store
+	logger  *slog.Logger
+	hub     *Hub
+	pages   map[string]*template.Template
+	static  http.Handler
+	backoff *backoff
+	enrols  *enrolments
+}
+
+// New returns a console.
+func New(cfg Config) (*Console, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if cfg.ResponseTarget <= 0 {
+		cfg.ResponseTarget = DefaultResponseTarget
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Hub == nil {
+		cfg.Hub = NewHub()
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	return &Console{
+		cfg:     cfg,
+		store:   cfg.Store,
+		logger:  cfg.Logger,
+		hub:     cfg.Hub,
+		pages:   pages,
+		static:  http.StripPrefix("/static/", http.FileServerFS(sub)),
+		backoff: newBackoff(cfg.Now),
+		enrols:  newEnrolments(cfg.Now),
+	}, nil
+}
+
+// Hub returns the console's live-event hub, for intake and the outbox to
+// publish to.
+func (c *Console) Hub() *Hub { return c.hub }
+
+// Access is who may call a route: anyone, anyone with a session in any
+// stage, or holders of a permission.
+type Access struct {
+	Public bool            // no session needed (login, unseal, assets)
+	Enrol  bool            // an enrolment session suffices
+	Action lifeline.Action // else: a full session whose role is granted this
+	Any    bool            // a full session, any role
+}
+
+// Route is one console route: its pattern, who may call it, and the
+// handler.
+type Route struct {
+	Pattern string
+	Access  Access
+	Handler http.Handler
+}
+
+// Routes returns the console's whole URL surface, each route with the
+// access it requires; the web server mounts them.
+func (c *Console) Routes() []Route {
+	public := Access{Public: true}
+	anyone := Access{Any: true}
+	queue := Access{Action: lifeline.ActionSeeNewContacts}
+	read := Access{Action: lifeline.ActionReadConversation}
+	reply := Access{Action: lifeline.ActionReplyConversation}
+	config := Access{Action: lifeline.ActionConfig}
+	r := []Route{
+		{"GET /{$}", anyone, c.page(anyone, c.home)},
+		{"GET /static/", public, c.assets()},
+		{"GET /login", public, c.public(c.loginPage)},
+		{"POST /login", public, c.public(c.login)},
+		{"POST /logout", Access{Enrol: true}, c.page(Access{Enrol: true}, c.logout)},
+		{"GET /enrol", Access{Enrol: true}, c.page(Access{Enrol: true}, c.enrolPage)},
+		{"GET /enrol/qr.png", Access{Enrol: true}, c.page(Access{Enrol: true}, c.enrolQR)},
+		{"POST /enrol", Access{Enrol: true}, c.page(Access{Enrol: true}, c.enrol)},
+		{"GET /unseal", public, http.HandlerFunc(c.unsealPage)},
+		{"POST /unseal", public, http.HandlerFunc(c.unseal)},
+		{"POST /settings/language", anyone, c.page(anyone, c.setLanguage)},
+		{"GET /events", anyone, c.page(anyone, c.events)},
+		{"GET /inbox", queue, c.page(queue, c.inbox)},
+		{"GET /inbox/list", queue, c.page(queue, c.inboxList)},
+		{"GET /inbox/counts", queue, c.page(queue, c.inboxCounts)},
+		{"GET /c/{id}", read, c.page(read, c.conversation)},
+		{"GET /c/{id}/history", read, c.page(read, c.history)},
+		{"POST /c/{id}/reply", reply, c.page(reply, c.reply)},
+		{"POST /c/{id}/template", reply, c.page(reply, c.sendTemplate)},
+		{"POST /c/{id}/note", read, c.page(read, c.note)},
+		{"POST /c/{id}/take", read, c.page(read, c.take)},
+		{"POST /c/{id}/assign", Access{Action: lifeline.ActionCaseAssign}, c.page(Access{Action: lifeline.ActionCaseAssign}, c.assign)},
+		{"POST /c/{id}/close", read, c.page(read, c.closeConversation)},
+		{"POST /c/{id}/reopen", read, c.page(read, c.reopenConversation)},
+		{"GET /canned", config, c.page(config, c.cannedPage)},
+		{"POST /canned", config, c.page(config, c.saveCanned)},
+		{"POST /canned/{id}/archive", config, c.page(config, c.archiveCanned)},
+	}
+	// CSRF: a state change from another site is refused by the browser's
+	// own Sec-Fetch-Site and Origin headers (no bypass patterns), and the
+	// cookie is SameSite=Strict besides.
+	cop := http.NewCrossOriginProtection()
+	for i := range r {
+		r[i].Handler = cop.Handler(r[i].Handler)
+	}
+	return r
+}
+
+// WebRoutes returns Routes for mounting on the web server.
+func (c *Console) WebRoutes() []web.Route {
+	var out []web.Route
+	for _, r := range c.Routes() {
+		out = append(out, web.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
+	return out
+}
+
+func (c *Console) assets() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		c.static.ServeHTTP(w, r)
+	})
+}

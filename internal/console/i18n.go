@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package console
+
+// messages are the console's words in Ukrainian and English. A key with no
+// entry shows as itself, which a test catches.
+var messages = map[string][2]string{ // {uk, en}
+	"title":              {"Лінія життя", "Lifeline"},
+	"login":              {"Вхід", "Sign in"},
+	"username":           {"Ім'я користувача", "Username"},
+	"password":           {"Пароль", "Password"},
+	"password.new":       {"Новий пароль (щонайменше 15 символів)", "New password (at least 15 characters)"},
+	"password.again":     {"Новий пароль ще раз", "New password again"},
+	"code":               {"Код з додатка (6 цифр)", "Code from the app (6 digits)"},
+	"code.first":         {"При першому вході код не потрібен.", "No code is needed at the first sign-in."},
+	"logout":             {"Вийти", "Sign out"},
+	"enrol":              {"Перший вхід: новий пароль і двофакторний ключ", "First sign-in: new password and two-factor key"},
+	"enrol.scan":         {"Відскануйте QR-код додатком-автентифікатором або введіть ключ вручну.", "Scan the QR code with an authenticator app, or type the key in by hand."},
+	"enrol.save":         {"Зберегти й увійти", "Save and sign in"},
+	"unseal":             {"Сервер запечатано", "The server is sealed"},
+	"unseal.explain":     {"Повідомлення приймаються й зберігаються, але прочитати їх не можна, доки хранителі не введуть свої частки ключа.", "Messages are received and stored, but nothing can be read until the custodians enter their key shares."},
+	"unseal.share":       {"Частка ключа", "Key share"},
+	"unseal.submit":      {"Ввести частку", "Enter share"},
+	"unseal.progress":    {"Введено часток", "Shares entered"},
+	"inbox":              {"Вхідні", "Inbox"},
+	"queue.unassigned":   {"Без оператора", "Unassigned"},
+	"queue.mine":         {"Мої", "Mine"},
+	"queue.open":         {"Усі відкриті", "All open"},
+	"queue.waiting":      {"Чекаємо на контакт", "Waiting on contact"},
+	"queue.closed":       {"Закриті", "Closed"},
+	"stream.all":         {"Усі потоки", "All streams"},
+	"stream.surrender":   {"Військові", "Soldiers"},
+	"stream.relatives":   {"Родичі", "Relatives"},
+	"empty":              {"Тут порожньо.", "Nothing here."},
+	"waiting":            {"чекає", "waiting"},
+	"position":           {"черга", "place"},
+	"assigned":           {"оператор", "operator"},
+	"nobody":             {"нікого", "nobody"},
+	"messages":           {"повідомлень", "messages"},
+	"campaign":           {"кампанія", "campaign"},
+	"escalated":          {"ескальовано", "escalated"},
+	"sound":              {"Звук", "Sound"},
+	"reply":              {"Відповісти", "Reply"},
+	"reply.placeholder":  {"Відповідь контакту (російською)…", "Reply to the contact (in Russian)…"},
+	"canned":             {"Шаблони відповідей", "Canned answers"},
+	"canned.choose":      {"Вставити шаблон…", "Insert a canned answer…"},
+	"canned.fill":        {"Заповніть поля у фігурних дужках перед надсиланням.", "Fill in the fields in braces before sending."},
+	"canned.new":         {"Новий шаблон", "New canned answer"},
+	"canned.titlefield":  {"Назва", "Title"},
+	"canned.body":        {"Текст ({поле} — для заповнення оператором)", "Text ({field} for the operator to fill in)"},
+	"canned.language":    {"Мова", "Language"},
+	"canned.save":        {"Зберегти", "Save"},
+	"canned.archive":     {"Прибрати", "Archive"},
+	"note":               {"Внутрішня нотатка", "Internal note"},
+	"note.placeholder":   {"Нотатка для колег (контакт її не побачить)…", "A note for colleagues (the contact never sees it)…"},
+	"note.add":           {"Додати нотатку", "Add note"},
+	"take":               {"Взяти собі", "Take it"},
+	"assign":             {"Призначити", "Assign"},
+	"close":              {"Закрити", "Close"},
+	"reopen":             {"Відкрити знову", "Reopen"},
+	"open.case":          {"Відкрити справу", "Open a case"},
+	"window.closed":      {"Вікно WhatsApp закрите: контакт писав понад 24 години тому. Можна надіслати лише затверджений шаблон.", "The WhatsApp window is closed: the contact last wrote more than 24 hours ago. Only an approved template can be sent."},
+	"window.templates":   {"Затверджені шаблони", "Approved templates"},
+	"window.none":        {"Затверджених шаблонів не налаштовано.", "No approved templates are configured."},
+	"template.send":      {"Надіслати шаблон", "Send template"},
+	"status.queued":      {"у черзі", "queued"},
+	"status.sent":        {"надіслано", "sent"},
+	"status.delivered":   {"доставлено", "delivered"},
+	"status.read":        {"прочитано", "read"},
+	"status.failed":      {"не доставлено", "failed"},
+	"dir.in":             {"Контакт", "Contact"},
+	"dir.out":            {"Ми", "Us"},
+	"dir.note":           {"Нотатка", "Note"},
+	"copy":               {"Копіювати", "Copy"},
+	"back":               {"Назад", "Back"},
+	"error":              {"Помилка", "Error"},
+	"language":           {"English", "Українська"},
+	"live.new":           {"Нове повідомлення", "New message"},
+	"target":             {"ціль першої відповіді", "first-response target"},
+	"kind.photo":         {"фото", "photo"},
+	"kind.voice":         {"голосове", "voice note"},
+	"kind.video":         {"відео", "video"},
+	"kind.document":      {"документ", "document"},
+	"kind.location":      {"геопозиція", "location"},
+	"kind.contact":       {"контакт", "contact card"},
+	"kind.template":      {"шаблон", "template"},
+	"kind.audio":         {"аудіо", "audio"},
+	"kind.image":         {"зображення", "image"},
+	"kind.interactive":   {"кнопка", "button"},
+	"kind.callback":      {"кнопка", "button"},
+	"kind.sticker":       {"стікер", "sticker"},
+	"request":            {"Номер запиту", "Request id"},
+	"status":             {"Статус", "Status"},
+	"channel":            {"Канал", "Channel"},
+	"role":               {"Роль", "Role"},
+}
+
+// translate returns key's words in lang (uk or en).
+func translate(lang, key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if lang == "en" {
+		return m[1]
+	}
+	return m[0]
+}

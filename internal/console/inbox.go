@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+func pseudonym(id lifeline.ContactID) string { return sqlstore.Pseudonym(id) }
+
+// streams are the streams the inbox filters by.
+var streams = []string{"surrender", "relatives"}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
+	if lifeline.Allowed(s.Operator.Role, lifeline.ActionSeeNewContacts).Permitted() {
+		http.Redirect(w, r, "/inbox", http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, s, "home", http.StatusOK, nil)
+}
+
+// inboxQuery reads the queue and stream of an inbox request; the default
+// queue is the operator's own once they have any, else the unassigned.
+func inboxQuery(r *http.Request, s *session) sqlstore.InboxQuery {
+	q := sqlstore.InboxQuery{Queue: sqlstore.Queue(r.URL.Query().Get("q")), Operator: s.Operator.ID}
+	if !sqlstore.ValidQueue(q.Queue) {
+		q.Queue = sqlstore.QueueUnassigned
+	}
+	if st := r.URL.Query().Get("stream"); slices.Contains(streams, st) {
+		q.Stream = st
+	}
+	return q
+}
+
+// visibleQueues are the queues a role works from: own-scoped roles see the
+// unassigned queue (to take from) and their own; the rest see all.
+func visibleQueues(s *session) []sqlstore.Queue {
+	switch lifeline.Allowed(s.Operator.Role, lifeline.ActionReadConversation) {
+	case lifeline.GrantAll, lifeline.GrantTeam:
+		return sqlstore.Queues
+	}
+	return []sqlstore.Queue{sqlstore.QueueUnassigned, sqlstore.QueueMine}
+}
+
+func (c *Console) inboxData(r *http.Request, s *session) (map[string]any, error) {
+	q := inboxQuery(r, s)
+	if !slices.Contains(visibleQueues(s), q.Queue) {
+		q.Queue = sqlstore.QueueUnassigned
+	}
+	items, err := c.store.Inbox(r.Context(), q)
+	if err != nil {
+		return nil, err
+	}
+	// Object-level filter: the same rule as opening a conversation.
+	items = slices.DeleteFunc(items, func(it sqlstore.InboxItem) bool {
+		return !canSee(s, lifeline.ActionReadConversation, &it) && q.Queue != sqlstore.QueueUnassigned
+	})
+	counts, err := c.store.QueueCounts(r.Context(), s.Operator.ID, q.Stream)
+	if err != nil {
+		return nil, err
+	}
+	type tab struct {
+		Queue  sqlstore.Queue
+		Count  int
+		Active bool
+	}
+	var tabs []tab
+	for _, qq := range visibleQueues(s) {
+		tabs = append(tabs, tab{qq, counts[qq], qq == q.Queue})
+	}
+	return map[string]any{
+		"Query": q, "Items": items, "Tabs": tabs, "Streams": streams,
+		"Now": c.cfg.Now(), "TargetMS": c.cfg.ResponseTarget.Milliseconds(),
+	}, nil
+}
+
+func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *session) {
+	data, err := c.inboxData(r, s)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, "inbox", http.StatusOK, data)
+}
+
+// inboxList renders the queue alone, for the live refresh.
+func (c *Console) inboxList(w http.ResponseWriter, r *http.Request, s *session) {
+	data, err := c.inboxData(r, s)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.renderBlock(w, r, s, "inbox", "list", http.StatusOK, data)
+}
+
+func (c *Console) inboxCounts(w http.ResponseWriter, r *http.Request, s *session) {
+	q := inboxQuery(r, s)
+	counts, err := c.store.QueueCounts(r.Context(), s.Operator.ID, q.Stream)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	out := map[string]int{}
+	for _, qq := range visibleQueues(s) {
+		out[string(qq)] = counts[qq]
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	json.NewEncoder(w).Encode(out)
+}
+
+// conversationFor loads the conversation of the request's {id} and checks
+// that the session may use it for action; a conversation the operator may
+// not see is answered exactly like one that does not exist.
+func (c *Console) conversationFor(r *http.Request, s *session, action lifeline.Action) (*sqlstore.InboxItem, error) {
+	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
+	id := lifeline.ConversationID(r.PathValue("id"))
+	if !id.Valid() {
+		return nil, notFound
+	}
+	conv, err := c.store.Conversation(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSee(s, action, conv) {
+		c.audit(r, s, "console.denied", string(id), string(action))
+		return nil, notFound
+	}
+	return conv, nil
+}
+
+func (c *Console) conversationData(r *http.Request, s *session) (map[string]any, error) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReadConversation)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := c.store.ConversationMessages(r.Context(), conv.ID)
+	if err != nil {
+		return nil, err
+	}
+	canned, err := c.store.CannedAnswers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	data := map[string]any{
+		"Conv": conv, "Messages": msgs, "Canned": canned, "Templates": c.cfg.Templates,
+		"CanReply":  canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
+		"CanAssign": lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
+		"CanTake":   conv.AssignedTo == "" && conv.State != "closed",
+	}
+	if data["CanAssign"].(bool) {
+		ops, err := c.store.Operators(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		ops = slices.DeleteFunc(ops, func(o lifeline.Operator) bool {
+			return o.Disabled || !lifeline.Allowed(o.Role, lifeline.ActionReplyConversation).Permitted()
+		})
+		data["Operators"] = ops
+	}
+	return data, nil
+}
+
+func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *session) {
+	data, err := c.conversationData(r, s)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, "conversation", http.StatusOK, data)
+}
+
+// history renders the messages alone, for the live refresh.
+func (c *Console) history(w http.ResponseWriter, r *http.Request, s *session) {
+	data, err := c.conversationData(r, s)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.renderBlock(w, r, s, "conversation", "history", http.StatusOK, data)
+}
+
+// unfilled finds placeholders of a canned answer left in a reply.
+var unfilled = regexp.MustCompile(`\{[^{}\s]{1,40}\}`)
+
+func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	text := strings.TrimSpace(r.PostFormValue("text"))
+	if m := unfilled.FindString(text); m != "" {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Fill in %s before sending.", m))
+		return
+	}
+	if _, err := c.store.QueueReply(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, text); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "message")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+func (c *Console) sendTemplate(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	// Only a configured template: the operator picks, never types, one.
+	i := slices.IndexFunc(c.cfg.Templates, func(t Template) bool { return t.Name+"|"+t.Language == r.PostFormValue("template") })
+	if i < 0 {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Choose one of the approved templates."))
+		return
+	}
+	t := c.cfg.Templates[i]
+	if _, err := c.store.QueueTemplate(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, t.Name, t.Language); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "message")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+func (c *Console) note(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReadConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if _, err := c.store.AddNote(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, strings.TrimSpace(r.PostFormValue("text"))); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "message")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+// take assigns an unassigned conversation to the operator who asks.
+func (c *Console) take(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if conv.AssignedTo != "" {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.ECONFLICT, "Someone has taken this conversation already."))
+		return
+	}
+	if err := c.store.Assign(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, s.Operator.ID); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "assign")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+// assign gives a conversation to an operator, or to nobody: supervisors.
+// The change is conditional on the assignee the page showed, so a
+// supervisor never overrides a move they did not see.
+func (c *Console) assign(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReadConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	var to lifeline.OperatorID
+	if v := r.PostFormValue("operator"); v != "" {
+		if to = lifeline.OperatorID(v); !to.Valid() {
+			c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Choose an operator."))
+			return
+		}
+	}
+	ctx, by := context.WithoutCancel(r.Context()), s.actor(r)
+	switch {
+	case to == conv.AssignedTo:
+	case conv.AssignedTo == "":
+		err = c.store.Assign(ctx, by, conv.ID, to)
+	case to == "":
+		err = c.store.Unassign(ctx, by, conv.ID, conv.AssignedTo)
+	default:
+		err = c.store.Transfer(ctx, by, conv.ID, conv.AssignedTo, to)
+	}
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "assign")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+func (c *Console) closeConversation(w http.ResponseWriter, r *http.Request, s *session) {
+	c.setState(w, r, s, "closed")
+}
+
+func (c *Console) reopenConversation(w http.ResponseWriter, r *http.Request, s *session) {
+	c.setState(w, r, s, "open")
+}
+
+func (c *Console) setState(w http.ResponseWriter, r *http.Request, s *session, state string) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if err := c.store.SetConversationState(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, state); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "state")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+// changed tells open consoles, and wakes the outbox for a message.
+func (c *Console) changed(id lifeline.ConversationID, what string) {
+	if what == "message" && c.cfg.Queued != nil {
+		c.cfg.Queued()
+	}
+	c.hub.Publish(Event{Type: what, Conversation: id})
+}
+
+func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := c.store.SetUILanguage(r.Context(), s.Operator.ID, r.PostFormValue("lang")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	back := r.PostFormValue("back")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
+		back = "/"
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (c *Console) cannedPage(w http.ResponseWriter, r *http.Request, s *session) {
+	canned, err := c.store.CannedAnswers(r.Context())
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, "canned", http.StatusOK, map[string]any{"Canned": canned, "Languages": sqlstore.CannedLanguages})
+}
+
+func (c *Console) saveCanned(w http.ResponseWriter, r *http.Request, s *session) {
+	a := &sqlstore.CannedAnswer{ID: r.PostFormValue("id"), Language: r.PostFormValue("language"),
+		Title: strings.TrimSpace(r.PostFormValue("title")), Body: strings.TrimSpace(r.PostFormValue("body"))}
+	if err := c.store.SaveCannedAnswer(context.WithoutCancel(r.Context()), s.actor(r), a); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/canned", http.StatusSeeOther)
+}
+
+func (c *Console) archiveCanned(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := c.store.ArchiveCannedAnswer(context.WithoutCancel(r.Context()), s.actor(r), r.PathValue("id")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/canned", http.StatusSeeOther)
+}
+
+func (c *Console) unsealPage(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", CSP)
+	if !c.cfg.Keys.Sealed() {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, nil, "unseal", http.StatusOK, nil)
+}
+
+// unseal takes one custodian's share. The shares are the credential: each
+// is checked by the keeper, refused ones are audited and named in the
+// answer, and the page says how many are still needed.
+func (c *Console) unseal(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", CSP)
+	if !c.cfg.Keys.Sealed() {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if c.cfg.Unseal == nil {
+		c.render(w, r, nil, "unseal", http.StatusServiceUnavailable, map[string]any{"Error": "Unseal from the server: lifeline unseal."})
+		return
+	}
+	have, need, err := c.cfg.Unseal(context.WithoutCancel(r.Context()), strings.TrimSpace(r.PostFormValue("share")))
+	data := map[string]any{"Have": have, "Need": need}
+	if err != nil {
+		data["Error"] = err.Error()
+		c.render(w, r, nil, "unseal", http.StatusBadRequest, data)
+		return
+	}
+	if !c.cfg.Keys.Sealed() {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, nil, "unseal", http.StatusOK, data)
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+)
+
+// Event is a live update for open consoles. It carries ids only: a console
+// that cares fetches what changed through its own permission checks, so
+// nothing reaches a browser that its operator may not see.
+type Event struct {
+	Type         string                  `json:"type"` // message, status, assign, state
+	Conversation lifeline.ConversationID `json:"conversation,omitempty"`
+}
+
+// Hub fans events out to the consoles listening. A slow console misses
+// events rather than slowing anyone: each has a small buffer, and a full
+// buffer drops (the console refetches on the next event, and every 30 s).
+type Hub struct {
+	mu   sync.Mutex
+	subs map[chan Event]struct{}
+}
+
+// NewHub returns a hub with no listeners.
+func NewHub() *Hub { return &Hub{subs: map[chan Event]struct{}{}} }
+
+// Publish sends e to every listener without blocking.
+func (h *Hub) Publish(e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- e:
+		default:
+		}
+	}
+}
+
+func (h *Hub) subscribe() chan Event {
+	ch := make(chan Event, 64)
+	h.mu.Lock()
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	return ch
+}
+
+func (h *Hub) unsubscribe(ch chan Event) {
+	h.mu.Lock()
+	delete(h.subs, ch)
+	h.mu.Unlock()
+}
+
+// Listeners returns the number of consoles listening.
+func (h *Hub) Listeners() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// heartbeat keeps idle connections open through proxies, and is when a
+// stream notices that its session has ended.
+const heartbeat = 15 * time.Second
+
+// events streams live events as Server-Sent Events until the client goes
+// away, the session ends or expires, or the server shuts down.
+func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	ch := c.hub.subscribe()
+	defer c.hub.unsubscribe(ch)
+	send := func(event string, data []byte) bool {
+		// The server's write timeout would cut a stream: extend it per write.
+		rc.SetWriteDeadline(time.Now().Add(heartbeat * 2))
+		var err error
+		if event == "" {
+			_, err = w.Write([]byte(": keep-alive\n\n"))
+		} else {
+			_, err = w.Write([]byte("event: " + event + "\ndata: " + string(data) + "\n\n"))
+		}
+		return err == nil && rc.Flush() == nil
+	}
+	if !send("hello", []byte(`{}`)) {
+		return
+	}
+	tick := time.NewTicker(heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case e := <-ch:
+			b, _ := json.Marshal(e)
+			if !send(e.Type, b) {
+				return
+			}
+		case <-tick.C:
+			if c.cfg.Keys.Sealed() || c.authenticate(r, false) == nil {
+				send("end", []byte(`{}`))
+				return
+			}
+			if !send("", nil) {
+				return
+			}
+		}
+	}
+}
