@@ -23,8 +23,8 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
-	"github.com/lifeline-hotline/lifeline/internal/console"
 	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
+	"github.com/lifeline-hotline/lifeline/internal/console"
 	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/logs"

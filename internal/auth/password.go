@@ -249,7 +249,7 @@ type Hasher struct {
 	Params Params
 
 	once  sync.Once
-	dummy string // what DummyVerify verifies against: dummyHash at the pinned cost
+	dummy string        // what DummyVerify verifies against: dummyHash at the pinned cost
 	slots chan struct{} // one token per 64 MiB hash in flight
 	wide  chan struct{} // serialises multi-slot acquisitions (no deadlock)
 }
