@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -47,10 +48,11 @@ func (r benchResult) rate() float64 { return float64(r.requests) / r.elapsed.Sec
 // in the same run, a no-op handler and a bare group-commit insert, for the
 // ratios. All traffic stays on 127.0.0.1 and every run stops by itself.
 func runBenchIngest(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "bench ingest", "bench ingest [--concurrency N] [--duration D] [--senders N]")
+	fs := newFlagSet(e, "bench ingest", "bench ingest [--concurrency N] [--duration D] [--senders N] [--cpuprofile FILE]")
 	concurrency := fs.Int("concurrency", 64, "requests in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long each run lasts (at most 5m)")
 	senders := fs.Int("senders", 1000, "distinct invented senders the updates come from")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lifeline run (server and load alike) to this file")
 	if err := fs.parseAll(args); err != nil {
 		return err
 	}
@@ -70,7 +72,22 @@ func runBenchIngest(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			stop()
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			stop()
+			return err
+		}
+	}
 	r := loadTelegram(ctx, "lifeline webhook (durable, sealed)", url, secret, *concurrency, *duration, int64(*senders))
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	stop()
 	results = append(results, r)
 

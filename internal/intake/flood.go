@@ -7,9 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
-	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
 // Limits are the per-sender budgets of SECURITY.md §2.12. A field that is
@@ -143,26 +141,28 @@ func (a *admission) end(err error) {
 // whether it is stored. A message from a blocked sender, or over its
 // sender's budget, is not; media over the sender's media budget is dropped
 // from e. Statuses come from the provider, not a sender, and always pass.
-func (a *admission) admit(in *sqlstore.Ingest, kind lifeline.ChannelKind, e *channel.Event) (bool, error) {
-	switch e.Type {
-	case channel.EventMessage, channel.EventEdit, channel.EventCallback:
-	default:
-		return true, nil
-	}
-	sender := e.Sender.Reveal()
-	blocked, err := in.IsBlocked(kind, a.s.refs.IntakeRef(string(kind), "sender", sender))
-	if err != nil {
-		return false, err
+func (a *admission) admit(e *channel.Event, p *prepared, blocked bool) bool {
+	if !isMessage(e.Type) {
+		return true
 	}
 	if blocked {
 		a.block++
-		return false, nil
+		return false
 	}
-	t := taken{key: a.s.threadKey(kind, sender), media: len(e.Media)}
+	if !a.take(e, p) {
+		a.flood++
+		return false
+	}
+	return true
+}
+
+// take takes a message event from its sender's budget, and reports whether
+// there was budget left; it drops e's media over the media budget.
+func (a *admission) take(e *channel.Event, p *prepared) bool {
+	t := taken{key: p.thread, media: len(e.Media)}
 	ok, media, day := a.s.door.budgets.take(t.key, a.s.now(), t.media)
 	if !ok {
-		a.flood++
-		return false, nil
+		return false
 	}
 	if !media {
 		a.skipped += int64(len(e.Media))
@@ -170,7 +170,14 @@ func (a *admission) admit(in *sqlstore.Ingest, kind lifeline.ChannelKind, e *cha
 	}
 	t.day = day
 	a.taken = append(a.taken, t)
-	return true, nil
+	return true
+}
+
+// untake gives back what the last take took.
+func (a *admission) untake() {
+	n := len(a.taken) - 1
+	a.s.door.budgets.refund(a.taken[n:])
+	a.taken = a.taken[:n]
 }
 
 // budgets are the per-sender token buckets and day counts, keyed by the

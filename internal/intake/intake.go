@@ -94,7 +94,21 @@ func (s *Service) threadKey(kind lifeline.ChannelKind, sender string) string {
 }
 
 // Receive stores a webhook's events, once each, in one durable write.
+//
+// The writer serialises every webhook, so what can be done before the
+// write is done first, in the caller's goroutine: the dedupe keys, and for
+// each message its sender's state and contact, read from a snapshot, the
+// keys it needs and its sealing (sqlstore.DB.PrepareInbound). Inside the
+// write only what must be decided there is: whether the event is new,
+// whether its sender has budget left, and whether the snapshot still holds
+// (if not, the message is stored the long way, all of it inside the write).
 func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name string, events []channel.Event) error {
+	pre := make([]prepared, len(events))
+	for i := range events {
+		if err := s.prepare(ctx, kind, name, &events[i], &pre[i]); err != nil {
+			return err
+		}
+	}
 	var notices []lifeline.MessageID
 	var convs []lifeline.ConversationID
 	var callbacks []string
@@ -104,18 +118,14 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 		notices, convs, callbacks = notices[:0], convs[:0], callbacks[:0]
 		clear(newThreads)
 		adm.reset()
-		for _, e := range events {
-			fresh, err := in.MarkSeen(kind, name, s.refs.IntakeRef(string(kind), name, "event", e.ID))
+		for i, e := range events {
+			p := &pre[i]
+			fresh, err := in.MarkSeen(kind, name, p.ref)
 			if err != nil {
 				return err
 			}
 			if !fresh {
 				continue // a retry or a duplicate: stored already
-			}
-			if ok, err := adm.admit(in, kind, &e); err != nil {
-				return err
-			} else if !ok {
-				continue // blocked or over budget: acknowledged, not stored; its dedupe key stays
 			}
 			switch e.Type {
 			case channel.EventStatus:
@@ -127,9 +137,12 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 					return err
 				}
 			case channel.EventMessage, channel.EventEdit, channel.EventCallback:
-				conv, msg, err := s.store(in, kind, name, e, newThreads)
+				conv, msg, stored, err := s.storeMessage(in, adm, kind, name, &e, p, newThreads)
 				if err != nil {
 					return err
+				}
+				if !stored {
+					continue // blocked or over budget: acknowledged, not stored; its dedupe key stays
 				}
 				convs, notices = append(convs, conv), append(notices, msg)
 				if e.Type == channel.EventCallback && e.ProviderMessageID != "" {
@@ -163,46 +176,113 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 	return nil
 }
 
-// store stores one message event: contact, conversation, message, and the
-// greeting of a first conversation.
-func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name string, e channel.Event, newThreads map[string]lifeline.ContactID) (lifeline.ConversationID, lifeline.MessageID, error) {
+// prepared is what Receive works out for an event before its write.
+type prepared struct {
+	ref    []byte            // the dedupe key
+	thread string            // messages: the sender's boot-keyed thread key
+	sender []byte            // messages: the sender's reference, by which it may be blocked
+	plan   *sqlstore.Inbound // messages: the message made ready
+}
+
+func isMessage(t channel.EventType) bool {
+	return t == channel.EventMessage || t == channel.EventEdit || t == channel.EventCallback
+}
+
+// prepare works out p for e outside the write.
+func (s *Service) prepare(ctx context.Context, kind lifeline.ChannelKind, name string, e *channel.Event, p *prepared) error {
+	p.ref = s.refs.IntakeRef(string(kind), name, "event", e.ID)
+	if !isMessage(e.Type) {
+		return nil
+	}
 	sender := e.Sender.Reveal()
-	tk := s.threadKey(kind, sender)
+	p.thread = s.threadKey(kind, sender)
+	s.mu.Lock()
+	known := s.threads[p.thread]
+	s.mu.Unlock()
+	p.sender = s.refs.IntakeRef(string(kind), "sender", sender)
+	var err error
+	p.plan, err = s.db.PrepareInbound(ctx, sqlstore.InboundArgs{
+		Kind: kind, Channel: name, Handle: sender, SenderRef: p.sender, Known: known, Body: e.Text,
+	})
+	return err
+}
+
+// storeMessage passes a fresh message event through the door and stores
+// it; stored is false if the door turned it away. A message made Ready
+// takes its sender's budget and goes in with one guarded statement, which
+// also refuses a blocked sender; if that does not store it, the budget is
+// given back and the message takes the long way: the blocked check, the
+// budget, and all of the storing inside the write (store).
+func (s *Service) storeMessage(in *sqlstore.Ingest, adm *admission, kind lifeline.ChannelKind, name string, e *channel.Event, p *prepared, newThreads map[string]lifeline.ContactID) (lifeline.ConversationID, lifeline.MessageID, bool, error) {
+	if p.plan.Ready() && adm.take(e, p) {
+		ok, err := in.StoreInbound(p.plan, kind, string(e.Kind))
+		if err != nil {
+			return "", "", false, err
+		}
+		if ok {
+			contact, _ := p.plan.Contact()
+			if err := s.storeMedia(in, p.plan.Message(), contact, *e); err != nil {
+				return "", "", false, err
+			}
+			return p.plan.Conversation(), p.plan.Message(), true, nil
+		}
+		adm.untake()
+	}
+	blocked, err := in.IsBlocked(kind, p.sender)
+	if err != nil {
+		return "", "", false, err
+	}
+	if !adm.admit(e, p, blocked) {
+		return "", "", false, nil
+	}
+	conv, msg, err := s.store(in, kind, name, *e, p, newThreads)
+	return conv, msg, err == nil, err
+}
+
+// store stores one message event the long way, all of it inside the write:
+// contact, conversation, message, and the greeting of a first
+// conversation; with the ids and keys its plan made.
+func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name string, e channel.Event, p *prepared, newThreads map[string]lifeline.ContactID) (lifeline.ConversationID, lifeline.MessageID, error) {
+	plan := p.plan
+	in.Use(plan)
+	sender := e.Sender.Reveal()
 	contact, found, err := in.FindContact(kind, sender)
 	if errors.Is(err, sqlstore.ErrSealed) {
 		s.mu.Lock()
-		contact, found = s.threads[tk]
+		contact, found = s.threads[p.thread]
 		s.mu.Unlock()
 		if !found {
-			contact, found = newThreads[tk]
+			contact, found = newThreads[p.thread]
 		}
 	} else if err != nil {
 		return "", "", err
 	}
 	if !found {
-		c := &lifeline.Contact{ID: lifeline.NewContactID(), Channel: kind, Handle: e.Sender}
+		// The id the plan made keys for, unless the plan had found a
+		// contact that is gone since: ids are never used twice.
+		id, planFound := plan.Contact()
+		if planFound {
+			id = lifeline.NewContactID()
+		}
+		c := &lifeline.Contact{ID: id, Channel: kind, Handle: e.Sender}
 		if err := in.CreateContact(c); err != nil {
 			return "", "", err
 		}
 		contact = c.ID
-		newThreads[tk] = contact
+		newThreads[p.thread] = contact
 	}
 	conv, created, err := in.OpenConversation(contact, kind, name, e.Campaign, e.ReplyTo)
 	if err != nil {
 		return "", "", err
 	}
-	m := &lifeline.Message{ID: lifeline.NewMessageID(), ContactID: contact, Direction: lifeline.Inbound, Body: e.Text}
+	m := &lifeline.Message{ID: plan.Message(), ContactID: contact, Direction: lifeline.Inbound, Body: e.Text}
 	// No provider reference for an inbound message: nothing looks one up,
 	// and a Telegram message_id is unique only within its chat.
 	if err := in.AddMessage(m, conv, string(e.Kind), nil, ""); err != nil {
 		return "", "", err
 	}
-	// Media: recorded with the message and queued for the media worker
-	// (internal/media), which fetches it at once.
-	for _, md := range e.Media {
-		if _, err := in.AddMedia(m.ID, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size); err != nil {
-			return "", "", err
-		}
+	if err := s.storeMedia(in, m.ID, contact, e); err != nil {
+		return "", "", err
 	}
 	if created && !found {
 		if greeting := s.greeting(kind); greeting != "" {
@@ -216,6 +296,17 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 		}
 	}
 	return conv, m.ID, nil
+}
+
+// storeMedia records a message's media and queues them for the media
+// worker (internal/media), which fetches them at once.
+func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, e channel.Event) error {
+	for _, md := range e.Media {
+		if _, err := in.AddMedia(message, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Service) greeting(kind lifeline.ChannelKind) string {

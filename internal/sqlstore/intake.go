@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -168,3 +169,311 @@ const WhatsAppWindow = 24 * time.Hour
 
 // ErrSealed is keys.ErrSealed, for callers of Ingest.
 var ErrSealed = keys.ErrSealed
+
+// Inbound is an inbound message made ready for its write outside the
+// writer, which every write waits for: the sender's contact, found or to
+// be made, with its open conversation and its conversation key, from a
+// cache or a snapshot; the keys the message may need, opened or made and
+// wrapped in advance; the body and time sealed. The writer then checks,
+// inside the transaction, that what was read still holds, and most of the
+// time stores the message with one guarded INSERT (Ingest.StoreInbound);
+// when anything changed in between, it does the whole work itself
+// (Ingest.Use), as exactly as it always did.
+type Inbound struct {
+	contact      lifeline.ContactID // found, or to be made under this id
+	found        bool
+	conversation lifeline.ConversationID // the open conversation read, or ""
+	message      lifeline.MessageID
+	at           time.Time
+	senderRef    []byte
+	cacheKey     string // "" if not cached
+
+	body, sealedAt []byte      // sealed; nil unless StoreInbound may store them
+	keyID          []byte      // the stored key they are sealed under
+	own            *premadeKey // or, while sealed, the message's own new key
+
+	premade map[premadeName]premadeKey
+}
+
+// InboundArgs describe a message to prepare.
+type InboundArgs struct {
+	Kind    lifeline.ChannelKind
+	Channel string // the channel's name
+	Handle  string // the sender, normalized
+	// SenderRef is the intake key's reference of the sender, by which it
+	// may be blocked (see Ingest.IsBlocked).
+	SenderRef []byte
+	// Known is the contact the caller threaded the sender to while the
+	// keys are sealed (no blind index to find it by), if any.
+	Known lifeline.ContactID
+	Body  lifeline.Sensitive
+}
+
+// Contact is the contact the message belongs to, and whether it was found
+// stored; if not, the id a new contact is to be made under (its keys are
+// made already).
+func (p *Inbound) Contact() (lifeline.ContactID, bool) { return p.contact, p.found }
+
+// Message is the id the message is to be stored under.
+func (p *Inbound) Message() lifeline.MessageID { return p.message }
+
+// Conversation is the open conversation the message was stored in by
+// StoreInbound.
+func (p *Inbound) Conversation() lifeline.ConversationID { return p.conversation }
+
+// Ready reports whether StoreInbound may store the message as prepared
+// (if what was read still holds); if not, only the long way can.
+func (p *Inbound) Ready() bool { return p.body != nil }
+
+// inboundQuery reads, in one statement (one snapshot), a sender's contact
+// (by exact blind index, or the id the caller knows), the contact's open
+// conversation on the channel and its conversation data key.
+const inboundQuery = `SELECT c.id,
+	(SELECT v.id FROM conversations v WHERE v.contact_id = c.id AND v.channel_kind = ? AND v.channel_name = ? AND v.state <> 'closed'
+		ORDER BY v.opened_day DESC LIMIT 1),
+	k.id, k.owner, k.compartment, k.epoch, k.wrapped
+FROM (SELECT 1) AS one
+LEFT JOIN contacts c ON c.id = COALESCE((SELECT id FROM contacts WHERE channel = ? AND handle_index = ?), ?)
+LEFT JOIN data_keys k ON k.owner = 'contact:' || c.id AND k.compartment = ?`
+
+// inboundCache remembers, by channel and exact blind index, what
+// PrepareInbound last read of a returning sender: its contact, open
+// conversation and conversation key (wrapped). It spares the read, and the
+// pages a reader has to fetch again after every commit; it is never
+// trusted, since StoreInbound checks all of it inside the write, and an
+// entry that failed the check is forgotten. It holds ids and blind indexes
+// (as the database does), no key and no handle, and only while unsealed.
+type inboundCache struct {
+	mu sync.Mutex
+	m  map[string]inboundEntry
+}
+
+type inboundEntry struct {
+	contact      lifeline.ContactID
+	conversation lifeline.ConversationID
+	key          keys.WrappedKey
+}
+
+// inboundCacheSize bounds the cache: past it an arbitrary entry makes room,
+// and its sender is read again next time.
+const inboundCacheSize = 100_000
+
+func (c *inboundCache) get(k string) (inboundEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	return e, ok
+}
+
+func (c *inboundCache) put(k string, e inboundEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]inboundEntry{}
+	}
+	if _, ok := c.m[k]; !ok && len(c.m) >= inboundCacheSize {
+		for old := range c.m {
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[k] = e
+}
+
+func (c *inboundCache) forget(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
+}
+
+func (c *inboundCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}
+
+// PrepareInbound does, outside the writer, what storing an inbound message
+// can do before its write. It must not be called inside a write.
+func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, error) {
+	if db.sealer == nil {
+		return nil, errNoSealer
+	}
+	p := &Inbound{message: lifeline.NewMessageID(), at: db.Now(), senderRef: a.SenderRef}
+	var exact []byte
+	ik, err := db.sealer.IndexKeys()
+	sealed := errors.Is(err, keys.ErrSealed)
+	if err != nil && !sealed {
+		return nil, err
+	}
+	if sealed {
+		db.inbound.clear()
+	} else {
+		// Unsealed, contacts are found by their blind index alone, as
+		// inside the write (Ingest.FindContact).
+		exact, _ = handleIndexes(ik, a.Kind, a.Handle)
+		a.Known = ""
+		if exact != nil {
+			p.cacheKey = string(a.Kind) + "\x00" + a.Channel + "\x00" + string(exact)
+		}
+	}
+
+	e, cached := db.inbound.get(p.cacheKey)
+	if !cached || p.cacheKey == "" {
+		e, err = db.readInbound(ctx, a, exact)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if e.contact == "" {
+		// A new contact, as far as the snapshot tells: its keys are made
+		// here, and the writer makes the rest (or finds that a write
+		// since made the contact, and uses that).
+		p.contact = lifeline.NewContactID()
+		if _, err := p.premake(db.sealer, contactOwner(p.contact), seal.CompartmentRouting); err != nil {
+			return nil, err
+		}
+		_, err := p.premake(db.sealer, contactOwner(p.contact), seal.CompartmentConversation)
+		return p, err
+	}
+	p.contact, p.found, p.conversation = e.contact, true, e.conversation
+	if e.key.Owner == "" {
+		// The contact's first message: its conversation key is made here.
+		_, err := p.premake(db.sealer, contactOwner(p.contact), seal.CompartmentConversation)
+		return p, err
+	}
+	dk, err := db.sealer.OpenDataKey(e.key)
+	switch {
+	case errors.Is(err, keys.ErrSealed):
+		// Sealed: the message goes under a key of its own, which Reseal
+		// folds into the contact's later (see sealField).
+		own, err := p.premake(db.sealer, messageOwner(p.message), seal.CompartmentConversation)
+		if err != nil {
+			return nil, err
+		}
+		p.own, dk = &own, own.dk
+	case err != nil:
+		return nil, err
+	default:
+		p.keyID = e.key.ID[:]
+	}
+	if p.conversation == "" {
+		return p, nil // a new conversation: the writer opens it
+	}
+	if p.body, err = seal.Encrypt(dk, messageAAD(p.message), []byte(a.Body.Reveal())); err != nil {
+		return nil, err
+	}
+	if p.sealedAt, err = seal.Encrypt(dk, messageAtAAD(p.message), sealTime(p.at)); err != nil {
+		return nil, err
+	}
+	if p.cacheKey != "" && p.own == nil && !cached {
+		db.inbound.put(p.cacheKey, e)
+	}
+	return p, nil
+}
+
+// readInbound reads what PrepareInbound needs from the read pool.
+func (db *DB) readInbound(ctx context.Context, a InboundArgs, exact []byte) (inboundEntry, error) {
+	var e inboundEntry
+	st, err := db.readStmt(ctx, inboundQuery)
+	if err != nil {
+		return e, err
+	}
+	var contact, conv, owner, compartment sql.NullString
+	var epoch sql.NullInt64
+	var kid, wrapped []byte
+	err = st.QueryRowContext(ctx, a.Kind, a.Channel, a.Kind, exact, a.Known, string(seal.CompartmentConversation)).
+		Scan(&contact, &conv, &kid, &owner, &compartment, &epoch, &wrapped)
+	if err != nil {
+		return e, fmt.Errorf("prepare inbound: %w", err)
+	}
+	e.contact, e.conversation = lifeline.ContactID(contact.String), lifeline.ConversationID(conv.String)
+	if kid != nil {
+		if len(kid) != len(e.key.ID) {
+			return e, fmt.Errorf("data key id of %d bytes", len(kid))
+		}
+		copy(e.key.ID[:], kid)
+		e.key.Owner, e.key.Compartment, e.key.Epoch, e.key.Wrapped = owner.String, seal.Compartment(compartment.String), uint32(epoch.Int64), wrapped
+	}
+	return e, nil
+}
+
+// premake makes a data key for owner in c and wraps it, for the write to
+// store if it needs it.
+func (p *Inbound) premake(s Sealer, owner string, c seal.Compartment) (premadeKey, error) {
+	dk, w, err := s.NewDataKey(owner, c)
+	if err != nil {
+		return premadeKey{}, err
+	}
+	if p.premade == nil {
+		p.premade = map[premadeName]premadeKey{}
+	}
+	k := premadeKey{dk: dk, w: w}
+	p.premade[premadeName{owner, c}] = k
+	return k, nil
+}
+
+// Inbound messages stored by StoreInbound: only from a sender not blocked
+// at the door, into a conversation that is still the contact's, open, and
+// already marked with this day, this hour and a waiting message (so that
+// nothing on it changes), and under a key that still exists.
+const (
+	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, created_day)
+	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?
+	WHERE NOT EXISTS (SELECT 1 FROM blocked_senders WHERE channel_kind = ? AND sender_ref = ?)
+	AND EXISTS (SELECT 1 FROM conversations WHERE id = ? AND contact_id = ? AND state = 'open'
+		AND last_activity_day = ? AND last_inbound_hour = ? AND waiting_seq IS NOT NULL)`
+	insertInboundKeyed = insertInbound + `
+	AND EXISTS (SELECT 1 FROM data_keys WHERE id = ?)`
+)
+
+// StoreInbound stores a Ready message of the given kind from a sender of
+// the given channel kind if the sender is not blocked and nothing read for
+// it has changed since, and reports whether it did; if not, the caller
+// takes the long way, with Use and the ordinary methods (IsBlocked,
+// FindContact, CreateContact, OpenConversation, AddMessage).
+func (in *Ingest) StoreInbound(p *Inbound, channel lifeline.ChannelKind, kind string) (bool, error) {
+	if !p.Ready() {
+		return false, nil
+	}
+	day := lifeline.DayOf(p.at).String()
+	hour := p.at.UTC().Truncate(time.Hour).Format(hourFormat)
+	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, day,
+		channel, p.senderRef, p.conversation, p.contact, day, hour}
+	q := insertInbound
+	if p.own == nil {
+		q = insertInboundKeyed
+		args = append(args, p.keyID)
+	}
+	res, err := in.tx.Exec(q, args...)
+	if err != nil {
+		return false, fmt.Errorf("store message: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if p.cacheKey != "" {
+			in.db.inbound.forget(p.cacheKey)
+		}
+		return false, err
+	}
+	if p.own != nil {
+		w := p.own.w
+		if _, err := in.tx.Exec(`INSERT INTO data_keys (id, owner, compartment, epoch, wrapped, created_day) VALUES (?, ?, ?, ?, ?, ?)`,
+			w.ID[:], w.Owner, string(w.Compartment), w.Epoch, w.Wrapped, day); err != nil {
+			return false, fmt.Errorf("store data key: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// Use hands the keys made for p to the rest of the write, which stores
+// those it needs instead of making them (see dataKey).
+func (in *Ingest) Use(p *Inbound) {
+	if len(p.premade) == 0 {
+		return
+	}
+	if in.tx.premade == nil {
+		in.tx.premade = map[premadeName]premadeKey{}
+	}
+	for n, k := range p.premade {
+		in.tx.premade[n] = k
+	}
+}

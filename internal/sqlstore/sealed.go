@@ -73,9 +73,12 @@ func (db *DB) dataKey(tx *Tx, owner string, c seal.Compartment) (seal.DataKey, e
 	if !errors.Is(err, sql.ErrNoRows) {
 		return seal.DataKey{}, fmt.Errorf("find data key: %w", err)
 	}
-	dk, w, err := db.sealer.NewDataKey(owner, c)
-	if err != nil {
-		return seal.DataKey{}, err
+	pk, ok := tx.takePremade(owner, c)
+	dk, w := pk.dk, pk.w
+	if !ok {
+		if dk, w, err = db.sealer.NewDataKey(owner, c); err != nil {
+			return seal.DataKey{}, err
+		}
 	}
 	_, err = tx.Exec(`INSERT INTO data_keys (id, owner, compartment, epoch, wrapped, created_day) VALUES (?, ?, ?, ?, ?, ?)`,
 		w.ID[:], w.Owner, string(w.Compartment), w.Epoch, w.Wrapped, lifeline.DayOf(tx.Now()).String())
@@ -83,6 +86,31 @@ func (db *DB) dataKey(tx *Tx, owner string, c seal.Compartment) (seal.DataKey, e
 		return seal.DataKey{}, fmt.Errorf("store data key: %w", err)
 	}
 	return dk, nil
+}
+
+// premadeName names a data key made before the write that may store it.
+type premadeName struct {
+	owner string
+	c     seal.Compartment
+}
+
+// premadeKey is a data key made, and wrapped to its compartment's public
+// key, outside the writer: the wrap (HPKE) is the costliest step of a new
+// contact, and the writer serialises every write.
+type premadeKey struct {
+	dk seal.DataKey
+	w  keys.WrappedKey
+}
+
+// takePremade returns, and forgets, the key made in advance for owner in
+// c, if one was.
+func (tx *Tx) takePremade(owner string, c seal.Compartment) (premadeKey, bool) {
+	n := premadeName{owner, c}
+	k, ok := tx.premade[n]
+	if ok {
+		delete(tx.premade, n)
+	}
+	return k, ok
 }
 
 // sealField encrypts plaintext under owner's data key of compartment c. If

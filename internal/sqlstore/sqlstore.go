@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -57,6 +58,11 @@ type DB struct {
 
 	auditPoke chan struct{} // see AuditAppended
 	sealer    Sealer        // nil: no personal data through this handle
+
+	readMu    sync.Mutex
+	readStmts map[string]*sql.Stmt // see readStmt
+
+	inbound inboundCache // see PrepareInbound
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with the
@@ -159,9 +165,35 @@ func (db *DB) Path() string { return db.path }
 // Now returns the store's clock reading in UTC.
 func (db *DB) Now() time.Time { return db.now().UTC() }
 
+// readStmt returns query prepared on the read pool, kept for the life of
+// the handle: for the reads on the hot path of intake, which would
+// otherwise be parsed again each time.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	db.readMu.Lock()
+	defer db.readMu.Unlock()
+	if st, ok := db.readStmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.read.PrepareContext(ctx, db.dialect.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if db.readStmts == nil {
+		db.readStmts = map[string]*sql.Stmt{}
+	}
+	db.readStmts[query] = st
+	return st, nil
+}
+
 // Close finishes the writes already queued, then closes every connection.
 func (db *DB) Close() error {
 	db.writer.close()
+	db.readMu.Lock()
+	for _, st := range db.readStmts {
+		st.Close()
+	}
+	db.readStmts = nil
+	db.readMu.Unlock()
 	var errs []error
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
@@ -222,26 +254,39 @@ type Tx struct {
 
 	audited *bool // set by AppendAudit; nil on read transactions
 
-	// stmts holds the statements prepared in this write batch: the writes
-	// of a batch run the same few statements, and SQLite would otherwise
-	// parse each of them again for every write. Prepared on the
-	// transaction itself (the writer's only connection), they close with it.
-	stmts map[string]*sql.Stmt
+	// stmts holds the statements of this write batch: the writes run the
+	// same few statements, and SQLite would otherwise parse each of them
+	// again for every write. Bound to the transaction (the writer's only
+	// connection) from statements the writer keeps prepared across
+	// batches, or prepared on it, they close with it. nil on reads.
+	stmts *batchStmts
+
+	// premade are data keys made and wrapped before the write (see
+	// Ingest.Use), by owner and compartment: dataKey stores one of them
+	// rather than make and wrap a key inside the writer.
+	premade map[premadeName]premadeKey
 }
 
 // prepared returns query prepared within the batch, or nil to run it as is.
 func (tx *Tx) prepared(query string) *sql.Stmt {
-	if tx.stmts == nil {
+	b := tx.stmts
+	if b == nil {
 		return nil
 	}
-	if st, ok := tx.stmts[query]; ok {
+	if st, ok := b.local[query]; ok {
 		return st
 	}
-	st, err := tx.tx.PrepareContext(tx.ctx, query)
-	if err != nil {
-		return nil // run unprepared: the error, if real, comes back from there
+	var st *sql.Stmt
+	if shared, ok := b.shared[query]; ok {
+		st = tx.tx.StmtContext(tx.ctx, shared)
+	} else {
+		var err error
+		if st, err = tx.tx.PrepareContext(tx.ctx, query); err != nil {
+			return nil // run unprepared: the error, if real, comes back from there
+		}
+		b.missed = append(b.missed, query)
 	}
-	tx.stmts[query] = st
+	b.local[query] = st
 	return st
 }
 

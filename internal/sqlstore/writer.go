@@ -28,7 +28,17 @@ type writer struct {
 
 	writes  atomic.Int64
 	commits atomic.Int64
+
+	// shared holds the statements the writes have run, prepared on the
+	// write connection itself and kept from batch to batch: a batch binds
+	// them to its transaction instead of parsing them again. Only the
+	// writer's goroutine touches it.
+	shared map[string]*sql.Stmt
 }
+
+// maxShared bounds the statements kept prepared across batches; the
+// queries are constants of the code, far fewer than this.
+const maxShared = 256
 
 type writeReq struct {
 	fn  func(*Tx) error
@@ -81,6 +91,11 @@ func (w *writer) close() {
 
 func (w *writer) run() {
 	defer close(w.done)
+	defer func() {
+		for _, st := range w.shared {
+			st.Close()
+		}
+	}()
 	batch := make([]*writeReq, 0, w.maxBatch)
 	for req := range w.reqs {
 		batch = append(batch[:0], req)
@@ -121,7 +136,8 @@ func (w *writer) commit(batch []*writeReq) {
 		return
 	}
 	audited := false
-	stmts := map[string]*sql.Stmt{}
+	stmts := &batchStmts{shared: w.shared, local: map[string]*sql.Stmt{}}
+	defer w.share(stmts)
 	for i, r := range batch {
 		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now(), audited: &audited, stmts: stmts}
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
@@ -157,6 +173,38 @@ func (w *writer) commit(batch []*writeReq) {
 	}
 	for i, r := range batch {
 		r.res <- results[i]
+	}
+}
+
+// batchStmts are the statements of one batch: bound from the writer's
+// shared ones, or prepared on the transaction for want of one (missed),
+// to be shared once the batch is over.
+type batchStmts struct {
+	shared map[string]*sql.Stmt // the writer's; read only here
+	local  map[string]*sql.Stmt // bound to this batch's transaction
+	missed []string
+}
+
+// share prepares, on the write connection (free again once the batch has
+// committed or rolled back), the statements the batch missed, for the
+// batches after it. A statement that does not prepare is left unshared:
+// it runs unprepared or prepared per batch, as before.
+func (w *writer) share(b *batchStmts) {
+	for _, q := range b.missed {
+		if len(w.shared) >= maxShared {
+			return
+		}
+		if _, ok := w.shared[q]; ok {
+			continue
+		}
+		st, err := w.db.write.PrepareContext(context.Background(), q)
+		if err != nil {
+			continue
+		}
+		if w.shared == nil {
+			w.shared = map[string]*sql.Stmt{}
+		}
+		w.shared[q] = st
 	}
 }
 
