@@ -138,7 +138,7 @@ func (c *Console) page(a Access, h func(w http.ResponseWriter, r *http.Request, 
 			return
 		}
 		if !permit(s, a) {
-			c.audit(r, s, "console.denied", r.Pattern, "role")
+			c.deny(r, s.actor(r), "console.denied", "", "route="+r.Pattern)
 			c.fail(w, r, s, lifeline.Errorf(lifeline.EFORBIDDEN, "Your role does not allow this."))
 			return
 		}
@@ -168,15 +168,17 @@ func (c *Console) redirectOrStatus(w http.ResponseWriter, r *http.Request, path 
 	http.Error(w, http.StatusText(status), status)
 }
 
-func (c *Console) audit(r *http.Request, s *session, action, object, reason string) {
-	by := lifeline.Actor{ID: "anonymous"}
-	if s != nil {
-		by = s.actor(r)
-	}
-	if err := c.store.Audit(context.WithoutCancel(r.Context()), by, action, object, reason); err != nil {
+// deny records a refusal in the audit log: who (or "anonymous"), what, and
+// a reason code; never a password, a code or a username typed.
+func (c *Console) deny(r *http.Request, by lifeline.Actor, action, object, reason string) {
+	by.RequestID = web.RequestID(r.Context())
+	if err := c.store.AuditDenied(context.WithoutCancel(r.Context()), by, action, object, reason); err != nil {
 		c.logger.Error("audit", "error", err.Error())
 	}
 }
+
+// anonymous is the actor of a refusal no account can be named for.
+var anonymous = lifeline.Actor{ID: "anonymous"}
 
 func (c *Console) setCookie(w http.ResponseWriter, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
@@ -273,7 +275,7 @@ func (c *Console) checkLogin(r *http.Request, username, password, code string) (
 		if err := peppered.DummyVerifyContext(ctx, password); err != nil {
 			return nil, lifeline.Errorf(lifeline.EUNAVAILABLE, "The server is busy; try again in a moment.")
 		}
-		c.audit(r, nil, "login.fail", "", "unknown-or-disabled")
+		c.deny(r, anonymous, "login.fail", "", "unknown-or-disabled")
 		return nil, loginFailed
 	}
 	h := peppered
@@ -286,7 +288,7 @@ func (c *Console) checkLogin(r *http.Request, username, password, code string) (
 	}
 	by := lifeline.Actor{ID: string(l.Operator.ID), Role: l.Operator.Role}
 	if !ok {
-		c.store.Audit(context.WithoutCancel(ctx), by, "login.fail", string(l.Operator.ID), "password")
+		c.deny(r, by, "login.fail", string(l.Operator.ID), "password")
 		return nil, loginFailed
 	}
 	if l.MustChange {
@@ -307,7 +309,7 @@ func (c *Console) checkLogin(r *http.Request, username, password, code string) (
 		if errors.Is(err, auth.ErrTOTPReplayed) {
 			reason = "totp-replay"
 		}
-		c.store.Audit(context.WithoutCancel(ctx), by, "login.fail", string(l.Operator.ID), reason)
+		c.deny(r, by, "login.fail", string(l.Operator.ID), reason)
 		return nil, loginFailed
 	}
 	if rehash || !l.Peppered {

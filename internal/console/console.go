@@ -59,6 +59,7 @@ type Store interface {
 	SetPasswordHash(ctx context.Context, id lifeline.OperatorID, hash string, peppered bool) error
 	SetUILanguage(ctx context.Context, id lifeline.OperatorID, lang string) error
 	Audit(ctx context.Context, by lifeline.Actor, action, object, reason string) error
+	AuditDenied(ctx context.Context, by lifeline.Actor, action, object, reason string) error
 
 	Inbox(ctx context.Context, q sqlstore.InboxQuery) ([]sqlstore.InboxItem, error)
 	QueueCounts(ctx context.Context, me lifeline.OperatorID, stream string) (map[sqlstore.Queue]int, error)

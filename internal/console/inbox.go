@@ -131,7 +131,7 @@ func (c *Console) conversationFor(r *http.Request, s *session, action lifeline.A
 		return nil, err
 	}
 	if !canSee(s, action, conv) {
-		c.audit(r, s, "console.denied", string(id), string(action))
+		c.deny(r, s.actor(r), "console.denied", string(id), string(action))
 		return nil, notFound
 	}
 	return conv, nil

@@ -189,3 +189,15 @@ func (db *DB) DisableOperator(ctx context.Context, by lifeline.Actor, username, 
 func (db *DB) Audit(ctx context.Context, by lifeline.Actor, action, object, reason string) error {
 	return db.audited(ctx, by, action, object, reason, func(*Tx) error { return nil })
 }
+
+// AuditDenied appends the entry of a refusal (decision deny): a failed
+// login, a route or object the actor's role does not reach.
+func (db *DB) AuditDenied(ctx context.Context, by lifeline.Actor, action, object, reason string) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		_, err := AppendAudit(tx, audit.Entry{
+			Actor: by.ID, Role: string(by.Role), Action: action, Object: object,
+			Decision: audit.DecisionDeny, Reason: reason, RequestID: by.RequestID,
+		})
+		return err
+	})
+}
