@@ -15,6 +15,21 @@
 //
 // Waiting times are sealed (SECURITY.md §2.4): while the server is sealed a
 // pass does nothing and returns EUNAVAILABLE.
+//
+// Wiring, in serve:
+//
+//	router := routing.New(db, routing.Config{
+//		OnAssign:   func(a routing.Assignment) { hub.Publish(…) },  // live inbox update
+//		OnEscalate: func(e routing.Escalation) { hub.Alert(e.Supervisors, …) },
+//	})
+//	go router.Run(ctx)      // returns when ctx ends
+//	// and from intake's after-commit hook (intake.Config.Notify): router.Poke()
+//
+// The console shows each waiting contact's timer from
+// sqlstore.WaitingConversation.Since (or the inbox's WaitingSince) against
+// [Router.Target], and manages schedules through the store: AddShift,
+// DeleteShift, Shifts, Coverage, SetRoutingProfile, Assign, Transfer and
+// Unassign.
 package routing
 
 import (

@@ -92,6 +92,21 @@ func (db *DB) RoutingProfile(ctx context.Context, id lifeline.OperatorID) (Staff
 	return out[0], nil
 }
 
+// RoutingProfiles lists every operator, disabled ones included, with his
+// routing profile, by username: the staff side of the schedule page.
+func (db *DB) RoutingProfiles(ctx context.Context) ([]Staff, error) {
+	var out []Staff
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryAll(tx, scanStaff, `SELECT `+staffColumns+` FROM operators o ORDER BY o.username`)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list routing profiles: %w", err)
+	}
+	return out, nil
+}
+
 // OnDuty is an operator on shift, with his load.
 type OnDuty struct {
 	Staff

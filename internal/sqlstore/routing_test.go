@@ -204,6 +204,10 @@ func TestRoutingProfile(t *testing.T) {
 	if got, _ := e.db.RoutingProfile(ctx, op); !profileEqual(got.Profile, want) {
 		t.Fatalf("a refused change changed the profile: %+v", got.Profile)
 	}
+	all, err := e.db.RoutingProfiles(ctx)
+	if err != nil || len(all) != 2 || string(all[0].Operator.ID) != e.boss.ID || all[1].Operator.ID != op || !profileEqual(all[1].Profile, want) {
+		t.Fatalf("RoutingProfiles = %+v, %v", all, err)
+	}
 	if log := e.audited(t); !slices.Contains(log, "user.routing "+string(op)) {
 		t.Fatalf("audit log %v has no user.routing entry", log)
 	}
