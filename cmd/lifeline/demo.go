@@ -9,8 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
@@ -74,11 +78,58 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "\nLifeline demo running at %s  (data in %s; Ctrl-C stops it)\n\n", base, cfg.dataDir)
 		fmt.Fprintf(e.stdout, "Try:\n  curl %s/healthz\n  curl %s/readyz\n  curl %s/metrics\n", base, base, base)
 		fmt.Fprintf(e.stdout, "  curl -H \"Authorization: Bearer $TOKEN\" %s/api/v1/conversations\n\n", base)
-		fmt.Fprintf(e.stdout, "Demo logins and API token (invented staff; the console arrives with a later release):\n%s\n", login)
+		fmt.Fprintf(e.stdout, "Open the console at %s/ and sign in as demo-intake (or demo-supervisor) with the password below\n", base)
+		fmt.Fprintf(e.stdout, "and the current TOTP code printed every 30 seconds (or add the TOTP secret to an authenticator app).\n\n")
+		fmt.Fprintf(e.stdout, "Demo logins and API token (invented staff):\n%s\n", login)
+		go printDemoCodes(simCtx, e, login)
 		fmt.Fprintf(e.stdout, "Invented soldiers write to the demo bot over the next minute (a fake Telegram at %s).\n", fake.URL())
 		go simulateSoldiers(simCtx, base+webhookPath(lifeline.ChannelTelegram, demoChannel), e)
 	})
 }
+
+// demoCanned are the demo's canned answers: the kind a supervisor writes.
+var demoCanned = []sqlstore.CannedAnswer{
+	{Language: "ru", Title: "Первый ответ", Body: "Здравствуйте, {имя}. Вы написали на линию «Хочу жить». Вы в безопасности, пока пишете нам. Ответьте, пожалуйста: где вы сейчас находитесь (область, без точного места)?"},
+	{Language: "ru", Title: "Безопасность переписки", Body: "Пожалуйста, удаляйте переписку после каждого сеанса связи и не пишите нам при сослуживцах."},
+	{Language: "ru", Title: "Ждите связи", Body: "Мы получили ваши данные. Оператор свяжется с вами {когда}. До этого ничего не предпринимайте."},
+	{Language: "uk", Title: "Родичам", Body: "Добрий день. Ми отримали ваше повідомлення про {ім'я}. Оператор відповість найближчим часом."},
+	{Language: "en", Title: "Acknowledgement", Body: "Hello. Your message has reached the hotline. An operator will answer shortly."},
+}
+
+// printDemoCodes prints the demo staff's current TOTP codes every time
+// step for half an hour, so that a newcomer can sign in to the console
+// without an authenticator app. Demo accounts only: a real account's seed
+// is shown once, at enrolment, as a QR code.
+func printDemoCodes(ctx context.Context, e env, login string) {
+	secrets := demoSecret.FindAllStringSubmatch(login, -1)
+	if len(secrets) == 0 {
+		return
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for {
+		now := time.Now()
+		var b strings.Builder
+		for _, m := range secrets {
+			code, err := totp.GenerateCodeCustom(m[2], now, totp.ValidateOpts{Period: auth.TOTPPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+			if err == nil {
+				fmt.Fprintf(&b, "  %s %s", m[1], code)
+			}
+		}
+		fmt.Fprintf(e.stdout, "Demo TOTP codes (valid ~30 s):%s\n", b.String())
+		next := now.Truncate(auth.TOTPPeriod * time.Second).Add(auth.TOTPPeriod * time.Second)
+		if next.After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+	}
+}
+
+// demoSecret finds the username and TOTP secret of each demo login line.
+var demoSecret = regexp.MustCompile(`(?m)^  (demo-[a-z]+)\s.*TOTP secret ([A-Z2-7]+)$`)
 
 // The demo's Telegram channel.
 const (
@@ -117,7 +168,7 @@ func simulateSoldiers(ctx context.Context, hook string, e env) {
 		}
 		resp.Body.Close()
 	}
-	fmt.Fprintln(e.stdout, "The invented soldiers have written in; see the conversations in the API.")
+	fmt.Fprintln(e.stdout, "The invented soldiers have written in; answer them in the console.")
 }
 
 // seedDemo prepares a demo data directory: schema, invented operators and
@@ -186,7 +237,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 			return "", err
 		}
 		op := &lifeline.Operator{ID: lifeline.NewOperatorID(), Username: d.username, Role: d.role}
-		err = db.CreateOperator(ctx, lifeline.CLIActor, op, sqlstore.Credentials{PasswordHash: hash, TOTPSecret: []byte(enr.Secret)})
+		err = db.CreateOperator(ctx, lifeline.CLIActor, op, sqlstore.Credentials{PasswordHash: hash, TOTPSecret: []byte(enr.Secret), Enrolled: true})
 		if err != nil {
 			return "", err
 		}
@@ -194,6 +245,11 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 	}
 	if err := seedDemoCases(ctx, db); err != nil {
 		return "", err
+	}
+	for _, a := range demoCanned {
+		if err := db.SaveCannedAnswer(ctx, lifeline.CLIActor, &a); err != nil {
+			return "", err
+		}
 	}
 	token, hash, err := auth.NewToken()
 	if err != nil {

@@ -17,6 +17,9 @@ import (
 type Credentials struct {
 	PasswordHash string // Argon2id PHC string
 	TOTPSecret   []byte // the seed; sealed in the store (routing compartment, owner operator:<id>)
+	// Enrolled skips the first-login enrolment: the password and seed are
+	// the account's own already. Only the demo's invented staff are made so.
+	Enrolled bool
 }
 
 func operatorOwner(id lifeline.OperatorID) string { return "operator:" + string(id) }
@@ -58,8 +61,8 @@ func (db *DB) CreateOperator(ctx context.Context, by lifeline.Actor, op *lifelin
 		if err != nil {
 			return fmt.Errorf("seal TOTP seed: %w", err)
 		}
-		_, err = tx.Exec(`INSERT INTO operators (id, username, role, password_hash, totp_secret, disabled, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, 0, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, seed, now, now)
+		_, err = tx.Exec(`INSERT INTO operators (id, username, role, password_hash, password_change_required, totp_secret, disabled, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, !cred.Enrolled, seed, now, now)
 		if db.dialect.isUniqueViolation(err) {
 			return lifeline.Errorf(lifeline.ECONFLICT, "The username %s is taken.", op.Username)
 		}

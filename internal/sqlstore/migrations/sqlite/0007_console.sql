@@ -44,7 +44,7 @@ CREATE TABLE canned_answers (
     title      TEXT NOT NULL,
     body       TEXT NOT NULL,
     archived   INTEGER NOT NULL DEFAULT 0,
-    created_by TEXT NOT NULL REFERENCES operators (id),
+    created_by TEXT NOT NULL,                      -- the actor: an operator id or "cli"
     updated_at TEXT NOT NULL
 );
 CREATE INDEX canned_answers_language ON canned_answers (language, archived);
@@ -56,7 +56,7 @@ CREATE TABLE shifts (
     starts_at   TEXT NOT NULL,                     -- UTC, RFC 3339
     ends_at     TEXT NOT NULL,                     -- UTC, after starts_at
     stream      TEXT NOT NULL DEFAULT 'surrender',
-    created_by  TEXT NOT NULL REFERENCES operators (id),
+    created_by  TEXT NOT NULL,                     -- the actor: an operator id or "cli"
     created_at  TEXT NOT NULL
 );
 CREATE INDEX shifts_time ON shifts (starts_at, ends_at);
