@@ -209,9 +209,9 @@ func TestDemo(t *testing.T) {
 
 	// The demo's staff are real accounts of its data directory, and every
 	// run left the audit log intact: three user.add entries, for each of the
-	// three invented cases case.create and person.add, the API token, and a
-	// channel.save per run (the demo bot points at each run's fake
-	// Telegram); all signed.
+	// three invented cases case.create and person.add, five canned answers,
+	// the API token, and a channel.save per run (the demo bot points at each
+	// run's fake Telegram); all signed.
 	users := mustRun(t, nil, "user", "list", "--data", dir)
 	for _, d := range demoOperators {
 		if row := listRow(t, users, d.username); row[1] != string(d.role) || row[2] != "active" {
@@ -219,7 +219,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	out := mustRun(t, nil, "audit", "verify", "--data", dir)
-	if want := "Audit log intact: 12 entries; the latest signed checkpoint covers 12 "; !strings.HasPrefix(out, want) {
+	if want := "Audit log intact: 17 entries; the latest signed checkpoint covers 17 "; !strings.HasPrefix(out, want) {
 		t.Errorf("audit verify: got %q, want it to start %q", out, want)
 	}
 }
