@@ -180,6 +180,11 @@ const (
 	// ActionConfig: "Provider secrets, config".
 	ActionConfig Action = "config.write"
 
+	// ActionFloorManage: running the operators' floor, which §2.5 leaves to
+	// supervisors without a row of its own: shifts, routing profiles
+	// (languages, streams, capacity) and canned answers. No case content.
+	ActionFloorManage Action = "floor.manage"
+
 	// ActionBreakGlass: "Break-glass read of any case": a typed reason,
 	// WebAuthn step-up, 30 minutes, an alert to a second supervisor and an
 	// auditor.
@@ -441,6 +446,10 @@ var permissions = []Permission{
 	{ActionConfig, CompartmentSystem, map[Role]Grant{
 		RoleIntake: GrantNone, RoleCaseOfficer: GrantNone, RoleVerification: GrantNone, RoleFinance: GrantNone,
 		RoleSupervisor: GrantApprove, RoleAuditor: GrantNone, RoleAdmin: GrantTwoPerson,
+	}},
+	{ActionFloorManage, CompartmentSystem, map[Role]Grant{
+		RoleIntake: GrantNone, RoleCaseOfficer: GrantNone, RoleVerification: GrantNone, RoleFinance: GrantNone,
+		RoleSupervisor: GrantAll, RoleAuditor: GrantNone, RoleAdmin: GrantNone,
 	}},
 	{ActionBreakGlass, CompartmentCase, map[Role]Grant{
 		RoleIntake: GrantNone, RoleCaseOfficer: GrantNone, RoleVerification: GrantNone, RoleFinance: GrantNone,

@@ -120,7 +120,7 @@ func (b *browser) screenshot(name string) {
 	if os.Getenv("LIFELINE_SCREENSHOTS") == "" {
 		return
 	}
-	png := get(b, "screenshot", chromedp.FullScreenshot(90))
+	png := get(b, "screenshot", chromedp.FullScreenshot(100))
 	dir := filepath.Join("..", "..", "docs", "screenshots")
 	os.MkdirAll(dir, 0o755)
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
@@ -256,6 +256,24 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(".canned-list pre")),
 	)
 	b.screenshot("canned")
+	// She puts the operator on shift from now, for eight hours, and the
+	// coverage page shows the rest of the week's gaps.
+	b.do("shift",
+		chromedp.Navigate(base+"/shifts"),
+		chromedp.SetValue(chromedp.ID("shift-start"), time.Now().UTC().Format("2006-01-02T15:04")),
+		chromedp.SetValue(chromedp.ID("shift-hours"), "8"),
+		chromedp.Click(chromedp.ID("shift-save")),
+		chromedp.WaitVisible(chromedp.CSS("#shift-table tbody td form")),
+	)
+	if got := b.text("#shift-table tbody"); !strings.Contains(got, "ivan") {
+		t.Fatalf("shift table %q lacks ivan", got)
+	}
+	b.screenshot("shifts")
+	b.do("coverage", chromedp.Navigate(base+"/coverage"), chromedp.WaitVisible(chromedp.CSS(".strip")))
+	if got := b.text("#gap-list"); got == "" {
+		t.Error("coverage shows no gaps beyond the one eight-hour shift")
+	}
+	b.screenshot("coverage")
 	b.logout()
 
 	// The operator enrols, signs out, and signs in again: the code of the
@@ -269,7 +287,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// A failure costs a second's backoff (no lock-out): wait it out.
 	time.Sleep(1100 * time.Millisecond)
 	b.login(base, "ivan", ivanPW, totpCode(t, ivanSecret, used.Add(30*time.Second)))
-	b.do("inbox", chromedp.WaitVisible(chromedp.ID("list")), chromedp.WaitVisible(chromedp.CSS(`body[data-live="on"]`)))
+	b.do("inbox", chromedp.WaitVisible(chromedp.ID("logout")), chromedp.Navigate(base+"/inbox?q=mine"), chromedp.WaitVisible(chromedp.ID("list")), chromedp.WaitVisible(chromedp.CSS(`body[data-live="on"]`)))
 	// Mark the page: if it reloads, the mark is gone.
 	get(b, "mark page", chromedp.Evaluate[bool](`window.__noReload = true`))
 
@@ -290,15 +308,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.screenshot("inbox")
 
-	// The operator opens it, takes it, and replies with the canned answer,
-	// filling in the placeholder.
+	// The router gave it to the operator on shift: it is in his own queue.
+	// He opens it and replies with the canned answer, filling in the
+	// placeholder.
 	b.do("open conversation",
 		chromedp.Click(chromedp.CSS("#list a.open-conv")),
-		chromedp.WaitVisible(chromedp.ID("take")),
-		chromedp.Click(chromedp.ID("take")),
-		chromedp.WaitNotPresent(chromedp.ID("take")),
 		chromedp.WaitVisible(chromedp.ID("reply-text")),
 	)
+	if got := b.text("#conv-assigned"); got != "ivan" {
+		t.Errorf("conversation assigned to %q, want ivan (the router)", got)
+	}
 	if got := b.text("ol.history"); !strings.Contains(got, soldierText) {
 		t.Fatalf("history %q lacks the soldier's message", got)
 	}
@@ -323,7 +342,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		return false
 	})
-	b.do("status sent", chromedp.WaitVisible(chromedp.CSS(`.msg.out [data-status="sent"]`)))
+	b.do("status sent", chromedp.WaitVisible(chromedp.CSS(`ol.history li:last-child [data-status="sent"]`)))
 	b.screenshot("conversation")
 
 	// An internal note stays inside.

@@ -30,6 +30,7 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/logs"
 	"github.com/lifeline-hotline/lifeline/internal/media"
 	"github.com/lifeline-hotline/lifeline/internal/outbox"
+	"github.com/lifeline-hotline/lifeline/internal/routing"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 	"github.com/lifeline-hotline/lifeline/internal/web"
@@ -207,6 +208,19 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		logger.Warn("released jobs leased before a crash", "component", "outbox", "count", n)
 	}
 	hub := console.NewHub()
+	// The router gives waiting conversations to operators on shift and
+	// tells the supervisors on duty when a contact waits too long.
+	router := routing.New(db, routing.Config{
+		Logger:   logger.With("component", "routing"),
+		OnAssign: func(a routing.Assignment) { hub.Publish(console.Event{Type: "assign", Conversation: a.Conversation}) },
+		OnEscalate: func(e routing.Escalation) {
+			ev := console.Event{Type: "escalate", Conversation: e.Conversation.ID}
+			for _, s := range e.Supervisors {
+				ev.To = append(ev.To, s.ID)
+			}
+			hub.Publish(ev)
+		},
+	})
 	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox"),
 		Attempted: func(lifeline.MessageID) { hub.Publish(console.Event{Type: "status"}) }}
 	mediaWorker := &media.Worker{DB: db, Channels: channels, Logger: logger.With("component", "media")}
@@ -214,6 +228,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		Notify: func(ns []intake.Notice) {
 			worker.Poke()
 			mediaWorker.Poke()
+			router.Poke()
 			for _, n := range ns {
 				hub.Publish(console.Event{Type: "message", Conversation: n.Conversation})
 			}
@@ -258,7 +273,8 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 			}
 			return resp.Have, resp.Need, nil
 		},
-		Templates: cfg.templates,
+		Templates:      cfg.templates,
+		ResponseTarget: router.Target(),
 	})
 	if err != nil {
 		return err
@@ -315,6 +331,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Go(func() { km.run(bgCtx) })
 	wg.Go(func() { worker.Run(bgCtx) })
 	wg.Go(func() { mediaWorker.Run(bgCtx) })
+	wg.Go(func() { router.Run(bgCtx) })
 
 	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
 	if err != nil {

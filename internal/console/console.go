@@ -74,6 +74,13 @@ type Store interface {
 	Unassign(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, from lifeline.OperatorID) error
 	Operators(ctx context.Context) ([]lifeline.Operator, error)
 
+	Shifts(ctx context.Context, f sqlstore.ShiftFilter) ([]lifeline.Shift, error)
+	AddShift(ctx context.Context, by lifeline.Actor, s *lifeline.Shift) error
+	DeleteShift(ctx context.Context, by lifeline.Actor, id lifeline.ShiftID) error
+	RoutingProfiles(ctx context.Context) ([]sqlstore.Staff, error)
+	SetRoutingProfile(ctx context.Context, by lifeline.Actor, id lifeline.OperatorID, p lifeline.RoutingProfile) error
+	Coverage(ctx context.Context, from, to time.Time) ([]lifeline.CoverageGap, error)
+
 	CannedAnswers(ctx context.Context) ([]sqlstore.CannedAnswer, error)
 	SaveCannedAnswer(ctx context.Context, by lifeline.Actor, c *sqlstore.CannedAnswer) error
 	ArchiveCannedAnswer(ctx context.Context, by lifeline.Actor, id string) error
@@ -201,7 +208,7 @@ func (c *Console) Routes() []Route {
 	queue := Access{Action: lifeline.ActionSeeNewContacts}
 	read := Access{Action: lifeline.ActionReadConversation}
 	reply := Access{Action: lifeline.ActionReplyConversation}
-	config := Access{Action: lifeline.ActionConfig}
+	floor := Access{Action: lifeline.ActionFloorManage}
 	r := []Route{
 		{"GET /{$}", anyone, c.page(anyone, c.home)},
 		{"GET /static/", public, c.assets()},
@@ -227,9 +234,14 @@ func (c *Console) Routes() []Route {
 		{"POST /c/{id}/assign", Access{Action: lifeline.ActionCaseAssign}, c.page(Access{Action: lifeline.ActionCaseAssign}, c.assign)},
 		{"POST /c/{id}/close", read, c.page(read, c.closeConversation)},
 		{"POST /c/{id}/reopen", read, c.page(read, c.reopenConversation)},
-		{"GET /canned", config, c.page(config, c.cannedPage)},
-		{"POST /canned", config, c.page(config, c.saveCanned)},
-		{"POST /canned/{id}/archive", config, c.page(config, c.archiveCanned)},
+		{"GET /canned", floor, c.page(floor, c.cannedPage)},
+		{"POST /canned", floor, c.page(floor, c.saveCanned)},
+		{"POST /canned/{id}/archive", floor, c.page(floor, c.archiveCanned)},
+		{"GET /shifts", floor, c.page(floor, c.shiftsPage)},
+		{"POST /shifts", floor, c.page(floor, c.addShift)},
+		{"POST /shifts/{id}/delete", floor, c.page(floor, c.deleteShift)},
+		{"POST /staff/{id}/profile", floor, c.page(floor, c.setProfile)},
+		{"GET /coverage", floor, c.page(floor, c.coveragePage)},
 	}
 	// CSRF: a state change from another site is refused by the browser's
 	// own Sec-Fetch-Site and Origin headers (no bypass patterns), and the

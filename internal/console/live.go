@@ -5,6 +5,7 @@ package console
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,8 +16,23 @@ import (
 // that cares fetches what changed through its own permission checks, so
 // nothing reaches a browser that its operator may not see.
 type Event struct {
-	Type         string                  `json:"type"` // message, status, assign, state
+	Type         string                  `json:"type"` // message, status, assign, state, escalate
 	Conversation lifeline.ConversationID `json:"conversation,omitempty"`
+	// To, if set, limits the event to these operators' consoles (an
+	// escalation goes to the supervisors on duty).
+	To []lifeline.OperatorID `json:"-"`
+}
+
+// for_ reports whether the event goes to the session's console. An
+// escalation with no one named goes to everyone who runs the floor.
+func (e Event) for_(s *session) bool {
+	if len(e.To) > 0 {
+		return slices.Contains(e.To, s.Operator.ID)
+	}
+	if e.Type == "escalate" {
+		return permit(s, Access{Action: lifeline.ActionFloorManage})
+	}
+	return true
 }
 
 // Hub fans events out to the consoles listening. A slow console misses
@@ -97,6 +113,9 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		case <-r.Context().Done():
 			return
 		case e := <-ch:
+			if !e.for_(s) {
+				continue
+			}
 			b, _ := json.Marshal(e)
 			if !send(e.Type, b) {
 				return

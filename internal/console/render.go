@@ -23,6 +23,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"day":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"ms":    func(t time.Time) int64 { return t.UnixMilli() },
+		"langs": lifeline.Languages,
 		"pseudonym": func(id lifeline.ContactID) string {
 			return pseudonym(id)
 		},
@@ -50,6 +51,7 @@ func parsePages() (map[string]*template.Template, error) {
 type view struct {
 	L       string // the interface language: uk or en
 	Me      *session
+	Floor   bool // the operator runs the floor: canned answers, shifts, coverage
 	Data    map[string]any
 	Counts  map[string]int
 	Request string // the request id, to quote to the admin
@@ -60,6 +62,7 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	if s != nil && (s.UILanguage == "en" || s.UILanguage == "uk") {
 		v.L = s.UILanguage
 	}
+	v.Floor = s != nil && permit(s, Access{Action: lifeline.ActionFloorManage})
 	return v
 }
 

@@ -89,6 +89,11 @@
     counts();
     const es = new EventSource("/events");
     ["message", "status", "assign", "state"].forEach((t) => es.addEventListener(t, update));
+    es.addEventListener("escalate", (ev) => {
+      chime();
+      toast(document.body.dataset.lang === "en" ? "A contact has waited past the first-response target" : "Контакт чекає понад ціль першої відповіді");
+      update(ev);
+    });
     es.addEventListener("end", () => { es.close(); location.reload(); });
     // A slow console may miss an event: catch up every 30 s.
     setInterval(() => update({ type: "tick" }), 30000);
