@@ -584,6 +584,9 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 func (db *DB) CheckpointWAL(ctx context.Context) error {
 	// The write connection is the writer's; database/sql hands it over
 	// between batches, outside any transaction, as these statements need.
+	// The background checkpointer waits: its checkpoint would make this
+	// one report itself blocked.
+	defer db.ckpt.hold()()
 	if _, err := db.write.ExecContext(ctx, `VACUUM`); err != nil {
 		return fmt.Errorf("vacuum: %w", err)
 	}

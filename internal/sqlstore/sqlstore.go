@@ -59,6 +59,8 @@ type DB struct {
 	auditPoke chan struct{} // see AuditAppended
 	sealer    Sealer        // nil: no personal data through this handle
 
+	ckpt *checkpointer // SQLite files: checkpoints beside the writer
+
 	readMu    sync.Mutex
 	readStmts map[string]*sql.Stmt // see readStmt
 
@@ -92,6 +94,11 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	wq.Set("_journal_mode", "WAL")
 	wq.Set("_synchronous", "FULL")
 	wq.Set("_txlock", "immediate")
+	// Checkpoints run beside the writer, not inside its commits (see
+	// checkpointer): copying the WAL back into the database, with its
+	// fsyncs, would otherwise stall every write of the batch that crossed
+	// the threshold.
+	wq.Add("_pragma", "wal_autocheckpoint(0)")
 	write, err := sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -127,6 +134,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	if n <= 0 {
 		n = 4
 	}
+	var ckpt *sql.DB
 	if path == ":memory:" {
 		// An in-memory database exists only on the one writer connection.
 		read.Close()
@@ -134,8 +142,82 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	} else {
 		read.SetMaxOpenConns(n)
 		read.SetMaxIdleConns(n)
+		if ckpt, err = sql.Open("sqlite", base+"?"+cloneValues(common).Encode()); err != nil {
+			write.Close()
+			read.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		ckpt.SetMaxOpenConns(1)
 	}
-	return newDB(sqliteDialect{}, write, read, path, opts), nil
+	db := newDB(sqliteDialect{}, write, read, path, opts)
+	if ckpt != nil {
+		db.ckpt = newCheckpointer(ckpt)
+	}
+	return db, nil
+}
+
+// checkpointer copies the WAL back into the database on a connection of
+// its own, beside the writer (a PASSIVE checkpoint takes no lock that
+// writes or reads wait for), after commits: at most one at a time, and at
+// most every checkpointEvery, so that one checkpoint covers many commits.
+// The WAL is restarted from its beginning by the first write after a
+// checkpoint has copied all of it.
+type checkpointer struct {
+	mu     sync.Mutex // held by each checkpoint, and by hold
+	db     *sql.DB
+	poke   chan struct{}
+	done   chan struct{}
+	closer sync.Once
+}
+
+const checkpointEvery = 100 * time.Millisecond
+
+func newCheckpointer(db *sql.DB) *checkpointer {
+	c := &checkpointer{db: db, poke: make(chan struct{}, 1), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// committed tells the checkpointer that the WAL has grown.
+func (c *checkpointer) committed() {
+	select {
+	case c.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	for range c.poke {
+		// An error (a busy database) is left for the next commit's try;
+		// the WAL only grows until then.
+		c.mu.Lock()
+		c.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		c.mu.Unlock()
+		time.Sleep(checkpointEvery)
+	}
+}
+
+// hold keeps the checkpointer from starting a checkpoint until release is
+// called, for one that must run alone (CheckpointWAL); nil-safe.
+func (c *checkpointer) hold() (release func()) {
+	if c == nil {
+		return func() {}
+	}
+	c.mu.Lock()
+	return c.mu.Unlock
+}
+
+// close stops the checkpointer, once the writer has stopped, and closes
+// its connection (SQLite checkpoints as the last connection closes).
+func (c *checkpointer) close() error {
+	var err error
+	c.closer.Do(func() {
+		close(c.poke)
+		<-c.done
+		err = c.db.Close()
+	})
+	return err
 }
 
 func newDB(d dialect, write, read *sql.DB, path string, opts Options) *DB {
@@ -195,6 +277,9 @@ func (db *DB) Close() error {
 	db.readStmts = nil
 	db.readMu.Unlock()
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
+	}
 	if db.read != db.write {
 		errs = append(errs, db.read.Close())
 	}

@@ -165,6 +165,9 @@ func (w *writer) commit(batch []*writeReq) {
 	}
 	w.commits.Add(1)
 	w.writes.Add(int64(len(batch)))
+	if w.db.ckpt != nil {
+		w.db.ckpt.committed()
+	}
 	if audited {
 		select {
 		case w.db.auditPoke <- struct{}{}:
