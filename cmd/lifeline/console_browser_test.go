@@ -3,7 +3,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"net/url"
 	"os"
 	"os/exec"
@@ -343,7 +347,6 @@ func TestConsoleInBrowser(t *testing.T) {
 		return false
 	})
 	b.do("status sent", chromedp.WaitVisible(chromedp.CSS(`ol.history li:last-child [data-status="sent"]`)))
-	b.screenshot("conversation")
 
 	// An internal note stays inside.
 	b.do("note",
@@ -357,6 +360,42 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 
+	// A photo arrives in the same conversation: the console shows it redrawn
+	// (a PNG made from the stored JPEG), live.
+	photo, err := os.ReadFile(filepath.Join("..", "..", "internal", "channel", "telegram", "testdata", "photo.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	photo = []byte(strings.ReplaceAll(strings.ReplaceAll(string(photo), "6100000001", "100000991"), "700000103", "7002"))
+	for _, id := range []string{"AgACAgIAAxkBAAIBZ2ZsmallAAFAKE_photo_s", "AgACAgIAAxkBAAIBZ2ZlargeAAFAKE_photo_y", "AgACAgIAAxkBAAIBZ2ZmedAAFAKE_photo_m"} {
+		fake.AddFile(id, testJPEG(t))
+	}
+	resp, err = channeltest.PostTelegram(hook, secret, photo)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("photo webhook: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	b.do("photo shown", chromedp.WaitVisible(chromedp.CSS("ol.history img.media")))
+	// It loads, as a picture 64 pixels wide (Poll waits for a true answer).
+	get(b, "photo decoded", chromedp.Poll[bool](`(() => { const i = document.querySelector('ol.history img.media'); return i.complete && i.naturalWidth === 64; })()`))
+	b.screenshot("conversation")
+
 	b.checkTraffic(soldierText, "100000991", "Алексей", ivanPW, mariaPW)
 	channeltest.MustContainNone(t, "server log", srv.stderr.String(), "100000991", "хочу сдаться", ivanPW, mariaPW, "Алексей")
+}
+
+// testJPEG is a small invented picture, 64×48.
+func testJPEG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 5), 120, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -223,7 +223,8 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	})
 	worker := &outbox.Worker{DB: db, Senders: channels, Refs: keeper, Logger: logger.With("component", "outbox"),
 		Attempted: func(lifeline.MessageID) { hub.Publish(console.Event{Type: "status"}) }}
-	mediaWorker := &media.Worker{DB: db, Channels: channels, Logger: logger.With("component", "media")}
+	mediaWorker := &media.Worker{DB: db, Channels: channels, Logger: logger.With("component", "media"),
+		Handled: func() { hub.Publish(console.Event{Type: "status"}) }}
 	intakeSvc := intake.New(db, keeper, intake.Config{
 		Notify: func(ns []intake.Notice) {
 			worker.Poke()

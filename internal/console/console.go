@@ -67,6 +67,8 @@ type Store interface {
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
 	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
 	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
+	ConversationMedia(ctx context.Context, conv lifeline.ConversationID) ([]sqlstore.Media, error)
+	Media(ctx context.Context, id lifeline.ID) (*sqlstore.Media, error)
 	AddNote(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
 	SetConversationState(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, state string) error
 	Assign(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, to lifeline.OperatorID) error
@@ -227,6 +229,7 @@ func (c *Console) Routes() []Route {
 		{"GET /inbox/counts", queue, c.page(queue, c.inboxCounts)},
 		{"GET /c/{id}", read, c.page(read, c.conversation)},
 		{"GET /c/{id}/history", read, c.page(read, c.history)},
+		{"GET /media/{id}", read, c.page(read, c.media)},
 		{"POST /c/{id}/reply", reply, c.page(reply, c.reply)},
 		{"POST /c/{id}/template", reply, c.page(reply, c.sendTemplate)},
 		{"POST /c/{id}/note", read, c.page(read, c.note)},

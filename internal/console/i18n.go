@@ -90,6 +90,8 @@ var messages = map[string][2]string{ // {uk, en}
 	"kind.callback":     {"кнопка", "button"},
 	"kind.sticker":      {"стікер", "sticker"},
 	"kind.other":        {"інше", "other"},
+	"media.nopreview":   {"без попереднього перегляду", "no preview"},
+	"media.pending":     {"файл", "file"},
 	"kind.note":         {"нотатка", "note"},
 	"request":           {"Номер запиту", "Request id"},
 	"status":            {"Статус", "Status"},

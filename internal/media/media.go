@@ -154,6 +154,10 @@ type Worker struct {
 	FetchTimeout time.Duration // per file, default 2 minutes
 	Concurrency  int           // files at once, default 2: each holds up to MaxBytes twice
 
+	// Handled, if set, is called after each pass that handled files, for
+	// live operator views.
+	Handled func()
+
 	poke chan struct{}
 	once sync.Once
 }
@@ -239,6 +243,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		})
 	}
 	wg.Wait()
+	if len(jobs) > 0 && w.Handled != nil {
+		w.Handled()
+	}
 	return len(jobs), errors.Join(errs...)
 }
 

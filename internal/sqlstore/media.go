@@ -239,11 +239,13 @@ type Media struct {
 	MessageID lifeline.MessageID
 	ContactID lifeline.ContactID
 	Kind      string // the message's kind
-	MIME      string // as sniffed, once stored
-	Size      int64
-	State     string
-	Reason    string
-	Day       lifeline.Day
+	// Conversation is the conversation of the message, for access checks.
+	Conversation lifeline.ConversationID
+	MIME         string // as sniffed, once stored
+	Size         int64
+	State        string
+	Reason       string
+	Day          lifeline.Day
 	// Data is the content, once stored: untrusted bytes, to be served
 	// only as an attachment with nosniff, never inline.
 	Data []byte
@@ -256,8 +258,10 @@ func (db *DB) Media(ctx context.Context, id lifeline.ID) (*Media, error) {
 	err := db.Read(ctx, func(tx *Tx) error {
 		var blob []byte
 		var day string
-		err := tx.QueryRow(`SELECT id, message_id, contact_id, kind, mime, size, state, reason, created_day, blob FROM media WHERE id = ?`, id).
-			Scan(&m.ID, &m.MessageID, &m.ContactID, &m.Kind, &m.MIME, &m.Size, &m.State, &m.Reason, &day, &blob)
+		err := tx.QueryRow(`SELECT d.id, d.message_id, d.contact_id, d.kind, d.mime, d.size, d.state, d.reason, d.created_day, d.blob,
+				COALESCE(m.conversation_id, '')
+			FROM media d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`, id).
+			Scan(&m.ID, &m.MessageID, &m.ContactID, &m.Kind, &m.MIME, &m.Size, &m.State, &m.Reason, &day, &blob, &m.Conversation)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such media.")
 		}
@@ -302,6 +306,26 @@ func (db *DB) MessageMedia(ctx context.Context, message lifeline.MessageID) ([]M
 			out = append(out, m)
 		}
 		return rows.Err()
+	})
+	return out, err
+}
+
+// ConversationMedia lists the media files of a conversation's messages,
+// without their content, in the order they came.
+func (db *DB) ConversationMedia(ctx context.Context, conv lifeline.ConversationID) ([]Media, error) {
+	var out []Media
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryAll(tx, func(rows *sql.Rows) (m Media, err error) {
+			var day string
+			if err = rows.Scan(&m.ID, &m.MessageID, &m.ContactID, &m.Kind, &m.MIME, &m.Size, &m.State, &m.Reason, &day); err == nil {
+				m.Day, err = lifeline.ParseDay(day)
+			}
+			m.Conversation = conv
+			return m, err
+		}, `SELECT d.id, d.message_id, d.contact_id, d.kind, d.mime, d.size, d.state, d.reason, d.created_day
+			FROM media d JOIN messages m ON m.id = d.message_id WHERE m.conversation_id = ? ORDER BY d.rowid`, conv)
+		return err
 	})
 	return out, err
 }
