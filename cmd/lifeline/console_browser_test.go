@@ -292,6 +292,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	b.login(base, "ivan", ivanPW, totpCode(t, ivanSecret, used.Add(30*time.Second)))
 	b.do("inbox", chromedp.WaitVisible(chromedp.ID("logout")), chromedp.Navigate(base+"/inbox?q=mine"), chromedp.WaitVisible(chromedp.ID("list")), chromedp.WaitVisible(chromedp.CSS(`body[data-live="on"]`)))
+	// The interface switches to English for this operator, and back.
+	b.do("to English", chromedp.Click(chromedp.CSS(`form[action="/settings/language"] button`)), chromedp.WaitVisible(chromedp.CSS(`body[data-lang="en"]`)))
+	if got := b.text("header nav"); !strings.Contains(got, "Inbox") {
+		t.Errorf("English navigation reads %q", got)
+	}
+	b.screenshot("inbox-en")
+	b.do("to Ukrainian", chromedp.Click(chromedp.CSS(`form[action="/settings/language"] button`)), chromedp.WaitVisible(chromedp.CSS(`body[data-lang="uk"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-live="on"]`)))
+	if got := get(b, "location", chromedp.Location()); !strings.HasSuffix(got, "/inbox?q=mine") {
+		t.Errorf("after the switch the page is %s, want the same queue", got)
+	}
 	// Mark the page: if it reloads, the mark is gone.
 	get(b, "mark page", chromedp.Evaluate[bool](`window.__noReload = true`))
 

@@ -33,8 +33,8 @@ func subcommand(ctx context.Context, e env, noun string, args []string, verbs ma
 
 func runUser(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "user", args, map[string]func(context.Context, env, []string) error{
-		"add": runUserAdd, "list": runUserList, "disable": runUserDisable,
-	}, "add|list|disable")
+		"add": runUserAdd, "list": runUserList, "disable": runUserDisable, "role": runUserRole,
+	}, "add|list|disable|role")
 }
 
 func runUserAdd(ctx context.Context, e env, args []string) error {
@@ -123,6 +123,36 @@ func runUserDisable(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Disabled %s; its API tokens are revoked.\n", *username)
+		return nil
+	})
+}
+
+// runUserRole changes an account's role; its console sessions end, so the
+// new role applies from the next sign-in.
+func runUserRole(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "user role", "user role --username NAME --role ROLE [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	username := fs.String("username", "", "the account")
+	role := fs.String("role", "", "one of: intake, case-officer, verification, finance, supervisor, auditor, admin")
+	if err := fs.parseAll(args); err != nil {
+		return err
+	}
+	if *username == "" || *role == "" {
+		return usageErrorf("user role: --username and --role are required")
+	}
+	r, err := lifeline.ParseRole(*role)
+	if err != nil {
+		return usageErrorf("user role: --role: %v", lifeline.ErrorMessage(err))
+	}
+	return withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
+		op, err := db.OperatorByUsername(ctx, *username)
+		if err != nil {
+			return err
+		}
+		if err := db.SetRole(ctx, lifeline.CLIActor, op.ID, r); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s is now %s; their console sessions have ended.\n", op.Username, r)
 		return nil
 	})
 }

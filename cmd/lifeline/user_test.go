@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"net/url"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -219,5 +221,40 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 		if got, want := entries[3].Reason, "left"; got != want {
 			t.Errorf("user.disable: got reason %q, want %q", got, want)
 		}
+	}
+}
+
+// TestUserRole: a role change is recorded, shown in the list, and ends the
+// account's console sessions.
+func TestUserRole(t *testing.T) {
+	dir := mustMigrate(t)
+	mustRun(t, nil, "user", "add", "--data", dir, "--username", "roman", "--role", "intake")
+	db := mustOpenDB(t, dir)
+	op, err := db.OperatorByUsername(context.Background(), "roman")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := []byte("0123456789abcdef0123456789abcdef")
+	if err := db.CreateSession(context.Background(), lifeline.Actor{ID: string(op.ID), Role: op.Role}, hash, sqlstore.StageFull); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	out := mustRun(t, nil, "user", "role", "--data", dir, "--username", "roman", "--role", "case-officer")
+	if !strings.Contains(out, "roman is now case-officer") {
+		t.Errorf("user role printed %q", out)
+	}
+	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[1] != "case-officer" {
+		t.Errorf("user list: %q", row)
+	}
+	db = mustOpenDB(t, dir)
+	defer db.Close()
+	if _, err := db.SessionByHash(context.Background(), hash); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
+		t.Errorf("session after the role change: %v, want ENOTFOUND", err)
+	}
+	checkOneLineError(t, runLifeline(t, nil, "user", "role", "--data", dir, "--username", "roman", "--role", "king"), 2)
+	res := runLifeline(t, nil, "user", "role", "--data", dir, "--username", "nobody", "--role", "intake")
+	if res.code == 0 {
+		t.Error("role change of an unknown account succeeded")
 	}
 }

@@ -32,12 +32,6 @@ func (s *session) actor(r *http.Request) lifeline.Actor {
 
 type sessionKey struct{}
 
-// sessionFrom returns the request's session; page guarantees one.
-func sessionFrom(r *http.Request) *session {
-	s, _ := r.Context().Value(sessionKey{}).(*session)
-	return s
-}
-
 // authenticate finds the live session the request's cookie names, ending
 // it if it has expired, and records the activity if touch. nil if there is
 // none.
