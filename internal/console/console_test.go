@@ -428,3 +428,113 @@ func TestSealedConsoleShowsUnsealOnly(t *testing.T) {
 		t.Errorf("CSP %q", csp)
 	}
 }
+
+// inbound stores a contact's message on a new conversation, as intake does,
+// and returns the conversation.
+func (f *fixture) inbound(kind lifeline.ChannelKind, channelName, sender, text string) lifeline.ConversationID {
+	f.t.Helper()
+	var conv lifeline.ConversationID
+	err := f.db.Ingest(context.Background(), func(in *sqlstore.Ingest) error {
+		c := &lifeline.Contact{ID: lifeline.NewContactID(), Channel: kind, Handle: lifeline.Sensitive(sender)}
+		if err := in.CreateContact(c); err != nil {
+			return err
+		}
+		var err error
+		if conv, _, err = in.OpenConversation(c.ID, kind, channelName, "", lifeline.Sensitive(sender)); err != nil {
+			return err
+		}
+		m := &lifeline.Message{ID: lifeline.NewMessageID(), ContactID: c.ID, Direction: lifeline.Inbound, Body: lifeline.Sensitive(text)}
+		return in.AddMessage(m, conv, "text", nil, "")
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return conv
+}
+
+// TestWhatsAppWindowInConsole: past 24 hours after the contact's last
+// message the conversation says so, offers only the approved templates,
+// refuses a free-form reply with the reason, and sends a chosen template.
+func TestWhatsAppWindowInConsole(t *testing.T) {
+	tpl := console.Template{Name: "hotline_followup", Language: "ru", Label: "Напоминание о связи"}
+	f := newFixture(t, console.Config{DisableBackoff: true, Templates: []console.Template{tpl}})
+	secret, _ := f.enrolled("oksana", lifeline.RoleIntake)
+	conv := f.inbound(lifeline.ChannelWhatsApp, "wa", "380501234567", "Добрый день")
+
+	f.clock.Add(25 * time.Hour)
+	_, ck := f.login("oksana", password, code(t, secret, f.clock.Now()))
+	page := bodyOf(t, f.do("GET", "/c/"+string(conv), nil, ck))
+	if !strings.Contains(page, `id="window-closed"`) || !strings.Contains(page, "hotline_followup|ru") || strings.Contains(page, `id="reply-form"`) {
+		t.Fatalf("closed window not shown plainly:\n%s", page)
+	}
+	resp := f.do("POST", "/c/"+string(conv)+"/reply", url.Values{"text": {"Вы на связи?"}}, ck)
+	if body := bodyOf(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "24-hour window is closed") {
+		t.Errorf("free-form reply past the window: %d\n%s", resp.StatusCode, body)
+	}
+	resp = f.do("POST", "/c/"+string(conv)+"/template", url.Values{"template": {"something_else|ru"}}, ck)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a template not configured: %d, want 400", resp.StatusCode)
+	}
+	resp = f.do("POST", "/c/"+string(conv)+"/template", url.Values{"template": {"hotline_followup|ru"}}, ck)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("template: %d, want 303", resp.StatusCode)
+	}
+	msgs, err := f.db.ConversationMessages(context.Background(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := msgs[len(msgs)-1]
+	if len(msgs) != 2 || last.Kind != "template" || last.Text.Reveal() != "hotline_followup|ru" || last.Author != "oksana" || last.Status != "queued" {
+		t.Errorf("messages %+v, want the template queued by oksana", msgs)
+	}
+}
+
+// TestConversationScope: an intake operator sees unassigned conversations
+// and his own, never another operator's: that one answers exactly like a
+// conversation that does not exist, and the refusal is audited.
+func TestConversationScope(t *testing.T) {
+	f := newFixture(t, console.Config{DisableBackoff: true})
+	s1, _ := f.enrolled("anna", lifeline.RoleIntake)
+	f.enrolled("boris", lifeline.RoleIntake)
+	mine := f.inbound(lifeline.ChannelTelegram, "bot", "100000201", "первое")
+	theirs := f.inbound(lifeline.ChannelTelegram, "bot", "100000202", "второе")
+	boris, err := f.db.OperatorByUsername(context.Background(), "boris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Assign(context.Background(), lifeline.CLIActor, theirs, boris.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(30 * time.Second)
+	_, ck := f.login("anna", password, code(t, s1, f.clock.Now()))
+	if resp := f.do("GET", "/c/"+string(mine), nil, ck); resp.StatusCode != http.StatusOK {
+		t.Errorf("unassigned conversation: %d, want 200", resp.StatusCode)
+	}
+	for _, p := range []string{"/c/" + string(theirs), "/c/" + string(theirs) + "/history"} {
+		resp := f.do("GET", p, nil, ck)
+		if body := bodyOf(t, resp); resp.StatusCode != http.StatusNotFound || strings.Contains(body, "второе") {
+			t.Errorf("GET %s of another operator's conversation: %d", p, resp.StatusCode)
+		}
+	}
+	resp := f.do("POST", "/c/"+string(theirs)+"/reply", url.Values{"text": {"чужой"}}, ck)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("reply to another's conversation: %d, want 404", resp.StatusCode)
+	}
+	if resp := f.do("GET", "/c/"+string(lifeline.NewConversationID()), nil, ck); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("no such conversation: %d", resp.StatusCode)
+	}
+	// Taking the unassigned one makes it his; the list of "mine" shows it.
+	if resp := f.do("POST", "/c/"+string(mine)+"/take", url.Values{}, ck); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("take: %d", resp.StatusCode)
+	}
+	if body := bodyOf(t, f.do("GET", "/inbox/list?q=mine", nil, ck)); !strings.Contains(body, string(mine)) || strings.Contains(body, string(theirs)) {
+		t.Errorf("mine queue:\n%s", body)
+	}
+	// The supervisor's pages are not his.
+	if resp := f.do("GET", "/canned", nil, ck); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("GET /canned as intake: %d, want 403", resp.StatusCode)
+	}
+	if denied := f.auditActions(audit.DecisionDeny); !slices.ContainsFunc(denied, func(s string) bool { return strings.HasPrefix(s, "console.denied:conversation.") }) {
+		t.Errorf("audit denials %q lack the refused conversation", denied)
+	}
+}
