@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
@@ -409,4 +411,42 @@ func testJPEG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestConsoleUnsealInBrowser: a sealed server's console shows the unseal
+// page whatever is asked; a mistyped share is refused by name; three
+// custodians' shares unseal it, and the console moves on to the sign-in.
+func TestConsoleUnsealInBrowser(t *testing.T) {
+	chromium(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	shares := shareLine.FindAllStringSubmatch(mustRun(t, nil, "init", "--data", dir), -1)
+	if len(shares) != 5 {
+		t.Fatalf("init printed %d shares, want 5", len(shares))
+	}
+	mustRun(t, nil, "migrate", "--data", dir)
+	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	base := "http://" + srv.addr
+
+	b := newBrowser(t)
+	b.do("sealed", chromedp.Navigate(base+"/inbox"), chromedp.WaitVisible(chromedp.ID("share")))
+	b.screenshot("unseal")
+	typo := []byte(shares[0][1])
+	typo[len(typo)-6] ^= 1 // one character off
+	b.do("typo", chromedp.SendKeys(chromedp.ID("share"), string(typo)), chromedp.Submit(chromedp.ID("share")), chromedp.WaitVisible(chromedp.CSS(".error")))
+	for i, sh := range shares[1:4] {
+		// Each share is one form post: wait for the page it loads.
+		b.do(fmt.Sprintf("type share %d", i+1), chromedp.SendKeys(chromedp.ID("share"), sh[1]))
+		get(b, fmt.Sprintf("post share %d", i+1), chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Submit(chromedp.ID("share"))))
+		if i < 2 {
+			if got := b.text("#have"); got != fmt.Sprint(i+1) {
+				t.Errorf("after share %d the page counts %q", i+1, got)
+			}
+		}
+	}
+	b.do("unsealed", chromedp.WaitVisible(chromedp.ID("signin")))
+	if _, body := mustGet(t, base+"/readyz"); !strings.Contains(body, "keys: unsealed") {
+		t.Errorf("readyz after the console's unseal: %q", body)
+	}
+	b.checkTraffic(shares[1][1], shares[2][1], shares[3][1])
+	channeltest.MustContainNone(t, "server log", srv.stderr.String(), shares[1][1], shares[2][1], shares[3][1])
 }
