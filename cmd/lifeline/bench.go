@@ -31,33 +31,50 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}, "ingest")
 }
 
-// benchResult is one load run.
+// benchResult is one load run, or the sum of several.
 type benchResult struct {
-	name     string
-	requests int
-	errors   int
-	elapsed  time.Duration
-	p50, p99 time.Duration
+	name    string
+	errors  int
+	elapsed time.Duration
+	lat     []time.Duration // each request's, sorted
 }
 
-func (r benchResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+func (r benchResult) requests() int { return len(r.lat) }
+func (r benchResult) rate() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
+func (r benchResult) p(q float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[int(float64(len(r.lat))*q)]
+}
+
+// add sums another run of the same load into r.
+func (r *benchResult) add(o benchResult) {
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	r.lat = append(r.lat, o.lat...)
+	slices.Sort(r.lat)
+}
 
 // runBenchIngest measures webhook ingest: signed, realistic Telegram updates
 // (about 1.5 KB, a unique update_id and message_id each) against a real
 // lifeline server on the loopback, fully durable and sealed; and beside it,
 // in the same run, a no-op handler and a bare group-commit insert, for the
-// ratios. All traffic stays on 127.0.0.1 and every run stops by itself.
+// ratios. The three take turns, in --rounds slices each, so that a machine
+// whose load changes meanwhile weighs on all three alike. All traffic stays
+// on 127.0.0.1 and every run stops by itself.
 func runBenchIngest(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "bench ingest", "bench ingest [--concurrency N] [--duration D] [--senders N] [--cpuprofile FILE]")
+	fs := newFlagSet(e, "bench ingest", "bench ingest [--concurrency N] [--duration D] [--rounds N] [--senders N] [--cpuprofile FILE]")
 	concurrency := fs.Int("concurrency", 64, "requests in flight")
-	duration := fs.Duration("duration", 10*time.Second, "how long each run lasts (at most 5m)")
+	duration := fs.Duration("duration", 10*time.Second, "how long each of the three runs lasts in all (at most 5m)")
+	rounds := fs.Int("rounds", 5, "slices each run is cut into, the three taking turns")
 	senders := fs.Int("senders", 1000, "distinct invented senders the updates come from")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lifeline run (server and load alike) to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the lifeline turns (server and load alike) to this file, then FILE.1, FILE.2…")
 	if err := fs.parseAll(args); err != nil {
 		return err
 	}
-	if *concurrency < 1 || *concurrency > 1024 || *duration <= 0 || *duration > 5*time.Minute || *senders < 1 {
-		return usageErrorf("bench ingest: want 1 <= --concurrency <= 1024, 0 < --duration <= 5m, --senders >= 1")
+	if *concurrency < 1 || *concurrency > 1024 || *duration <= 0 || *duration > 5*time.Minute || *senders < 1 || *rounds < 1 || *rounds > 100 {
+		return usageErrorf("bench ingest: want 1 <= --concurrency <= 1024, 0 < --duration <= 5m, 1 <= --rounds <= 100, --senders >= 1")
 	}
 	dir, err := os.MkdirTemp("", "lifeline-bench-")
 	if err != nil {
@@ -65,38 +82,23 @@ func runBenchIngest(ctx context.Context, e env, args []string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	var results []benchResult
-
 	// 1. lifeline, end to end.
 	url, secret, stop, err := startBenchServer(ctx, e, filepath.Join(dir, "lifeline"))
 	if err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			stop()
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			stop()
-			return err
-		}
-	}
-	r := loadTelegram(ctx, "lifeline webhook (durable, sealed)", url, secret, *concurrency, *duration, int64(*senders))
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	stop()
-	results = append(results, r)
+	defer stop()
 
 	// 2. A no-op handler: the ceiling of HTTP on this machine.
 	noop := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 	})
-	results = append(results, loadBaseline(ctx, "no-op handler", noop, *concurrency, *duration, int64(*senders)))
+	noopURL, stopNoop, err := startBaseline(noop)
+	if err != nil {
+		return err
+	}
+	defer stopNoop()
 
 	// 3. A bare insert through the same group-committing writer.
 	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "bare", sqlstore.FileName), sqlstore.Options{})
@@ -120,17 +122,63 @@ func runBenchIngest(ctx context.Context, e env, args []string) error {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	results = append(results, loadBaseline(ctx, "bare group-commit insert", bare, *concurrency, *duration, int64(*senders)))
+	bareURL, stopBare, err := startBaseline(bare)
+	if err != nil {
+		return err
+	}
+	defer stopBare()
+
+	results := []benchResult{
+		{name: "lifeline webhook (durable, sealed)"},
+		{name: "no-op handler"},
+		{name: "bare group-commit insert"},
+	}
+	urls := []string{url, noopURL, bareURL}
+	slice := *duration / time.Duration(*rounds)
+	for range *rounds {
+		for i := range results {
+			if i == 0 && *cpuProfile != "" {
+				if err := startProfile(*cpuProfile); err != nil {
+					return err
+				}
+			}
+			results[i].add(loadTelegram(ctx, urls[i], secret, *concurrency, slice, int64(*senders)))
+			if i == 0 && *cpuProfile != "" {
+				pprof.StopCPUProfile()
+			}
+		}
+	}
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "concurrency %d, %s each, 1.5 KB Telegram updates\n", *concurrency, *duration)
+	fmt.Fprintf(tw, "concurrency %d, %s each in %d turns, 1.5 KB Telegram updates\n", *concurrency, *duration, *rounds)
 	fmt.Fprintln(tw, "RUN\tREQUESTS\tERRORS\tREQ/S\tP50\tP99")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\n", r.name, r.requests, r.errors, r.rate(), r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\n", r.name, r.requests(), r.errors, r.rate(), r.p(0.50).Round(10*time.Microsecond), r.p(0.99).Round(10*time.Microsecond))
 	}
 	tw.Flush()
 	fmt.Fprintf(e.stdout, "lifeline / bare group commit: %.0f%%; lifeline / no-op: %.0f%%\n",
 		100*results[0].rate()/results[2].rate(), 100*results[0].rate()/results[1].rate())
+	return nil
+}
+
+// profiles counts the CPU profiles written, one per lifeline turn.
+var profiles int
+
+// startProfile starts the CPU profile of a lifeline turn: the first in
+// path, the next in path.1, path.2 and so on (go tool pprof takes them all).
+func startProfile(path string) error {
+	if profiles > 0 {
+		path = fmt.Sprintf("%s.%d", path, profiles)
+	}
+	profiles++
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
 	return nil
 }
 
@@ -171,25 +219,25 @@ func startBenchServer(ctx context.Context, e env, dir string) (url, secret strin
 	}
 }
 
-func loadBaseline(ctx context.Context, name string, h http.Handler, concurrency int, d time.Duration, senders int64) benchResult {
+// startBaseline serves h on the loopback and returns its webhook URL.
+func startBaseline(h http.Handler) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return benchResult{name: name + " (could not listen)"}
+		return "", nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
-	return loadTelegram(ctx, name, "http://"+ln.Addr().String()+"/hooks/telegram/bench", "unused", concurrency, d, senders)
+	return "http://" + ln.Addr().String() + "/hooks/telegram/bench", func() { srv.Close() }, nil
 }
 
 // loadTelegram posts distinct signed updates at the given concurrency for d.
-func loadTelegram(ctx context.Context, name, url, secret string, concurrency int, d time.Duration, senders int64) benchResult {
+func loadTelegram(ctx context.Context, url, secret string, concurrency int, d time.Duration, senders int64) benchResult {
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, DisableCompression: true,
 	}, Timeout: 30 * time.Second}
 	defer client.CloseIdleConnections()
 	var next atomic.Int64
-	next.Store(time.Now().UnixNano() % 1e9 * 1000) // distinct update ids across runs
+	next.Store(time.Now().UnixNano() % 1e12 * 1000) // distinct update ids across runs
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
@@ -226,10 +274,5 @@ func loadTelegram(ctx context.Context, name, url, secret string, concurrency int
 	wg.Wait()
 	elapsed := time.Since(start)
 	slices.Sort(lat)
-	r := benchResult{name: name, requests: len(lat), errors: errs, elapsed: elapsed}
-	if len(lat) > 0 {
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[len(lat)*99/100]
-	}
-	return r
+	return benchResult{errors: errs, elapsed: elapsed, lat: lat}
 }
