@@ -171,6 +171,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
 		return
 	}
+	if r.Method != http.MethodPost {
+		// A HEAD (routed here by the GET pattern) or anything else is not
+		// a delivery, signed or not: it stores nothing.
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+		return
+	}
 	if r.Header.Get("Content-Encoding") != "" && r.Header.Get("Content-Encoding") != "identity" {
 		// Providers never compress; a compressed body is never inflated here.
 		http.Error(w, "Unsupported content encoding.", http.StatusUnsupportedMediaType)

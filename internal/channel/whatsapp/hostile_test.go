@@ -126,7 +126,7 @@ func TestHostileTransportAndAuthentication(t *testing.T) {
 		{name: "A-07 PUT", body: valid, edit: func(r *http.Request) { r.Method = http.MethodPut }, want: 405},
 		{name: "A-07 DELETE", body: valid, edit: func(r *http.Request) { r.Method = http.MethodDelete }, want: 405},
 		{name: "A-08 OPTIONS", body: valid, edit: func(r *http.Request) { r.Method = http.MethodOptions }, want: 405},
-		{name: "A-08 HEAD unsigned", body: valid, edit: func(r *http.Request) { r.Method = http.MethodHead; unsignedWA(r) }, want: 401},
+		{name: "A-08 HEAD unsigned", body: valid, edit: func(r *http.Request) { r.Method = http.MethodHead; unsignedWA(r) }, want: 405},
 		{name: "B-05 no X-Hub-Signature-256", body: valid, edit: unsignedWA, want: 401},
 		{name: "B-06 signature over other bytes", body: valid, edit: func(r *http.Request) {
 			r.Header.Set("X-Hub-Signature-256", channeltest.SignWhatsApp(append(bytes.Clone(valid), ' '), testAppSecret))
