@@ -11,8 +11,14 @@ ALTER TABLE cases ADD COLUMN exchange_choice TEXT NOT NULL DEFAULT '';
 ALTER TABLE cases ADD COLUMN future_choice TEXT NOT NULL DEFAULT '';
 -- Where he emigrates to, and notes on the choices: sealed (identity).
 ALTER TABLE cases ADD COLUMN choice_detail BLOB;
+-- The verification officer of the case (the case officer is assigned_to).
+ALTER TABLE cases ADD COLUMN verifier_id TEXT REFERENCES operators (id);
 -- Whether each relative needs relocation (plaintext: it makes tasks).
 ALTER TABLE persons ADD COLUMN relocate INTEGER NOT NULL DEFAULT 0;
+
+-- Step-up (SECURITY.md §2.6): the time of the session's latest fresh TOTP,
+-- for reveals of identity fields and exports within five minutes of it.
+ALTER TABLE sessions ADD COLUMN step_up_at TEXT;
 
 -- The timeline: one row per thing that happened to a case. The why is
 -- sealed (case officers type it; it may name people).

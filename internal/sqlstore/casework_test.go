@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// caseFor opens a case on a new contact's conversation and adds its
+// applicant with the given service number.
+func (e *routingEnv) caseFor(t testing.TB, by lifeline.Actor, service string) (*lifeline.Case, lifeline.PersonID) {
+	t.Helper()
+	ctx := context.Background()
+	c := e.inbound(t, nil)
+	k, err := e.db.OpenCase(ctx, by, c.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &lifeline.Person{ID: lifeline.NewPersonID(), CaseID: k.ID, Relation: lifeline.RelationApplicant,
+		Name: "Тестов Пётр Иванович", BirthDate: "1990-01-01", Unit: "в/ч 00000", Rank: "рядовой", ServiceNumber: lifeline.Sensitive(service)}
+	if err := e.db.AddPerson(ctx, by, p); err != nil {
+		t.Fatal(err)
+	}
+	return k, p.ID
+}
+
+func mustCaseStatus(t *testing.T, db *sqlstore.DB, id lifeline.CaseID, want lifeline.CaseStatus) {
+	t.Helper()
+	c, err := db.Case(context.Background(), id)
+	if err != nil || c.Status != want {
+		t.Fatalf("case status %v %v, want %s", c, err, want)
+	}
+}
+
+// TestCaseLifecycle follows one case through the store: opened from a
+// conversation, assigned, screened with a verdict only a verification
+// officer other than the case officer records, waiting, active, an
+// operation with a second case, captured, custody, choices, tasks, the
+// exchange list by two people, and the timeline that records it all.
+func TestCaseLifecycle(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	io := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleIntake)), Role: lifeline.RoleIntake}
+	coID := e.operator(t, lifeline.RoleCaseOfficer)
+	co := lifeline.Actor{ID: string(coID), Role: lifeline.RoleCaseOfficer}
+	voID := e.operator(t, lifeline.RoleVerification)
+	vo := lifeline.Actor{ID: string(voID), Role: lifeline.RoleVerification}
+	sv2 := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleSupervisor)), Role: lifeline.RoleSupervisor}
+
+	k, applicant := e.caseFor(t, io, "AB-123456")
+	if k.Status != lifeline.CaseRegistered || !lifeline.ValidCodeName(k.CodeName) {
+		t.Fatalf("new case %+v", k)
+	}
+	if err := e.db.AssignCase(ctx, e.boss, k.ID, coID, coID); lifeline.ErrorCode(err) != lifeline.EINVALID {
+		t.Errorf("same officer twice: %v, want EINVALID", err)
+	}
+	if err := e.db.AssignCase(ctx, e.boss, k.ID, voID, ""); lifeline.ErrorCode(err) != lifeline.EINVALID {
+		t.Errorf("a verification officer as case officer: %v, want EINVALID", err)
+	}
+	if err := e.db.AssignCase(ctx, e.boss, k.ID, coID, voID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.TransitionCase(ctx, co, k.ID, lifeline.CaseWaiting, "skip screening"); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("registered → waiting: %v, want ECONFLICT", err)
+	}
+	if err := e.db.TransitionCase(ctx, co, k.ID, lifeline.CaseScreening, "questionnaire done"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SaveScreening(ctx, vo, k.ID, map[string]bool{"identity_consistent": true, "unit_confirmed": true}, nil, "checked the unit"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.RecordVerdict(ctx, co, k.ID, sqlstore.VerdictVerified, "looks fine"); lifeline.ErrorCode(err) != lifeline.EFORBIDDEN {
+		t.Errorf("verdict by the case officer: %v, want EFORBIDDEN", err)
+	}
+	if err := e.db.RecordVerdict(ctx, vo, k.ID, sqlstore.VerdictVerified, "unit and number confirmed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.RecordVerdict(ctx, vo, k.ID, sqlstore.VerdictRejected, "changed my mind"); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("second verdict: %v, want ECONFLICT", err)
+	}
+	if s, err := e.db.CaseScreening(ctx, k.ID, false); err != nil || s.Verdict != sqlstore.VerdictVerified || len(s.Checklist) != 0 {
+		t.Errorf("verdict-only screening %+v %v: want the verdict and no checklist", s, err)
+	}
+	if s, err := e.db.CaseScreening(ctx, k.ID, true); err != nil || !s.Checklist["unit_confirmed"] {
+		t.Errorf("intel screening %+v %v", s, err)
+	}
+	for _, st := range []lifeline.CaseStatus{lifeline.CaseWaiting, lifeline.CaseActive} {
+		if err := e.db.TransitionCase(ctx, co, k.ID, st, "next step"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A second soldier joins the same operation.
+	k2, applicant2 := e.caseFor(t, io, "AB-777777")
+	for _, st := range []lifeline.CaseStatus{lifeline.CaseScreening, lifeline.CaseWaiting, lifeline.CaseActive} {
+		if err := e.db.TransitionCase(ctx, co, k2.ID, st, "next step"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan := sqlstore.OperationPlan{Time: "2026-03-10 04:30", MeetingPoint: "48.1000 37.2000, the old mill", Unit: "test brigade"}
+	op, err := e.db.CreateOperation(ctx, vo, plan, []lifeline.PersonID{applicant, applicant2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetOperationState(ctx, vo, op.ID, sqlstore.OperationApproved); lifeline.ErrorCode(err) != lifeline.EFORBIDDEN {
+		t.Errorf("approval by a verification officer: %v, want EFORBIDDEN", err)
+	}
+	for _, st := range []string{sqlstore.OperationApproved, sqlstore.OperationUnderWay} {
+		if err := e.db.SetOperationState(ctx, e.boss, op.ID, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCaseStatus(t, e.db, k.ID, lifeline.CaseExtraction)
+	mustCaseStatus(t, e.db, k2.ID, lifeline.CaseExtraction)
+	if err := e.db.SetOutcome(ctx, vo, op.ID, applicant, sqlstore.OutcomeCaptured); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetOutcome(ctx, vo, op.ID, applicant2, sqlstore.OutcomeNotArrived); err != nil {
+		t.Fatal(err)
+	}
+	mustCaseStatus(t, e.db, k.ID, lifeline.CaseCaptured)
+	mustCaseStatus(t, e.db, k2.ID, lifeline.CaseExtraction)
+	ops, err := e.db.Operations(ctx, k.ID, true)
+	if err != nil || len(ops) != 1 || ops[0].Plan.MeetingPoint != plan.MeetingPoint || len(ops[0].Persons) != 2 {
+		t.Fatalf("operations %+v %v", ops, err)
+	}
+	if ops, _ := e.db.Operations(ctx, k.ID, false); ops[0].Plan != nil {
+		t.Error("the plan was opened without intel")
+	}
+
+	if err := e.db.TransitionCase(ctx, co, k.ID, lifeline.CaseInCustody, "handed over"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetChoices(ctx, co, k.ID, sqlstore.ChoiceExchange, sqlstore.ChoiceEmigrate, "Canada"); err != nil {
+		t.Fatal(err)
+	}
+	if where, err := e.db.ChoiceWhere(ctx, k.ID); err != nil || where != "Canada" {
+		t.Errorf("where: %q %v", where, err)
+	}
+
+	// Tasks: one overdue surfaces on the supervisor's list.
+	today := lifeline.DayOf(e.clock.Now())
+	task := &sqlstore.Task{Case: k.ID, Kind: "relocate_relative", Owner: coID, Due: today.AddDays(-1), Note: "wife and daughter"}
+	if err := e.db.AddTask(ctx, co, task); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.AddTask(ctx, co, &sqlstore.Task{Case: k.ID, Kind: "find_job", Due: today.AddDays(30)}); err != nil {
+		t.Fatal(err)
+	}
+	overdue, err := e.db.Tasks(ctx, "", today.AddDays(-1), false)
+	if err != nil || len(overdue) != 1 || overdue[0].ID != task.ID || overdue[0].CaseCode != k.CodeName || !overdue[0].Note.IsEmpty() {
+		t.Fatalf("overdue %+v %v", overdue, err)
+	}
+	if err := e.db.SetTaskState(ctx, co, k.ID, task.ID, "done"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The exchange list needs two people and is made once.
+	x, err := e.db.RequestExport(ctx, e.boss, "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.db.ExchangeList(ctx, e.boss, x.ID); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("unapproved export: %v, want ECONFLICT", err)
+	}
+	if err := e.db.ApproveExport(ctx, e.boss, x.ID); lifeline.ErrorCode(err) != lifeline.EFORBIDDEN {
+		t.Errorf("self-approval: %v, want EFORBIDDEN", err)
+	}
+	if err := e.db.ApproveExport(ctx, sv2, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, rows, err := e.db.ExchangeList(ctx, sv2, x.ID)
+	if err != nil || len(rows) != 1 || rows[0].CodeName != k.CodeName || rows[0].Name != "Тестов Пётр Иванович" || got.ApprovedName == "" {
+		t.Fatalf("exchange list %+v %+v %v", got, rows, err)
+	}
+	if _, _, err := e.db.ExchangeList(ctx, sv2, x.ID); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("second download: %v, want ECONFLICT", err)
+	}
+
+	for _, st := range []lifeline.CaseStatus{lifeline.CaseEmigrated, lifeline.CaseClosed} {
+		if err := e.db.TransitionCase(ctx, co, k.ID, st, "done"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl, err := e.db.CaseTimeline(ctx, k.ID, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range tl {
+		kinds = append(kinds, ev.Kind)
+		if ev.Kind == "verdict" && !ev.Detail.IsEmpty() {
+			t.Error("a verdict's reason was opened without intel")
+		}
+	}
+	for _, want := range []string{"created", "assign", "status", "screening", "verdict", "operation", "choice", "task"} {
+		if !slices.Contains(kinds, want) {
+			t.Errorf("timeline %q lacks %q", kinds, want)
+		}
+	}
+	if last := tl[len(tl)-1]; last.To != "closed" || last.Detail.Reveal() != "done" {
+		t.Errorf("last event %+v", last)
+	}
+}
+
+// TestDuplicateServiceNumberFlagged: a service number planted in two cases
+// is found through the truncated blind indexes and confirmed by
+// decrypting; a third case with another number is not flagged.
+func TestDuplicateServiceNumberFlagged(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	a, _ := e.caseFor(t, e.boss, "ВС-424242")
+	b, _ := e.caseFor(t, e.boss, "вс 424242") // the same number, typed otherwise
+	c, _ := e.caseFor(t, e.boss, "ВС-999001")
+	dup, err := e.db.Duplicates(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dup) != 1 || dup[0].OtherCase != b.ID || dup[0].Field != "service_number" || dup[0].OtherCode != b.CodeName {
+		t.Fatalf("duplicates of a: %+v, want b by service number", dup)
+	}
+	if dup, err := e.db.Duplicates(ctx, c.ID); err != nil || len(dup) != 0 {
+		t.Errorf("duplicates of c: %+v %v, want none", dup, err)
+	}
+}
+
+// TestWatchdog: a case silent past its status's limit moves to
+// lost_contact, with the status it was in kept; a recent one does not.
+func TestWatchdog(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	old, _ := e.caseFor(t, e.boss, "AA-1")
+	e.clock.Add(10 * 24 * time.Hour)
+	fresh, _ := e.caseFor(t, e.boss, "AA-2")
+	e.clock.Add(5 * 24 * time.Hour)
+	n, err := e.db.FlagSilentCases(ctx, sqlstore.WatchdogLimits)
+	if err != nil || n != 1 {
+		t.Fatalf("flagged %d, %v; want 1", n, err)
+	}
+	c, _ := e.db.Case(ctx, old.ID)
+	if c.Status != lifeline.CaseLostContact || c.LostFrom != lifeline.CaseRegistered {
+		t.Errorf("old case %+v", c)
+	}
+	mustCaseStatus(t, e.db, fresh.ID, lifeline.CaseRegistered)
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
+	"github.com/lifeline-hotline/lifeline/internal/seal"
+)
+
+// Document is a document or piece of evidence on a case. Original and
+// Rendition are filled only by Document, and only as asked.
+type Document struct {
+	ID         string
+	Case       lifeline.CaseID
+	Person     lifeline.PersonID
+	Kind       string // passport, military_id, photo, scan, other
+	MIME       string
+	Size       int64
+	CreatedDay lifeline.Day
+	HasPreview bool
+	Original   []byte
+	Rendition  []byte
+}
+
+// DocumentKinds are the kinds of documents a case holds.
+var DocumentKinds = []string{"passport", "military_id", "photo", "scan", "other"}
+
+func documentAAD(id, column string) seal.AAD {
+	return seal.AAD{Table: "documents", Column: column, Row: id}
+}
+
+// AddDocument stores a document on a case: the original and its sanitised
+// rendition (nil if the type has none), both sealed (identity).
+func (db *DB) AddDocument(ctx context.Context, by lifeline.Actor, d *Document) error {
+	ok := false
+	for _, k := range DocumentKinds {
+		ok = ok || k == d.Kind
+	}
+	if !ok {
+		return lifeline.Errorf(lifeline.EINVALID, "Unknown kind of document.")
+	}
+	if len(d.Original) == 0 {
+		return lifeline.Errorf(lifeline.EINVALID, "The document is empty.")
+	}
+	d.ID, d.Size = string(lifeline.NewID()), int64(len(d.Original))
+	return db.audited(ctx, by, "document.add", string(d.Case)+" "+d.ID, d.Kind, func(tx *Tx) error {
+		if _, err := caseInTx(tx, d.Case); err != nil {
+			return err
+		}
+		dk, err := db.sealingKey(tx, caseOwner(d.Case), "", seal.CompartmentIdentity)
+		if err != nil {
+			return unavailable(err)
+		}
+		orig, err := seal.Encrypt(dk, documentAAD(d.ID, "original"), d.Original)
+		if err != nil {
+			return err
+		}
+		var rend []byte
+		if d.Rendition != nil {
+			if rend, err = seal.Encrypt(dk, documentAAD(d.ID, "rendition"), d.Rendition); err != nil {
+				return err
+			}
+		}
+		d.CreatedDay = lifeline.DayOf(tx.Now())
+		if _, err := tx.Exec(`INSERT INTO documents (id, case_id, person_id, kind, mime, size, original, rendition, created_by, created_day)
+			VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, ?, ?, ?)`, d.ID, d.Case, d.Person, d.Kind, d.MIME, d.Size, orig, rend, by.ID, d.CreatedDay.String()); err != nil {
+			return err
+		}
+		return db.addEvent(tx, by, d.Case, "document", "", d.Kind, seal.CompartmentIdentity, "")
+	})
+}
+
+// Documents lists a case's documents, without their content.
+func (db *DB) Documents(ctx context.Context, caseID lifeline.CaseID) ([]Document, error) {
+	var out []Document
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryAll(tx, func(rows *sql.Rows) (d Document, err error) {
+			var day string
+			var person sql.NullString
+			if err = rows.Scan(&d.ID, &d.Case, &person, &d.Kind, &d.MIME, &d.Size, &d.HasPreview, &day); err == nil {
+				d.Person = lifeline.PersonID(person.String)
+				d.CreatedDay, err = lifeline.ParseDay(day)
+			}
+			return d, err
+		}, `SELECT id, case_id, person_id, kind, mime, size, rendition IS NOT NULL, created_day FROM documents WHERE case_id = ? ORDER BY rowid`, caseID)
+		return err
+	})
+	return out, err
+}
+
+// Document opens one document of a case: the rendition, and the original
+// only if original is true (the verification officer). ENOTFOUND if the
+// case has no such document.
+func (db *DB) Document(ctx context.Context, caseID lifeline.CaseID, id string, original bool) (*Document, error) {
+	var d Document
+	err := db.Read(ctx, func(tx *Tx) error {
+		var orig, rend []byte
+		var day string
+		var person sql.NullString
+		err := tx.QueryRow(`SELECT id, case_id, person_id, kind, mime, size, original, rendition, created_day FROM documents WHERE id = ? AND case_id = ?`, id, caseID).
+			Scan(&d.ID, &d.Case, &person, &d.Kind, &d.MIME, &d.Size, &orig, &rend, &day)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such document.")
+		}
+		if err != nil {
+			return err
+		}
+		d.Person, d.HasPreview = lifeline.PersonID(person.String), rend != nil
+		if d.CreatedDay, err = lifeline.ParseDay(day); err != nil {
+			return err
+		}
+		if rend != nil {
+			if d.Rendition, err = db.openField(tx, documentAAD(d.ID, "rendition"), rend); err != nil {
+				return err
+			}
+		}
+		if original {
+			if d.Original, err = db.openField(tx, documentAAD(d.ID, "original"), orig); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return &d, nil
+}
+
+// Export is a two-person export request.
+type Export struct {
+	ID            string
+	Kind          string // exchange_list
+	Format        string // csv, json
+	RequestedBy   lifeline.OperatorID
+	RequestedName string
+	ApprovedBy    lifeline.OperatorID
+	ApprovedName  string
+	State         string // requested, approved, downloaded
+	Day           lifeline.Day
+}
+
+// RequestExport asks for the exchange list in a format; a second person
+// must approve it before anyone can download it.
+func (db *DB) RequestExport(ctx context.Context, by lifeline.Actor, format string) (*Export, error) {
+	if format != "csv" && format != "json" {
+		return nil, lifeline.Errorf(lifeline.EINVALID, "An export is CSV or JSON.")
+	}
+	e := &Export{ID: string(lifeline.NewID()), Kind: "exchange_list", Format: format, RequestedBy: lifeline.OperatorID(by.ID), State: "requested"}
+	err := db.audited(ctx, by, "export.request", e.ID, e.Kind+" "+format, func(tx *Tx) error {
+		e.Day = lifeline.DayOf(tx.Now())
+		_, err := tx.Exec(`INSERT INTO exports (id, kind, format, requested_by, state, created_day) VALUES (?, ?, ?, ?, 'requested', ?)`,
+			e.ID, e.Kind, e.Format, by.ID, e.Day.String())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ApproveExport is the second person's approval: EFORBIDDEN for the one
+// who asked, ECONFLICT if it is not waiting for approval.
+func (db *DB) ApproveExport(ctx context.Context, by lifeline.Actor, id string) error {
+	return db.audited(ctx, by, "export.approve", id, "", func(tx *Tx) error {
+		var requester, state string
+		err := tx.QueryRow(`SELECT requested_by, state FROM exports WHERE id = ?`, id).Scan(&requester, &state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such export.")
+		}
+		if err != nil {
+			return err
+		}
+		if requester == by.ID {
+			return lifeline.Errorf(lifeline.EFORBIDDEN, "A second person must approve an export: not the one who asked for it.")
+		}
+		if state != "requested" {
+			return lifeline.Errorf(lifeline.ECONFLICT, "This export is %s.", state)
+		}
+		_, err = tx.Exec(`UPDATE exports SET state = 'approved', approved_by = ? WHERE id = ?`, by.ID, id)
+		return err
+	})
+}
+
+// Exports lists the export requests, newest first.
+func (db *DB) Exports(ctx context.Context) ([]Export, error) {
+	var out []Export
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryAll(tx, func(rows *sql.Rows) (e Export, err error) {
+			var day string
+			var by sql.NullString
+			if err = rows.Scan(&e.ID, &e.Kind, &e.Format, &e.RequestedBy, &e.RequestedName, &by, &e.ApprovedName, &e.State, &day); err == nil {
+				e.ApprovedBy = lifeline.OperatorID(by.String)
+				e.Day, err = lifeline.ParseDay(day)
+			}
+			return e, err
+		}, `SELECT x.id, x.kind, x.format, x.requested_by, r.username, x.approved_by, COALESCE(a.username, ''), x.state, x.created_day
+			FROM exports x JOIN operators r ON r.id = x.requested_by LEFT JOIN operators a ON a.id = x.approved_by ORDER BY x.rowid DESC LIMIT 100`)
+		return err
+	})
+	return out, err
+}
+
+// ExchangeRow is one person on the exchange list: the minimum the
+// negotiators need, nothing more.
+type ExchangeRow struct {
+	CodeName  string
+	Name      string
+	BirthDate string
+	Rank      string
+	Unit      string
+}
+
+// ExchangeList makes an approved export once, for one of the two people
+// who asked for or approved it: the applicants of open cases who chose
+// exchange. The export is marked downloaded (a second download needs a new
+// request), audited with the number of rows and never their content.
+func (db *DB) ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*Export, []ExchangeRow, error) {
+	var e Export
+	var rows []ExchangeRow
+	err := db.Write(ctx, func(tx *Tx) error {
+		var day string
+		var approved sql.NullString
+		err := tx.QueryRow(`SELECT x.id, x.kind, x.format, x.requested_by, r.username, x.approved_by, COALESCE(a.username, ''), x.state, x.created_day
+			FROM exports x JOIN operators r ON r.id = x.requested_by LEFT JOIN operators a ON a.id = x.approved_by WHERE x.id = ?`, id).
+			Scan(&e.ID, &e.Kind, &e.Format, &e.RequestedBy, &e.RequestedName, &approved, &e.ApprovedName, &e.State, &day)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such export.")
+		}
+		if err != nil {
+			return err
+		}
+		e.ApprovedBy = lifeline.OperatorID(approved.String)
+		if e.Day, err = lifeline.ParseDay(day); err != nil {
+			return err
+		}
+		if e.State != "approved" {
+			return lifeline.Errorf(lifeline.ECONFLICT, "This export is %s: it needs a second person's approval, and is made once.", e.State)
+		}
+		if by.ID != string(e.RequestedBy) && by.ID != string(e.ApprovedBy) {
+			return lifeline.Errorf(lifeline.EFORBIDDEN, "Only the two people of an export may download it.")
+		}
+		type prow struct {
+			code string
+			pid  lifeline.PersonID
+			ct   []byte
+		}
+		ps, err := queryAll(tx, func(r *sql.Rows) (p prow, err error) { return p, r.Scan(&p.code, &p.pid, &p.ct) },
+			`SELECT c.code_name, p.id, p.data FROM cases c JOIN persons p ON p.case_id = c.id AND p.relation = 'applicant'
+			WHERE c.exchange_choice = 'exchange' AND c.status NOT IN ('closed', 'withdrawn', 'rejected') ORDER BY c.code_name`)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			var d personData
+			if err := db.openJSON(tx, personAAD(p.pid), p.ct, &d); err != nil {
+				return err
+			}
+			rows = append(rows, ExchangeRow{CodeName: p.code, Name: d.Name, BirthDate: d.BirthDate, Rank: d.Rank, Unit: d.Unit})
+		}
+		if _, err := tx.Exec(`UPDATE exports SET state = 'downloaded' WHERE id = ?`, id); err != nil {
+			return err
+		}
+		e.State = "downloaded"
+		_, err = AppendAudit(tx, auditEntry(by, "export.download", id, "rows="+itoa(len(rows))))
+		return err
+	})
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	return &e, rows, nil
+}
+
+func auditEntry(by lifeline.Actor, action, object, reason string) audit.Entry {
+	return audit.Entry{Actor: by.ID, Role: string(by.Role), Action: action, Object: object,
+		Decision: audit.DecisionAllow, Reason: reason, RequestID: by.RequestID}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
