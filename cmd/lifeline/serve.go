@@ -333,6 +333,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Go(func() { worker.Run(bgCtx) })
 	wg.Go(func() { mediaWorker.Run(bgCtx) })
 	wg.Go(func() { router.Run(bgCtx) })
+	wg.Go(func() { caseWatchdog(bgCtx, db, logger.With("component", "watchdog")) })
 
 	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
 	if err != nil {
@@ -528,4 +529,25 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 		return status(fmt.Sprintf("Root key at version %d; every compartment on a new epoch; data keys rewrapped in %s. The old epochs are destroyed after the key retention.", v, time.Since(start).Round(time.Millisecond)))
 	}
 	return fail(errors.New("unknown operation"))
+}
+
+// caseWatchdog moves cases silent past their status's limit onto the
+// lost-contact list, hourly.
+func caseWatchdog(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := db.FlagSilentCases(ctx, sqlstore.WatchdogLimits); err != nil {
+			if lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE && ctx.Err() == nil {
+				logger.Error("watchdog", "error", err.Error())
+			}
+		} else if n > 0 {
+			logger.Info("cases flagged lost contact", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -83,6 +83,40 @@ type Store interface {
 	SetRoutingProfile(ctx context.Context, by lifeline.Actor, id lifeline.OperatorID, p lifeline.RoutingProfile) error
 	Coverage(ctx context.Context, from, to time.Time) ([]lifeline.CoverageGap, error)
 
+	StepUp(ctx context.Context, by lifeline.Actor, hash []byte) error
+	Cases(ctx context.Context, f sqlstore.CaseFilter) ([]sqlstore.CaseSummary, error)
+	CaseSummaryByID(ctx context.Context, id lifeline.CaseID) (*sqlstore.CaseSummary, error)
+	CaseConversations(ctx context.Context, id lifeline.CaseID) ([]sqlstore.ConversationSummary, error)
+	CaseOfConversation(ctx context.Context, conv lifeline.ConversationID) (lifeline.CaseID, error)
+	OpenCase(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (*lifeline.Case, error)
+	Persons(ctx context.Context, id lifeline.CaseID) ([]lifeline.Person, error)
+	AddPerson(ctx context.Context, by lifeline.Actor, p *lifeline.Person) error
+	PersonRelocate(ctx context.Context, by lifeline.Actor, caseID lifeline.CaseID, person lifeline.PersonID, relocate bool) error
+	PersonRelocations(ctx context.Context, caseID lifeline.CaseID) (map[lifeline.PersonID]bool, error)
+	TransitionCase(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, to lifeline.CaseStatus, reason string) error
+	AssignCase(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, officer, verifier lifeline.OperatorID) error
+	SetChoices(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, exchange, future, where string) error
+	ChoiceWhere(ctx context.Context, id lifeline.CaseID) (string, error)
+	CaseTimeline(ctx context.Context, id lifeline.CaseID, withDetail, intel bool) ([]sqlstore.CaseEvent, error)
+	CaseScreening(ctx context.Context, id lifeline.CaseID, intel bool) (*sqlstore.Screening, error)
+	SaveScreening(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, checklist map[string]bool, flags []string, note string) error
+	RecordVerdict(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, verdict, reason string) error
+	Duplicates(ctx context.Context, id lifeline.CaseID) ([]sqlstore.Duplicate, error)
+	CreateOperation(ctx context.Context, by lifeline.Actor, plan sqlstore.OperationPlan, persons []lifeline.PersonID) (*sqlstore.Operation, error)
+	SetOperationState(ctx context.Context, by lifeline.Actor, id, state string) error
+	SetOutcome(ctx context.Context, by lifeline.Actor, id string, person lifeline.PersonID, outcome string) error
+	Operations(ctx context.Context, caseID lifeline.CaseID, withPlan bool) ([]sqlstore.Operation, error)
+	AddTask(ctx context.Context, by lifeline.Actor, t *sqlstore.Task) error
+	SetTaskState(ctx context.Context, by lifeline.Actor, caseID lifeline.CaseID, id, state string) error
+	Tasks(ctx context.Context, caseID lifeline.CaseID, dueBy lifeline.Day, withNotes bool) ([]sqlstore.Task, error)
+	AddDocument(ctx context.Context, by lifeline.Actor, d *sqlstore.Document) error
+	Documents(ctx context.Context, caseID lifeline.CaseID) ([]sqlstore.Document, error)
+	Document(ctx context.Context, caseID lifeline.CaseID, id string, original bool) (*sqlstore.Document, error)
+	RequestExport(ctx context.Context, by lifeline.Actor, format string) (*sqlstore.Export, error)
+	ApproveExport(ctx context.Context, by lifeline.Actor, id string) error
+	Exports(ctx context.Context) ([]sqlstore.Export, error)
+	ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*sqlstore.Export, []sqlstore.ExchangeRow, error)
+
 	CannedAnswers(ctx context.Context) ([]sqlstore.CannedAnswer, error)
 	SaveCannedAnswer(ctx context.Context, by lifeline.Actor, c *sqlstore.CannedAnswer) error
 	ArchiveCannedAnswer(ctx context.Context, by lifeline.Actor, id string) error
@@ -211,6 +245,13 @@ func (c *Console) Routes() []Route {
 	read := Access{Action: lifeline.ActionReadConversation}
 	reply := Access{Action: lifeline.ActionReplyConversation}
 	floor := Access{Action: lifeline.ActionFloorManage}
+	cases := Access{Action: lifeline.ActionSearchContact}
+	writeID := Access{Action: lifeline.ActionWriteIdentity}
+	readID := Access{Action: lifeline.ActionReadIdentity}
+	intelR := Access{Action: lifeline.ActionIntelRead}
+	intelW := Access{Action: lifeline.ActionIntelWrite}
+	assign := Access{Action: lifeline.ActionCaseAssign}
+	export := Access{Action: lifeline.ActionExport}
 	r := []Route{
 		{"GET /{$}", anyone, c.page(anyone, c.home)},
 		{"GET /static/", public, c.assets()},
@@ -240,6 +281,27 @@ func (c *Console) Routes() []Route {
 		{"GET /canned", floor, c.page(floor, c.cannedPage)},
 		{"POST /canned", floor, c.page(floor, c.saveCanned)},
 		{"POST /canned/{id}/archive", floor, c.page(floor, c.archiveCanned)},
+		{"GET /cases", cases, c.page(cases, c.casesPage)},
+		{"GET /cases/{id}", cases, c.page(cases, c.casePage)},
+		{"POST /c/{id}/case", writeID, c.page(writeID, c.openCase)},
+		{"POST /cases/{id}/reveal", readID, c.page(readID, c.reveal)},
+		{"POST /cases/{id}/persons", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID }, c.addPerson))},
+		{"POST /cases/{id}/status", cases, c.page(cases, c.withCase(func(v *caseView) bool { return v.WriteID || v.Approve }, c.setStatus))},
+		{"POST /cases/{id}/choices", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID && !v.Pseudonym }, c.setChoices))},
+		{"POST /cases/{id}/assign", assign, c.page(assign, c.withCase(func(v *caseView) bool { return v.Assign }, c.assignCase))},
+		{"POST /cases/{id}/screening", intelW, c.page(intelW, c.withCase(func(v *caseView) bool { return v.IntelWrite }, c.saveScreening))},
+		{"POST /cases/{id}/verdict", intelW, c.page(intelW, c.withCase(func(v *caseView) bool { return v.IntelWrite }, c.verdict))},
+		{"POST /cases/{id}/operations", intelW, c.page(intelW, c.withCase(func(v *caseView) bool { return v.IntelWrite }, c.createOperation))},
+		{"POST /cases/{id}/operation-state", intelR, c.page(intelR, c.withCase(func(v *caseView) bool { return v.IntelWrite || v.Approve }, c.operationState))},
+		{"POST /cases/{id}/operation-outcome", intelW, c.page(intelW, c.withCase(func(v *caseView) bool { return v.IntelWrite }, c.operationOutcome))},
+		{"POST /cases/{id}/tasks", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID && !v.Pseudonym }, c.addTask))},
+		{"POST /cases/{id}/tasks/{task}", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID && !v.Pseudonym }, c.taskState))},
+		{"POST /cases/{id}/documents", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID }, c.addDocument))},
+		{"GET /cases/{id}/documents/{doc}", readID, c.page(readID, c.document)},
+		{"GET /exports", export, c.page(export, c.exportsPage)},
+		{"POST /exports", export, c.page(export, c.requestExport)},
+		{"POST /exports/{id}/approve", export, c.page(export, c.approveExport)},
+		{"GET /exports/{id}/download", export, c.page(export, c.downloadExport)},
 		{"GET /shifts", floor, c.page(floor, c.shiftsPage)},
 		{"POST /shifts", floor, c.page(floor, c.addShift)},
 		{"POST /shifts/{id}/delete", floor, c.page(floor, c.deleteShift)},

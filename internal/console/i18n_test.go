@@ -47,6 +47,9 @@ func TestEveryWordTranslated(t *testing.T) {
 	for _, k := range []string{"photo", "voice", "audio", "video", "document", "location", "contact", "sticker", "other", "template", "note"} {
 		keys["kind."+k] = true // internal/channel's message kinds, and ours
 	}
+	for _, st := range lifeline.CaseStatuses() {
+		keys["cs."+string(st)] = true
+	}
 	for k := range keys {
 		m, ok := messages[k]
 		if !ok || m[0] == "" || m[1] == "" {

@@ -159,8 +159,13 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 	for _, f := range files {
 		media[f.MessageID] = append(media[f.MessageID], f)
 	}
+	caseID, err := c.store.CaseOfConversation(r.Context(), conv.ID)
+	if err != nil {
+		return nil, err
+	}
 	data := map[string]any{
-		"Conv": conv, "Messages": msgs, "Media": media, "Canned": canned, "Templates": c.cfg.Templates,
+		"Conv": conv, "Messages": msgs, "Media": media, "CaseID": caseID,
+		"CanOpenCase": lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity).Permitted(), "Canned": canned, "Templates": c.cfg.Templates,
 		"CanReply":  canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
 		"CanAssign": lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
 		"CanTake":   conv.AssignedTo == "" && conv.State != "closed",

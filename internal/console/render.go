@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 	"github.com/lifeline-hotline/lifeline/internal/web"
 )
 
@@ -24,6 +25,11 @@ func parsePages() (map[string]*template.Template, error) {
 		"day":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"ms":    func(t time.Time) int64 { return t.UnixMilli() },
 		"langs": lifeline.Languages,
+		"relations": func() []lifeline.Relation {
+			return []lifeline.Relation{lifeline.RelationApplicant, lifeline.RelationSpouse, lifeline.RelationChild, lifeline.RelationParent, lifeline.RelationSibling, lifeline.RelationOther}
+		},
+		"flags":    func() []string { return []string{sqlstore.FlagProvocation, sqlstore.FlagInconsistent, sqlstore.FlagDuplicate} },
+		"outcomes": func() []string { return []string{sqlstore.OutcomeCaptured, sqlstore.OutcomeNotArrived, sqlstore.OutcomeWithdrew} },
 		"pseudonym": func(id lifeline.ContactID) string {
 			return pseudonym(id)
 		},
@@ -52,6 +58,8 @@ type view struct {
 	L       string // the interface language: uk or en
 	Me      *session
 	Floor   bool // the operator runs the floor: canned answers, shifts, coverage
+	Cases   bool // the operator works on cases
+	Exports bool // the operator may ask for and approve exports
 	Data    map[string]any
 	Counts  map[string]int
 	Request string // the request id, to quote to the admin
@@ -63,6 +71,8 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 		v.L = s.UILanguage
 	}
 	v.Floor = s != nil && permit(s, Access{Action: lifeline.ActionFloorManage})
+	v.Cases = s != nil && permit(s, Access{Action: lifeline.ActionSearchContact}) && s.Operator.Role != lifeline.RoleIntake
+	v.Exports = s != nil && permit(s, Access{Action: lifeline.ActionExport})
 	return v
 }
 

@@ -29,6 +29,7 @@ type Session struct {
 	UILanguage string // uk or en
 	CreatedAt  time.Time
 	LastSeen   time.Time
+	StepUpAt   time.Time // the latest fresh TOTP of this session; zero if none
 }
 
 // Login is what a login needs of an account: its id and role, whether it is
@@ -119,11 +120,11 @@ func (db *DB) CreateSession(ctx context.Context, by lifeline.Actor, hash []byte,
 func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*Session, error) {
 	var s Session
 	err := db.Read(ctx, func(tx *Tx) error {
-		var created, seen, opCreated string
-		err := tx.QueryRow(`SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.ui_language, s.stage, s.created_at, s.last_seen_at
+		var created, seen, opCreated, stepUp string
+		err := tx.QueryRow(`SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.ui_language, s.stage, s.created_at, s.last_seen_at, COALESCE(s.step_up_at, '')
 			FROM sessions s JOIN operators o ON o.id = s.operator_id
 			WHERE s.id_hash = ? AND s.ended_at IS NULL AND o.disabled = 0`, hash).
-			Scan(&s.Operator.ID, &s.Operator.Username, &s.Operator.Role, &s.Operator.Disabled, &opCreated, &s.UILanguage, &s.Stage, &created, &seen)
+			Scan(&s.Operator.ID, &s.Operator.Username, &s.Operator.Role, &s.Operator.Disabled, &opCreated, &s.UILanguage, &s.Stage, &created, &seen, &stepUp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such session.")
 		}
@@ -135,6 +136,11 @@ func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*Session, error) 
 		}
 		if s.CreatedAt, err = parseTime(created); err != nil {
 			return err
+		}
+		if stepUp != "" {
+			if s.StepUpAt, err = parseTime(stepUp); err != nil {
+				return err
+			}
 		}
 		s.LastSeen, err = parseTime(seen)
 		return err
@@ -224,6 +230,15 @@ func (db *DB) SetUILanguage(ctx context.Context, id lifeline.OperatorID, lang st
 	}
 	return db.Write(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`UPDATE operators SET ui_language = ? WHERE id = ?`, lang, id)
+		return err
+	})
+}
+
+// StepUp records a fresh second factor on a session, now, audited: reveals
+// of identity fields and exports are allowed within minutes of it.
+func (db *DB) StepUp(ctx context.Context, by lifeline.Actor, hash []byte) error {
+	return db.audited(ctx, by, "session.step_up", by.ID, "", func(tx *Tx) error {
+		_, err := tx.Exec(`UPDATE sessions SET step_up_at = ? WHERE id_hash = ? AND ended_at IS NULL`, formatTime(tx.Now()), hash)
 		return err
 	})
 }
