@@ -249,8 +249,9 @@ func (db *DB) QuestionnaireCandidates(ctx context.Context, limit int) ([]Questio
 }
 
 // PendingQuestionnaires lists up to limit conversations whose session has
-// work: a message it has not dealt with, a question to ask again, or a
-// case to finish.
+// work: a message of the contact or an operator it has not dealt with (the
+// system's own replies are no work), a question to ask again, or a case to
+// finish.
 func (db *DB) PendingQuestionnaires(ctx context.Context, limit int) ([]lifeline.ConversationID, error) {
 	var out []lifeline.ConversationID
 	err := db.Read(ctx, func(tx *Tx) error {
@@ -260,7 +261,8 @@ func (db *DB) PendingQuestionnaires(ctx context.Context, limit int) ([]lifeline.
 		}, `SELECT s.conversation_id FROM questionnaire_sessions s
 			WHERE s.state IN ('active', 'paused', 'completing')
 				AND (s.state = 'completing' OR s.reask = 1
-					OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = s.conversation_id AND m.rowid > s.last_rowid))
+					OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = s.conversation_id AND m.rowid > s.last_rowid
+						AND (m.direction = 'in' OR m.author_id IS NOT NULL)))
 			ORDER BY s.updated_day, s.conversation_id LIMIT ?`, limit)
 		return err
 	})
