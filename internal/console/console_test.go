@@ -47,6 +47,8 @@ type fixture struct {
 	keeper  *keys.Keeper
 	clock   *clock
 	handler http.Handler
+	con     *console.Console
+	srv     *web.Server
 }
 
 func newFixture(t *testing.T, cfg console.Config) *fixture {
@@ -82,7 +84,7 @@ func newFixture(t *testing.T, cfg console.Config) *fixture {
 		t.Fatal(err)
 	}
 	srv := web.NewServer(nil, web.Config{Routes: con.WebRoutes()}, nil, nil)
-	return &fixture{t: t, db: db, keeper: k, clock: clk, handler: srv.Handler()}
+	return &fixture{t: t, db: db, keeper: k, clock: clk, handler: srv.Handler(), con: con, srv: srv}
 }
 
 // do sends one request as a browser on the same origin would.

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/auth"
+	"github.com/lifeline-hotline/lifeline/internal/console"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// Canary strings, one per class of data, planted where that class lives.
+// A response may carry a canary only if its reader may read that class
+// of that object; without a step-up nobody reads identity (C2).
+const (
+	canaryC1Own   = "CANARYCONVOWN"   // a message in the conversation of the intake operator "io"
+	canaryC1Free  = "CANARYCONVFREE"  // a message in an unassigned conversation
+	canaryC1CO    = "CANARYCONVCO"    // a message in the conversation assigned to the case officer "co"
+	canaryC1Other = "CANARYCONVOTHER" // a message in another intake operator's conversation
+	canaryC2Own   = "CANARYIDOWN"     // the applicant's name in the case of co and vo
+	canaryC2Other = "CANARYIDOTHER"   // the applicant's name in another team's case
+	canaryC3Own   = "CANARYINTELOWN"  // the meeting point of an operation on the case of co and vo
+	canaryC3Other = "CANARYINTELOTHER"
+	canaryTask    = "CANARYTASKNOTE" // a task's note (identity)
+)
+
+// policyWorld is the objects and actors of the route matrix.
+type policyWorld struct {
+	f       *fixture
+	ops     map[string]lifeline.Operator // by username
+	cookies map[string]string            // actor → session cookie ("" for anonymous)
+	convs   map[string]lifeline.ConversationID
+	cases   map[string]lifeline.CaseID
+}
+
+func (w *policyWorld) operator(name string, role lifeline.Role) lifeline.Operator {
+	w.f.t.Helper()
+	op := lifeline.Operator{ID: lifeline.NewOperatorID(), Username: "op-" + name, Role: role}
+	err := w.f.db.CreateOperator(context.Background(), lifeline.CLIActor, &op, sqlstore.Credentials{PasswordHash: "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", TOTPSecret: []byte("JBSWY3DPEHPK3PXP"), Enrolled: true})
+	if err != nil {
+		w.f.t.Fatal(err)
+	}
+	w.ops[name] = op
+	return op
+}
+
+func (w *policyWorld) session(actor string, op lifeline.Operator) {
+	w.f.t.Helper()
+	plain, hash, err := auth.NewSessionID()
+	if err != nil {
+		w.f.t.Fatal(err)
+	}
+	if err := w.f.db.CreateSession(context.Background(), lifeline.Actor{ID: string(op.ID), Role: op.Role}, hash, sqlstore.StageFull); err != nil {
+		w.f.t.Fatal(err)
+	}
+	w.cookies[actor] = plain
+}
+
+// newPolicyWorld builds: one account of each role (and a second intake
+// operator, case officer and verification officer: "another team"), a
+// disabled account and an expired session; four conversations (the intake
+// operator's, the case officer's, an unassigned one, another's) and two
+// cases (of co/vo, and of co2/vo2), each active with an operation and a
+// task; canaries in every class.
+func newPolicyWorld(t *testing.T) *policyWorld {
+	ctx := context.Background()
+	f := newFixture(t, console.Config{DisableBackoff: true})
+	w := &policyWorld{f: f, ops: map[string]lifeline.Operator{}, cookies: map[string]string{"anonymous": ""},
+		convs: map[string]lifeline.ConversationID{}, cases: map[string]lifeline.CaseID{}}
+	for _, r := range []struct {
+		name string
+		role lifeline.Role
+	}{
+		{"io", lifeline.RoleIntake}, {"co", lifeline.RoleCaseOfficer}, {"vo", lifeline.RoleVerification},
+		{"fo", lifeline.RoleFinance}, {"sv", lifeline.RoleSupervisor}, {"au", lifeline.RoleAuditor}, {"ad", lifeline.RoleAdmin},
+		{"io2", lifeline.RoleIntake}, {"co2", lifeline.RoleCaseOfficer}, {"vo2", lifeline.RoleVerification},
+		{"gone", lifeline.RoleSupervisor}, {"late", lifeline.RoleSupervisor},
+	} {
+		op := w.operator(r.name, r.role)
+		w.session(r.name, op)
+	}
+	if err := f.db.DisableOperator(ctx, lifeline.CLIActor, "op-gone", "left"); err != nil {
+		t.Fatal(err)
+	}
+	// late's session has been idle for 16 minutes.
+	if err := f.db.Write(ctx, func(tx *sqlstore.Tx) error {
+		_, err := tx.Exec(`UPDATE sessions SET last_seen_at = ? WHERE operator_id = ?`, f.clock.Now().Add(-16*time.Minute).Format("2006-01-02T15:04:05.000000000Z"), w.ops["late"].ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range []struct{ name, canary, to string }{
+		{"own", canaryC1Own, "io"}, {"co", canaryC1CO, "co"}, {"free", canaryC1Free, ""}, {"other", canaryC1Other, "io2"},
+	} {
+		conv := f.inbound(lifeline.ChannelTelegram, "bot", fmt.Sprint(100000700+len(w.convs)), c.canary)
+		if c.to != "" {
+			if err := f.db.Assign(ctx, lifeline.CLIActor, conv, w.ops[c.to].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.convs[c.name] = conv
+	}
+	sv := lifeline.Actor{ID: string(w.ops["sv"].ID), Role: lifeline.RoleSupervisor}
+	for _, k := range []struct{ name, conv, co, vo, id, intel string }{
+		{"own", "own", "co", "vo", canaryC2Own, canaryC3Own},
+		{"other", "other", "co2", "vo2", canaryC2Other, canaryC3Other},
+	} {
+		c, err := f.db.OpenCase(ctx, lifeline.CLIActor, w.convs[k.conv])
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.cases[k.name] = c.ID
+		p := &lifeline.Person{ID: lifeline.NewPersonID(), CaseID: c.ID, Relation: lifeline.RelationApplicant, Name: lifeline.Sensitive(k.id), ServiceNumber: "ZZ-" + lifeline.Sensitive(k.name)}
+		if err := f.db.AddPerson(ctx, lifeline.CLIActor, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.AssignCase(ctx, sv, c.ID, w.ops[k.co].ID, w.ops[k.vo].ID); err != nil {
+			t.Fatal(err)
+		}
+		co := lifeline.Actor{ID: string(w.ops[k.co].ID), Role: lifeline.RoleCaseOfficer}
+		for _, st := range []lifeline.CaseStatus{lifeline.CaseScreening, lifeline.CaseWaiting, lifeline.CaseActive} {
+			if err := f.db.TransitionCase(ctx, co, c.ID, st, "setup"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		vo := lifeline.Actor{ID: string(w.ops[k.vo].ID), Role: lifeline.RoleVerification}
+		if _, err := f.db.CreateOperation(ctx, vo, sqlstore.OperationPlan{Time: "soon", MeetingPoint: k.intel, Unit: "u"}, []lifeline.PersonID{p.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.AddTask(ctx, co, &sqlstore.Task{Case: c.ID, Kind: "call_back", Due: lifeline.DayOf(f.clock.Now()), Note: canaryTask}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// convGrant is the matrix's rule for a conversation, written out here
+// independently of the console's code.
+func convGrant(role lifeline.Role, a lifeline.Action, me, assigned lifeline.OperatorID) bool {
+	switch lifeline.Allowed(role, a) {
+	case lifeline.GrantAll, lifeline.GrantTeam:
+		return true
+	case lifeline.GrantOwn:
+		return assigned == me
+	case lifeline.GrantOwnUnassigned:
+		return assigned == me || assigned == ""
+	}
+	return false
+}
+
+// TestRouteMatrix is SECURITY.md S-01 for the console: every route of the
+// router, called as every role, anonymous, a disabled account and an
+// expired session, on objects of their own, their team's and others',
+// answers as the matrix says; no route lacks a policy; and no response
+// carries a canary of a class its reader may not read.
+func TestRouteMatrix(t *testing.T) {
+	w := newPolicyWorld(t)
+	access := map[string]console.Access{}
+	for _, r := range w.f.con.Routes() {
+		access[r.Pattern] = r.Access
+	}
+	patterns := w.f.srv.Patterns()
+	for _, p := range patterns {
+		a, ok := access[p]
+		if !strings.HasPrefix(p, "GET /healthz") && !strings.HasPrefix(p, "GET /readyz") && !strings.HasPrefix(p, "GET /metrics") &&
+			(!ok || (!a.Public && !a.Enrol && !a.Any && a.Action == "")) {
+			t.Errorf("route %q has no policy", p)
+		}
+	}
+
+	actors := []string{"anonymous", "gone", "late", "io", "co", "vo", "fo", "sv", "au", "ad", "io2"}
+	// The objects each {id} of a pattern takes, by kind.
+	objects := func(p string) map[string]string {
+		switch {
+		case strings.HasPrefix(p, "GET /c/"), strings.HasPrefix(p, "POST /c/"):
+			out := map[string]string{}
+			for k, v := range w.convs {
+				out["conv:"+k] = string(v)
+			}
+			return out
+		case strings.Contains(p, "/cases/{id}"):
+			return map[string]string{"case:own": string(w.cases["own"]), "case:other": string(w.cases["other"])}
+		case strings.Contains(p, "/staff/{id}"):
+			return map[string]string{"staff:io": string(w.ops["io"].ID)}
+		case strings.Contains(p, "{id}"):
+			return map[string]string{"none": string(lifeline.NewID())}
+		}
+		return map[string]string{"": ""}
+	}
+	// Routes whose allowed call would change the world for the cells that
+	// follow: only their refusals are checked.
+	mutating := []string{"POST /c/{id}/take", "POST /c/{id}/close", "POST /c/{id}/reopen", "POST /c/{id}/case", "POST /c/{id}/assign",
+		"POST /cases/{id}/assign", "POST /logout", "POST /login", "POST /unseal", "POST /enrol"}
+
+	cells := 0
+	for _, p := range patterns {
+		a, ok := access[p]
+		if !ok || a.Public {
+			continue // public routes (login, unseal, assets) carry no object
+		}
+		method, path, _ := strings.Cut(p, " ")
+		for objName, objID := range objects(p) {
+			for _, actor := range actors {
+				cells++
+				op, known := w.ops[actor]
+				live := known && actor != "gone" && actor != "late"
+				// Break-glass is a grant the console does not offer: a route
+				// that only it would open is closed.
+				g := lifeline.Allowed(op.Role, a.Action)
+				routeOK := live && (a.Any || a.Enrol || g.Permitted() && g != lifeline.GrantBreakGlass)
+				objOK := routeOK
+				if routeOK && strings.HasPrefix(objName, "conv:") {
+					action := a.Action
+					if action == lifeline.ActionWriteIdentity { // opening a case: the conversation must be readable
+						action = lifeline.ActionReadConversation
+					}
+					conv := w.convs[strings.TrimPrefix(objName, "conv:")]
+					ci, err := w.f.db.Conversation(context.Background(), conv)
+					if err != nil {
+						t.Fatal(err)
+					}
+					objOK = convGrant(op.Role, action, op.ID, ci.AssignedTo)
+					if strings.HasSuffix(p, "/reply") || strings.HasSuffix(p, "/template") || strings.HasSuffix(p, "/take") ||
+						strings.HasSuffix(p, "/close") || strings.HasSuffix(p, "/reopen") {
+						objOK = convGrant(op.Role, lifeline.ActionReplyConversation, op.ID, ci.AssignedTo)
+					}
+				}
+				if routeOK && strings.HasPrefix(objName, "case:") {
+					objOK = caseReach(w, op, strings.TrimPrefix(objName, "case:"))
+				}
+				if !routeOK || !objOK || !slices.Contains(mutating, p) {
+					w.checkCell(t, method, strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(path, "{$}", ""), "{id}", objID), "{task}", "x"), "{doc}", "x"),
+						p, objName, actor, op, live, routeOK, objOK)
+				}
+			}
+		}
+	}
+	t.Logf("checked %d cells over %d routes", cells, len(patterns))
+	if cells < 400 {
+		t.Errorf("only %d cells: the enumeration is broken", cells)
+	}
+}
+
+// caseReach is the matrix's scope of a case for the route-level "search"
+// grant: all for supervisors, own (case officer or verification officer)
+// for the officers, the cases of his conversations for the intake operator.
+func caseReach(w *policyWorld, op lifeline.Operator, which string) bool {
+	switch lifeline.Allowed(op.Role, lifeline.ActionSearchContact) {
+	case lifeline.GrantAll:
+		return true
+	case lifeline.GrantOwn:
+		mine := map[string][]string{"own": {"co", "vo"}, "other": {"co2", "vo2"}}
+		return slices.Contains(mine[which], short(op))
+	case lifeline.GrantPseudonymOnly:
+		return (which == "own" && short(op) == "io") || (which == "other" && short(op) == "io2")
+	}
+	return false
+}
+
+func (w *policyWorld) checkCell(t *testing.T, method, path, pattern, obj, actor string, op lifeline.Operator, live, routeOK, objOK bool) {
+	t.Helper()
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(url.Values{}.Encode())
+	}
+	req := httptest.NewRequest(method, "https://console.example"+path, body)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if c := w.cookies[actor]; c != "" {
+		req.AddCookie(&http.Cookie{Name: console.CookieName, Value: c})
+	}
+	if pattern == "GET /events" {
+		// A live stream: it sends its first event at once, then waits;
+		// the cell ends it.
+		ctx, cancel := context.WithTimeout(req.Context(), 200*time.Millisecond)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
+	rec := httptest.NewRecorder()
+	w.f.handler.ServeHTTP(rec, req)
+	got := rec.Code
+	cell := fmt.Sprintf("%s on %s as %s", pattern, obj, actor)
+	switch {
+	case !live:
+		if got != http.StatusSeeOther && got != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want a sign-in (303 or 401)", cell, got)
+		}
+	case !routeOK:
+		if got != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", cell, got)
+		}
+	case !objOK:
+		if got != http.StatusNotFound && got != http.StatusForbidden {
+			t.Errorf("%s: %d, want 404 (or 403)", cell, got)
+		}
+	case pattern == "GET /cases/{id}/documents/{doc}":
+		// Past the policy, a document needs a fresh step-up, which no
+		// session of this world has.
+		if got != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403 without a step-up", cell, got)
+		}
+	case pattern == "GET /enrol/qr.png":
+		// Only an enrolment session has a key to draw.
+		if got != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404 outside enrolment", cell, got)
+		}
+	case method == http.MethodGet:
+		if got == http.StatusForbidden || got == http.StatusUnauthorized || (got == http.StatusNotFound && !strings.HasPrefix(obj, "none")) ||
+			(got == http.StatusSeeOther && strings.HasPrefix(rec.Header().Get("Location"), "/login")) {
+			t.Errorf("%s: %d, want it allowed", cell, got)
+		}
+	default:
+		// An allowed POST with an empty form passes the policy and then
+		// fails validation or a narrower rule of its own (a supervisor
+		// closes cases, the officers move them): any answer but a sign-in.
+		if got == http.StatusSeeOther && strings.HasPrefix(rec.Header().Get("Location"), "/login") {
+			t.Errorf("%s: %d, want it past the sign-in", cell, got)
+		}
+	}
+	// Canaries: nobody reads identity without a step-up; intel is the
+	// verification officer's (own) and the supervisor's; conversations by
+	// the conversation rule.
+	b := rec.Body.String()
+	forbidden := []string{canaryC2Own, canaryC2Other, canaryTask}
+	if !(short(op) == "vo" || op.Role == lifeline.RoleSupervisor && live) {
+		forbidden = append(forbidden, canaryC3Own)
+	}
+	if !(short(op) == "vo2" || op.Role == lifeline.RoleSupervisor && live) {
+		forbidden = append(forbidden, canaryC3Other)
+	}
+	for name, canary := range map[string]string{"own": canaryC1Own, "co": canaryC1CO, "free": canaryC1Free, "other": canaryC1Other} {
+		ci, _ := w.f.db.Conversation(context.Background(), w.convs[name])
+		if !live || !convGrant(op.Role, lifeline.ActionReadConversation, op.ID, ci.AssignedTo) {
+			forbidden = append(forbidden, canary)
+		}
+	}
+	for _, c := range forbidden {
+		if strings.Contains(b, c) {
+			t.Errorf("%s: the response carries %s", cell, c)
+		}
+	}
+}
+
+// short is the actor name of an operator of the world.
+func short(op lifeline.Operator) string { return strings.TrimPrefix(op.Username, "op-") }
