@@ -28,8 +28,12 @@ func parsePages() (map[string]*template.Template, error) {
 		"relations": func() []lifeline.Relation {
 			return []lifeline.Relation{lifeline.RelationApplicant, lifeline.RelationSpouse, lifeline.RelationChild, lifeline.RelationParent, lifeline.RelationSibling, lifeline.RelationOther}
 		},
-		"flags":    func() []string { return []string{sqlstore.FlagProvocation, sqlstore.FlagInconsistent, sqlstore.FlagDuplicate} },
-		"outcomes": func() []string { return []string{sqlstore.OutcomeCaptured, sqlstore.OutcomeNotArrived, sqlstore.OutcomeWithdrew} },
+		"flags": func() []string {
+			return []string{sqlstore.FlagProvocation, sqlstore.FlagInconsistent, sqlstore.FlagDuplicate}
+		},
+		"outcomes": func() []string {
+			return []string{sqlstore.OutcomeCaptured, sqlstore.OutcomeNotArrived, sqlstore.OutcomeWithdrew}
+		},
 		"pseudonym": func(id lifeline.ContactID) string {
 			return pseudonym(id)
 		},
