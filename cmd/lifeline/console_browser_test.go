@@ -64,8 +64,22 @@ func newBrowser(t *testing.T) *browser {
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	b := &browser{ctx: ctx, t: t, csp: map[string]string{}}
 	t.Cleanup(func() { cancelC(); cancelA() })
+	return watch(t, ctx)
+}
+
+// another opens a tab of the same browser with a browser context of its
+// own (its own cookies): a second person at a second desk.
+func (b *browser) another() *browser {
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	return watch(b.t, ctx)
+}
+
+// watch starts the tab of ctx and records its requests and documents.
+func watch(t *testing.T, ctx context.Context) *browser {
+	t.Helper()
+	b := &browser{ctx: ctx, t: t, csp: map[string]string{}}
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
@@ -109,7 +123,9 @@ func get[T any](b *browser, what string, a chromedp.Action[T]) T {
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
-		b.t.Fatalf("%s: %v", what, err)
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		page, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		b.t.Fatalf("%s: %v (at %s, showing:\n%s)", what, err, loc, page)
 	}
 	return v
 }

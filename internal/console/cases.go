@@ -136,7 +136,15 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	ctx, id := r.Context(), v.Case.ID
-	data := map[string]any{"V": v, "Statuses": nextStatuses(v.Case), "TaskKinds": sqlstore.TaskKinds,
+	// The moves this operator may make: the officers move the case along,
+	// a supervisor closes it.
+	moves := slices.DeleteFunc(nextStatuses(v.Case), func(st lifeline.CaseStatus) bool {
+		if st == lifeline.CaseClosed {
+			return lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseClose) != lifeline.GrantApprove
+		}
+		return !v.WriteID
+	})
+	data := map[string]any{"V": v, "Statuses": moves, "TaskKinds": sqlstore.TaskKinds,
 		"DocumentKinds": sqlstore.DocumentKinds, "ScreeningItems": sqlstore.ScreeningItems}
 	if v.Pseudonym && !v.WriteID {
 		c.render(w, r, s, "case", http.StatusOK, data)

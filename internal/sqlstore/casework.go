@@ -308,7 +308,15 @@ func (db *DB) AssignCase(ctx context.Context, by lifeline.Actor, id lifeline.Cas
 		if n, _ := res.RowsAffected(); n != 1 {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such case.")
 		}
-		return db.addEvent(tx, by, id, "assign", "", string(officer)+" "+string(verifier), seal.CompartmentIdentity, "")
+		names := []string{"-", "-"}
+		for i, o := range []lifeline.OperatorID{officer, verifier} {
+			if o != "" {
+				if err := tx.QueryRow(`SELECT username FROM operators WHERE id = ?`, o).Scan(&names[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return db.addEvent(tx, by, id, "assign", "", names[0]+", "+names[1], seal.CompartmentIdentity, "")
 	})
 }
 

@@ -59,7 +59,8 @@ type InboxItem struct {
 	Position     int // 1 for the contact who has waited longest; 0 if not waiting
 	WaitingSince time.Time
 	Escalated    bool
-	WindowClosed bool // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
+	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
+	CaseCode     string // the code name of the contact's case, if any
 }
 
 // Pseudonym is how the console names a contact who has no case yet: a short
@@ -107,7 +108,7 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 		rows, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			var opened, last string
 			err = rows.Scan(&r.it.ID, &r.it.ContactID, &r.it.Kind, &r.it.Channel, &r.it.State, &r.it.Campaign, &r.it.AssignedTo,
-				&r.it.AssignedName, &r.it.Stream, &r.it.Language, &r.it.Escalated, &opened, &last, &r.mid, &r.at, &r.pos)
+				&r.it.AssignedName, &r.it.Stream, &r.it.Language, &r.it.Escalated, &opened, &last, &r.mid, &r.at, &r.pos, &r.it.CaseCode)
 			if err == nil {
 				r.it.OpenedDay, err = lifeline.ParseDay(opened)
 			}
@@ -119,7 +120,8 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, m.id, m.at,
 				CASE WHEN v.waiting_seq IS NULL THEN NULL ELSE
 					(SELECT COUNT(*) FROM conversations w WHERE w.waiting_seq <= v.waiting_seq AND w.state <> 'closed'
-						AND (w.assigned_to IS NULL) = (v.assigned_to IS NULL)) END
+						AND (w.assigned_to IS NULL) = (v.assigned_to IS NULL)) END,
+				COALESCE((SELECT cs.code_name FROM contacts k JOIN cases cs ON cs.id = k.case_id WHERE k.id = v.contact_id), '')
 			FROM conversations v
 			LEFT JOIN operators o ON o.id = v.assigned_to
 			LEFT JOIN messages m ON m.rowid = v.waiting_seq AND m.conversation_id = v.id

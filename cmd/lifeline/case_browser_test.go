@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/lifeline-hotline/lifeline/internal/channel/channeltest"
+)
+
+// staff is an enrolled account, signed in at a desk of its own.
+type staff struct {
+	name, password, secret string
+	step                   time.Time // the latest TOTP step used
+	b                      *browser
+}
+
+// submit clicks a form's button and waits for the page it loads.
+func (b *browser) submit(what, button string) {
+	b.t.Helper()
+	get(b, what, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.ID(button))))
+	if msg := get(b, what+": error?", chromedp.Evaluate[string](`(document.querySelector('#error') || {}).textContent || ''`)); msg != "" {
+		b.t.Fatalf("%s: the console says %q", what, msg)
+	}
+}
+
+// openCase goes to a case page by its code name, from the case list.
+func (b *browser) openCase(base, code string) {
+	b.t.Helper()
+	b.do("cases", chromedp.Navigate(base+"/cases"), chromedp.WaitVisible(chromedp.ID("case-table")))
+	get(b, "open "+code, chromedp.WaitEvent(page.LoadEventFired, nil,
+		chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('#case-table a')].find(a => a.textContent === '`+code+`')`))))
+}
+
+// move changes the open case's status with a reason.
+func (b *browser) move(to, reason string) {
+	b.t.Helper()
+	b.do("status "+to, chromedp.SetValue(chromedp.ID("status-to"), to), chromedp.SendKeys(chromedp.ID("status-reason"), reason))
+	b.submit("move to "+to, "status-save")
+	if got := get(b, "status", chromedp.Evaluate[string](`document.querySelector('#case-status').textContent`)); got == "" {
+		b.t.Fatal("no status shown")
+	}
+}
+
+func (b *browser) status() string {
+	b.t.Helper()
+	return get(b, "status", chromedp.Evaluate[string](`document.querySelector('[data-case]') && document.querySelector('#timeline li:last-child') ? document.querySelector('#timeline li:last-child').textContent : ''`))
+}
+
+// TestCaseInBrowser follows one invented soldier from his first Telegram
+// message to a closed case, in the console, as each role: the intake
+// operator opens the case and records him and his wife; the supervisor
+// assigns a case officer and a verification officer; screening and a
+// verdict by the verification officer; waiting; contact again from the
+// front; an extraction operation together with a second soldier, approved
+// by the supervisor; captured, in custody; his choice to stay off the
+// exchange lists and emigrate; his wife's relocation; closed.
+func TestCaseInBrowser(t *testing.T) {
+	chromium(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	unseal := mustInitKeys(t, dir)
+	mustRun(t, nil, "migrate", "--data", dir)
+	fake := channeltest.NewTelegramFake(testBotToken)
+	t.Cleanup(fake.Close)
+	const secret = "webhook-secret-for-tests"
+	mustRun(t, nil, "channel", "add", "telegram", "--data", dir, "--name", "bot",
+		"--bot-token", testBotToken, "--webhook-secret", secret, "--api-url", fake.URL())
+	roles := map[string]string{"ivan": "intake", "maria": "supervisor", "kira": "case-officer", "vera": "verification"}
+	otp := map[string]string{}
+	for name, role := range roles {
+		otp[name] = oneTimePassword.FindStringSubmatch(mustRun(t, nil, "user", "add", "--data", dir, "--username", name, "--role", role))[1]
+	}
+	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
+	base := "http://" + srv.addr
+	hook := base + "/hooks/telegram/bot"
+	// Four people at four desks, each signed in once: a TOTP code is
+	// good once, so a second sign-in would wait for the next step.
+	first := newBrowser(t)
+	people := map[string]*staff{}
+	for _, name := range []string{"ivan", "maria", "kira", "vera"} {
+		u := &staff{name: name, password: "long enough password for " + name, b: first}
+		if name != "ivan" {
+			u.b = first.another()
+		}
+		u.secret, u.step = u.b.firstLogin(base, name, otp[name], u.password)
+		people[name] = u
+	}
+	ivan, maria, kira, vera := people["ivan"], people["maria"], people["kira"], people["vera"]
+	var b *browser
+	as := func(u *staff) { b = u.b }
+
+	write := func(update int64, chat int64, text string) {
+		t.Helper()
+		resp, err := channeltest.PostTelegram(hook, secret, channeltest.TelegramUpdate(update, chat, text))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("webhook: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+
+	// registerSoldier: a soldier writes; the intake operator opens a case
+	// from the conversation and records the applicant (and a wife).
+	registerSoldier := func(update, chat int64, name, service string, wife bool) string {
+		write(update, chat, "Здравствуйте, хочу сдаться. Меня зовут "+name+".")
+		as(ivan)
+		// His conversation is the one without a case yet.
+		b.do("inbox", chromedp.Navigate(base+"/inbox"), chromedp.WaitVisible(chromedp.CSS("#list tr:not([data-case]) a.open-conv")))
+		get(b, "open conversation", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#list tr:not([data-case]) a.open-conv"))))
+		b.submit("open a case", "open-case")
+		code := strings.Fields(b.text("#case-code"))[0]
+		b.do("applicant", chromedp.SetValue(chromedp.ID("person-relation"), "applicant"), chromedp.SendKeys(chromedp.ID("person-name"), name),
+			chromedp.SendKeys(chromedp.ID("person-birth"), "1994-05-17"), chromedp.SendKeys(chromedp.ID("person-rank"), "рядовой"),
+			chromedp.SendKeys(chromedp.ID("person-unit"), "в/ч 00000 (invented)"), chromedp.SendKeys(chromedp.ID("person-service"), service))
+		b.submit("add applicant", "person-save")
+		if wife {
+			b.do("wife", js(`document.querySelector('#person-form').closest('details').open = true`),
+				chromedp.SetValue(chromedp.ID("person-relation"), "spouse"), chromedp.SendKeys(chromedp.ID("person-name"), "Тестова Анна"),
+				chromedp.Click(chromedp.ID("person-relocate")))
+			b.submit("add wife", "person-save")
+		}
+		// Append-only: the intake operator never reads back what he wrote.
+		if got := b.text("[data-case]"); strings.Contains(got, name) {
+			t.Errorf("the intake operator reads back the applicant's name")
+		}
+		// The supervisor gives it a case officer and a verification officer.
+		as(maria)
+		b.openCase(base, code)
+		b.do("assign", chromedp.SetValue(chromedp.ID("assign-officer"), b.optionValue("#assign-officer", "kira")),
+			chromedp.SetValue(chromedp.ID("assign-verifier"), b.optionValue("#assign-verifier", "vera")))
+		b.submit("assign", "assign-save")
+		// Screening, verified by the verification officer.
+		as(kira)
+		b.openCase(base, code)
+		b.move("screening", "questionnaire complete")
+		as(vera)
+		b.openCase(base, code)
+		// A fresh code shows identity fields for five minutes (step-up).
+		if get(b, "reveal form?", chromedp.Evaluate[bool](`!!document.querySelector("#reveal-form")`)) {
+			vera.step = vera.step.Add(30 * time.Second)
+			b.do("reveal", chromedp.SendKeys(chromedp.ID("reveal-code"), totpCode(t, vera.secret, vera.step)))
+			b.submit("reveal", "reveal")
+		}
+		if got := b.text("#persons"); !strings.Contains(got, name) || !strings.Contains(got, service) {
+			t.Fatalf("revealed persons %q lack the applicant", got)
+		}
+		b.do("checklist", js(`[...document.querySelectorAll('#screening-form input[name=checked]')].forEach(i => i.checked = true) || true`))
+		b.submit("screening", "screening-save")
+		b.do("verdict", chromedp.SetValue(chromedp.ID("verdict"), "verified"), chromedp.SendKeys(chromedp.ID("verdict-reason"), "unit and number confirmed"))
+		b.submit("verdict", "verdict-save")
+		// Waiting until deployed, then contact from the front.
+		as(kira)
+		b.openCase(base, code)
+		b.move("waiting", "verified; waits for deployment")
+		write(update+1, chat, "Нас перебросили. Я на передовой, готов.")
+		b.move("active", "contact from the front")
+		return code
+	}
+
+	codeA := registerSoldier(9001, 100000501, "Тестов Олег", "ЖЕТ-100501", true)
+	codeB := registerSoldier(9101, 100000502, "Примеров Илья", "ЖЕТ-100502", false)
+
+	// The verification officer plans one operation for both.
+	as(vera)
+	b.openCase(base, codeA)
+	b.do("plan", js(`document.querySelector('#operation-form').closest('details').open = true`),
+		chromedp.SendKeys(chromedp.ID("op-time"), "night of the 20th, 04:30"), chromedp.SendKeys(chromedp.ID("op-point"), "48.0000 37.0000 (invented)"),
+		chromedp.SendKeys(chromedp.ID("op-unit"), "test brigade"),
+		js(`document.querySelectorAll('#operation-form input[name=with]').forEach(i => i.checked = true) || true`))
+	b.submit("plan operation", "op-save")
+	as(maria)
+	b.openCase(base, codeA)
+	if got := b.text("#operations"); strings.Contains(got, "48.0000") {
+		// The supervisor reads intel as a team reader: the plan is his to approve.
+		t.Log("the supervisor sees the plan (team intel read)")
+	}
+	b.submit("approve meeting", "op-approve")
+	as(vera)
+	b.openCase(base, codeA)
+	b.submit("start operation", "op-start")
+	for range 2 {
+		b.do("outcome", js(`document.querySelector('.operation select[name=outcome]').value = 'captured'`))
+		get(b, "record outcome", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(".operation button.outcome"))))
+	}
+	b.submit("finish operation", "op-done")
+
+	// Custody, his choices, his wife's relocation, emigration, closed.
+	as(kira)
+	b.openCase(base, codeA)
+	if got := b.text("#case-status"); !strings.Contains(got, "у полоні") {
+		t.Fatalf("after the operation case A is %q, want captured", got)
+	}
+	b.move("in_custody", "handed over to the custody service")
+	b.do("choices", chromedp.SetValue(chromedp.ID("choice-exchange"), "no_exchange"), chromedp.SetValue(chromedp.ID("choice-future"), "emigrate"),
+		chromedp.SendKeys(chromedp.ID("choice-where"), "Canada"))
+	b.submit("choices", "choices-save")
+	b.do("task", chromedp.SetValue(chromedp.ID("task-kind"), "relocate_relative"),
+		chromedp.SetValue(chromedp.ID("task-due"), time.Now().AddDate(0, 0, 14).Format("2006-01-02")))
+	b.submit("task", "task-save")
+	get(b, "task done", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#tasks button.task-done"))))
+	b.move("emigrated", "resettled with his wife")
+	b.screenshot("case")
+	as(maria)
+	b.openCase(base, codeA)
+	b.move("closed", "resettled; protection handed over")
+	tl := b.text("#timeline")
+	for _, want := range []string{"registered", "screening", "waiting", "active", "extraction", "captured", "in_custody", "emigrated", "closed"} {
+		if !strings.Contains(tl, "→ "+want) {
+			t.Errorf("timeline lacks the move to %s:\n%s", want, tl)
+		}
+	}
+	_ = codeB
+	for _, u := range people {
+		u.b.checkTraffic("Тестов Олег", "ЖЕТ-100501", "Canada", "100000501")
+	}
+	channeltest.MustContainNone(t, "server log", srv.stderr.String(), "Тестов", "ЖЕТ-100501", "Canada", "100000501", "48.0000")
+}
+
+// optionValue returns the value of the option of a select whose text
+// starts with label.
+func (b *browser) optionValue(sel, label string) string {
+	b.t.Helper()
+	v := get(b, "option "+label, chromedp.Evaluate[string](`([...document.querySelectorAll('`+sel+` option')].find(o => o.textContent.startsWith('`+label+`')) || {}).value || ''`))
+	if v == "" {
+		b.t.Fatalf("no option %q in %s", label, sel)
+	}
+	return v
+}
+
+// js runs a script in the page for its effect.
+func js(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](expr)(ctx, t)
+		return err
+	})
+}
