@@ -30,6 +30,7 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/logs"
 	"github.com/lifeline-hotline/lifeline/internal/media"
 	"github.com/lifeline-hotline/lifeline/internal/outbox"
+	"github.com/lifeline-hotline/lifeline/internal/questionnaire"
 	"github.com/lifeline-hotline/lifeline/internal/routing"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
@@ -50,6 +51,9 @@ type serveConfig struct {
 	// senderLimits are intake's per-sender flood budgets; zero is the
 	// default (SECURITY.md §2.12). Not a flag: bench lifts them.
 	senderLimits intake.Limits
+	// questionnaire starts the registration bot on every new conversation
+	// of the surrender stream; off, operators start it per conversation.
+	questionnaire bool
 }
 
 func serveFlags(fs *flagSet, defaultData string) *serveConfig {
@@ -71,6 +75,7 @@ func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	})
 	fs.DurationVar(&c.epochLength, "epoch-length", keys.DefaultEpochLength, "how often compartment key epochs rotate")
 	fs.DurationVar(&c.retention, "key-retention", keys.DefaultRetention, "how long a superseded epoch's private key is kept (backup retention + margin)")
+	fs.BoolVar(&c.questionnaire, "questionnaire", false, "start the registration questionnaire bot on every new soldier's conversation (operators can always start it on one)")
 	return c
 }
 
@@ -225,9 +230,18 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		Attempted: func(lifeline.MessageID) { hub.Publish(console.Event{Type: "status"}) }}
 	mediaWorker := &media.Worker{DB: db, Channels: channels, Logger: logger.With("component", "media"),
 		Handled: func() { hub.Publish(console.Event{Type: "status"}) }}
+	// The registration questionnaire: a bot that asks new contacts who they
+	// are until an operator takes over, and makes a case of the answers.
+	bot := &questionnaire.Worker{DB: db, Logger: logger.With("component", "questionnaire"), Queued: worker.Poke,
+		Changed:   func(c lifeline.ConversationID) { hub.Publish(console.Event{Type: "message", Conversation: c}) },
+		AutoStart: []lifeline.Stream{}}
+	if cfg.questionnaire {
+		bot.AutoStart = []lifeline.Stream{lifeline.StreamSurrender}
+	}
 	intakeSvc := intake.New(db, keeper, intake.Config{
 		Notify: func(ns []intake.Notice) {
 			worker.Poke()
+			bot.Poke()
 			mediaWorker.Poke()
 			router.Poke()
 			for _, n := range ns {
@@ -332,6 +346,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Go(func() { km.run(bgCtx) })
 	wg.Go(func() { worker.Run(bgCtx) })
 	wg.Go(func() { mediaWorker.Run(bgCtx) })
+	wg.Go(func() { bot.Run(bgCtx) })
 	wg.Go(func() { router.Run(bgCtx) })
 	wg.Go(func() { caseWatchdog(bgCtx, db, logger.With("component", "watchdog")) })
 

@@ -120,6 +120,13 @@ type Store interface {
 	CannedAnswers(ctx context.Context) ([]sqlstore.CannedAnswer, error)
 	SaveCannedAnswer(ctx context.Context, by lifeline.Actor, c *sqlstore.CannedAnswer) error
 	ArchiveCannedAnswer(ctx context.Context, by lifeline.Actor, id string) error
+
+	Questionnaire(ctx context.Context) (*sqlstore.QuestionnaireVersion, error)
+	QuestionnaireVersions(ctx context.Context) ([]sqlstore.QuestionnaireVersion, error)
+	SaveQuestionnaire(ctx context.Context, by lifeline.Actor, definition []byte) (int, error)
+	QuestionnaireStatus(ctx context.Context, conv lifeline.ConversationID) (*sqlstore.QuestionnaireSession, error)
+	PauseQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
+	ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
 }
 
 // Keys is what the console needs of the keeper.
@@ -307,6 +314,11 @@ func (c *Console) Routes() []Route {
 		{"POST /shifts/{id}/delete", floor, c.page(floor, c.deleteShift)},
 		{"POST /staff/{id}/profile", floor, c.page(floor, c.setProfile)},
 		{"GET /coverage", floor, c.page(floor, c.coveragePage)},
+		{"GET /questionnaire", floor, c.page(floor, c.questionnairePage)},
+		{"POST /questionnaire", floor, c.page(floor, c.saveQuestionnaire)},
+		{"GET /c/{id}/bot", reply, c.page(reply, c.botPage)},
+		{"POST /c/{id}/bot/pause", reply, c.page(reply, c.pauseBot)},
+		{"POST /c/{id}/bot/resume", reply, c.page(reply, c.resumeBot)},
 	}
 	// CSRF: a state change from another site is refused by the browser's
 	// own Sec-Fetch-Site and Origin headers (no bypass patterns), and the

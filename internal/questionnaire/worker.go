@@ -34,8 +34,8 @@ type Worker struct {
 	// on their own. nil means surrender only; an empty, non-nil slice
 	// turns automatic starts off (operators can still start the bot).
 	AutoStart []lifeline.Stream
-	// Default is the definition saved as version 1 when the store has
-	// none; nil means DefaultJSON.
+	// Default is the definition saved as version 1 when the first
+	// session starts on a store that has none; nil means DefaultJSON.
 	Default []byte
 	// Poll is how often the worker looks without being poked; default 1 s.
 	Poll time.Duration
@@ -48,11 +48,10 @@ type Worker struct {
 	Queued  func()
 	Changed func(lifeline.ConversationID)
 
-	once    sync.Once
-	poke    chan struct{}
-	mu      sync.Mutex
-	defs    map[int]*Definition
-	ensured bool
+	once sync.Once
+	poke chan struct{}
+	mu   sync.Mutex
+	defs map[int]*Definition
 
 	// afterPersons, if set, runs between the case's persons and the end
 	// of the session (tests: a crash there).
@@ -120,9 +119,6 @@ const batch = 32
 // While the server is sealed nothing can be read: EUNAVAILABLE.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
-	if err := w.ensure(ctx); err != nil {
-		return 0, err
-	}
 	n := 0
 	cands, err := w.DB.QuestionnaireCandidates(ctx, batch)
 	if err != nil {
@@ -147,26 +143,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// ensure saves the default definition once, if the store has none.
-func (w *Worker) ensure(ctx context.Context) error {
-	w.mu.Lock()
-	done := w.ensured
-	w.mu.Unlock()
-	if done {
-		return nil
-	}
-	if _, err := Parse(w.Default); err != nil {
-		return fmt.Errorf("default questionnaire: %w", err)
-	}
-	if _, err := w.DB.EnsureQuestionnaire(ctx, w.Default); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	w.ensured = true
-	w.mu.Unlock()
-	return nil
-}
-
 // definition returns a version of the definition, parsed once; version 0
 // means the newest.
 func (w *Worker) definition(ctx context.Context, version int) (*Definition, int, error) {
@@ -174,6 +150,15 @@ func (w *Worker) definition(ctx context.Context, version int) (*Definition, int,
 	var err error
 	if version == 0 {
 		v, err = w.DB.Questionnaire(ctx)
+		if lifeline.ErrorCode(err) == lifeline.ENOTFOUND {
+			// The first session ever: the default becomes version 1.
+			if _, perr := Parse(w.Default); perr != nil {
+				return nil, 0, fmt.Errorf("default questionnaire: %w", perr)
+			}
+			if _, err = w.DB.EnsureQuestionnaire(ctx, w.Default); err == nil {
+				v, err = w.DB.Questionnaire(ctx)
+			}
+		}
 	} else {
 		w.mu.Lock()
 		d := w.defs[version]

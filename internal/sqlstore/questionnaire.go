@@ -566,16 +566,18 @@ func (db *DB) FinishQuestionnaire(ctx context.Context, s *QuestionnaireSession, 
 }
 
 // PauseQuestionnaire pauses the bot in a conversation on an operator's
-// word, audited (questionnaire.pause). ENOTFOUND if the bot has no session
-// there, ECONFLICT if it is not running.
+// word, audited (questionnaire.pause); a pause the contact asked for
+// becomes the operator's. ENOTFOUND if there is no such conversation,
+// ECONFLICT if the bot is not running there or an operator paused it
+// already.
 func (db *DB) PauseQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error {
 	return db.audited(ctx, by, "questionnaire.pause", string(conv), "", func(tx *Tx) error {
 		res, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'paused', paused_by = 'operator', reask = 0, seq = seq + 1, updated_day = ?
-			WHERE conversation_id = ? AND state IN ('active', 'paused')`, lifeline.DayOf(tx.Now()).String(), conv)
+			WHERE conversation_id = ? AND (state = 'active' OR (state = 'paused' AND paused_by <> 'operator'))`, lifeline.DayOf(tx.Now()).String(), conv)
 		if err != nil {
 			return err
 		}
-		return sessionChanged(tx, res, conv, "The bot is not running in this conversation.")
+		return sessionChanged(tx, res, conv, "The bot is not running in this conversation, or an operator has paused it already.")
 	})
 }
 
@@ -620,14 +622,14 @@ func (db *DB) ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv l
 }
 
 // sessionChanged turns an update that touched no session into ENOTFOUND
-// or ECONFLICT.
+// (no such conversation) or ECONFLICT (the bot is not where it must be).
 func sessionChanged(tx *Tx, res sql.Result, conv lifeline.ConversationID, conflict string) error {
 	if n, _ := res.RowsAffected(); n > 0 {
 		return nil
 	}
 	var one int
-	if err := tx.QueryRow(`SELECT 1 FROM questionnaire_sessions WHERE conversation_id = ?`, conv).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-		return lifeline.Errorf(lifeline.ENOTFOUND, "The bot has no session in this conversation.")
+	if err := tx.QueryRow(`SELECT 1 FROM conversations WHERE id = ?`, conv).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 	}
 	return lifeline.Errorf(lifeline.ECONFLICT, "%s", conflict)
 }

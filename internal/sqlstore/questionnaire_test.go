@@ -164,7 +164,10 @@ func TestQuestionnaireSessionStore(t *testing.T) {
 		t.Errorf("pause of a finished bot: %v, want ECONFLICT", err)
 	}
 	if err := s.PauseQuestionnaire(ctx, op, lifeline.NewConversationID()); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
-		t.Errorf("pause where there is no session: %v, want ENOTFOUND", err)
+		t.Errorf("pause in no conversation: %v, want ENOTFOUND", err)
+	}
+	if fresh, _ := newConversation(t, s.DB, "100000904"); lifeline.ErrorCode(s.PauseQuestionnaire(ctx, op, fresh)) != lifeline.ECONFLICT {
+		t.Errorf("pause where the bot has no session: want ECONFLICT")
 	}
 
 	// A skipped conversation: an operator may start the bot on it.

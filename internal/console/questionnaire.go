@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: AGPL-3.0-or-later
+
+package console
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/questionnaire"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+)
+
+// questionnairePage shows the registration questionnaire's definition as
+// JSON to edit, and the versions saved: supervisors (floor.manage).
+func (c *Console) questionnairePage(w http.ResponseWriter, r *http.Request, s *session) {
+	data, err := c.questionnaireData(r)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, "questionnaire", http.StatusOK, data)
+}
+
+func (c *Console) questionnaireData(r *http.Request) (map[string]any, error) {
+	data := map[string]any{"Editor": true, "Saved": r.URL.Query().Get("saved")}
+	cur, err := c.store.Questionnaire(r.Context())
+	switch lifeline.ErrorCode(err) {
+	case "":
+		data["Version"], data["Definition"] = cur.Version, string(cur.Definition)
+	case lifeline.ENOTFOUND:
+		data["Version"], data["Definition"] = 0, string(questionnaire.DefaultJSON)
+	default:
+		return nil, err
+	}
+	versions, err := c.store.QuestionnaireVersions(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	data["Versions"] = versions
+	return data, nil
+}
+
+// saveQuestionnaire checks a definition whole and saves it as the next
+// version (audited); a definition with problems is shown again with every
+// problem listed, nothing saved.
+func (c *Console) saveQuestionnaire(w http.ResponseWriter, r *http.Request, s *session) {
+	text := r.PostFormValue("definition")
+	if _, err := questionnaire.Parse([]byte(text)); err != nil {
+		var ve *questionnaire.ValidationError
+		problems := []string{err.Error()}
+		if errors.As(err, &ve) {
+			problems = ve.Problems
+		}
+		data, derr := c.questionnaireData(r)
+		if derr != nil {
+			c.fail(w, r, s, derr)
+			return
+		}
+		data["Definition"], data["Problems"] = text, problems
+		c.render(w, r, s, "questionnaire", http.StatusBadRequest, data)
+		return
+	}
+	v, err := c.store.SaveQuestionnaire(context.WithoutCancel(r.Context()), s.actor(r), []byte(text))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/questionnaire?saved="+strconv.Itoa(v), http.StatusSeeOther)
+}
+
+// botPage shows the bot's session in a conversation, with pause and
+// resume: operators who may answer it.
+func (c *Console) botPage(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	data := map[string]any{"Conversation": conv}
+	switch st, err := c.store.QuestionnaireStatus(r.Context(), conv.ID); lifeline.ErrorCode(err) {
+	case "":
+		data["Session"] = st
+		data["Running"] = st.State == sqlstore.QuestionnaireActive || st.State == sqlstore.QuestionnaireCompleting
+		data["CanResume"] = st.State == sqlstore.QuestionnairePaused || (st.State == sqlstore.QuestionnaireDone && st.Outcome == sqlstore.QuestionnaireSkipped)
+		data["CanPause"] = st.State == sqlstore.QuestionnaireActive || (st.State == sqlstore.QuestionnairePaused && st.PausedBy != "operator")
+	case lifeline.ENOTFOUND:
+		data["CanResume"] = true // the bot has not looked at it yet: an operator may start it
+	default:
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, "questionnaire", http.StatusOK, data)
+}
+
+func (c *Console) pauseBot(w http.ResponseWriter, r *http.Request, s *session) {
+	c.setBot(w, r, s, false)
+}
+
+func (c *Console) resumeBot(w http.ResponseWriter, r *http.Request, s *session) {
+	c.setBot(w, r, s, true)
+}
+
+// setBot pauses or resumes the bot in a conversation (audited by the store).
+func (c *Console) setBot(w http.ResponseWriter, r *http.Request, s *session, resume bool) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	if resume {
+		err = c.store.ResumeQuestionnaire(ctx, s.actor(r), conv.ID)
+	} else {
+		err = c.store.PauseQuestionnaire(ctx, s.actor(r), conv.ID)
+	}
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "message")
+	http.Redirect(w, r, "/c/"+string(conv.ID)+"/bot", http.StatusSeeOther)
+}
