@@ -465,7 +465,7 @@ func (c *checker) field(where string, s *Step, inGroup bool) {
 // the punctuation people end a word with.
 func normalize(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
-	s = strings.TrimRight(s, ".!)») ")
+	s = strings.TrimRight(s, ".!)» ")
 	return strings.TrimSpace(s)
 }
 
