@@ -511,3 +511,28 @@ func Permissions() []Permission {
 	}
 	return ps
 }
+
+// Reaches is the one object-level rule of need-to-know, for every page,
+// API call, search, export and notification: whether role's grant for
+// action reaches an object. owners are the operators the object is
+// assigned to (a conversation's operator; a case's case officer and
+// verification officer); handles says the operator handles the object as
+// the intake desk does (the object is unassigned, or one of its
+// conversations is his or waits unassigned). "own" grants reach the
+// owners' objects; own-unassigned, append-only and pseudonym-only grants
+// reach what the operator handles; team, all, approve and two-person
+// grants reach every object; break-glass reaches nothing without its own
+// ceremony, and no other grant reaches any object.
+func Reaches(role Role, action Action, me OperatorID, owners []OperatorID, handles bool) bool {
+	switch Allowed(role, action) {
+	case GrantAll, GrantTeam, GrantApprove, GrantTwoPerson:
+		return true
+	case GrantOwn, GrantOwnStepUp, GrantOwnVerdict, GrantOwnStatus, GrantPropose:
+		return me.Valid() && slices.Contains(owners, me)
+	case GrantOwnUnassigned:
+		return me.Valid() && (slices.Contains(owners, me) || handles)
+	case GrantAppendOnly, GrantPseudonymOnly:
+		return handles
+	}
+	return false
+}

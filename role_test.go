@@ -398,3 +398,37 @@ func TestGrant(t *testing.T) {
 		t.Errorf("Grant(%d): Permitted %v, String %q", bad, bad.Permitted(), bad)
 	}
 }
+
+// TestReaches: the object-level rule, cell by cell for the grants it
+// knows.
+func TestReaches(t *testing.T) {
+	me, other := lifeline.NewOperatorID(), lifeline.NewOperatorID()
+	for _, c := range []struct {
+		role    lifeline.Role
+		action  lifeline.Action
+		owners  []lifeline.OperatorID
+		handles bool
+		want    bool
+	}{
+		{lifeline.RoleCaseOfficer, lifeline.ActionReadConversation, []lifeline.OperatorID{me}, false, true},
+		{lifeline.RoleCaseOfficer, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, false},
+		{lifeline.RoleCaseOfficer, lifeline.ActionReadConversation, []lifeline.OperatorID{""}, true, false}, // own is not unassigned
+		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{""}, true, true},
+		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, false},
+		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{me}, false, true},
+		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, true},  // team
+		{lifeline.RoleSupervisor, lifeline.ActionReplyConversation, []lifeline.OperatorID{other}, true, false}, // break-glass only
+		{lifeline.RoleVerification, lifeline.ActionReadIdentity, []lifeline.OperatorID{other, me}, false, true},
+		{lifeline.RoleIntake, lifeline.ActionWriteIdentity, []lifeline.OperatorID{other}, true, true}, // append-only, what he handles
+		{lifeline.RoleIntake, lifeline.ActionWriteIdentity, []lifeline.OperatorID{me}, false, false},
+		{lifeline.RoleFinance, lifeline.ActionReadConversation, []lifeline.OperatorID{me}, true, false},
+		{lifeline.RoleAdmin, lifeline.ActionSearchContact, []lifeline.OperatorID{me}, true, false},
+	} {
+		if got := lifeline.Reaches(c.role, c.action, me, c.owners, c.handles); got != c.want {
+			t.Errorf("Reaches(%s, %s, owners %v, handles %v) = %v, want %v", c.role, c.action, c.owners, c.handles, got, c.want)
+		}
+	}
+	if lifeline.Reaches(lifeline.RoleCaseOfficer, lifeline.ActionReadConversation, "", []lifeline.OperatorID{""}, false) {
+		t.Error("an invalid operator id reached an unassigned object")
+	}
+}

@@ -23,8 +23,8 @@ import (
 const testBotToken = "123456:test-token-abcdef"
 
 // mustTelegramServer starts serve on a fresh data directory with one
-// Telegram channel, "bot", whose API is a fake, and a supervisor token for
-// the JSON API.
+// Telegram channel, "bot", whose API is a fake, and an intake operator's
+// token for the JSON API (supervisors reply only by break-glass).
 func mustTelegramServer(t *testing.T) (srv *server, fake *channeltest.TelegramFake, hook, secret, token string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -35,7 +35,7 @@ func mustTelegramServer(t *testing.T) (srv *server, fake *channeltest.TelegramFa
 	secret = "webhook-secret-for-tests"
 	mustRun(t, nil, "channel", "add", "telegram", "--data", dir, "--name", "bot",
 		"--bot-token", testBotToken, "--webhook-secret", secret, "--api-url", fake.URL())
-	mustRun(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
+	mustRun(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "intake")
 	out := mustRun(t, nil, "token", "create", "--data", dir, "--username", "olena")
 	token = regexp.MustCompile(`llt_[a-z2-7]{52}`).FindString(out)
 	srv = mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)

@@ -99,20 +99,11 @@ func permit(s *session, a Access) bool {
 	return g.Permitted() && g != lifeline.GrantBreakGlass
 }
 
-// canSee is the object-level rule for a conversation: a grant of own scope
-// reaches conversations assigned to the operator, own-unassigned also the
-// unassigned ones; team and all reach every one (teams are shifts, and a
-// supervisor on duty sees the floor). Break-glass is not offered here.
+// canSee is the object-level rule for a conversation (lifeline.Reaches):
+// own grants reach conversations assigned to the operator, own-unassigned
+// also the unassigned ones; team and all reach every one.
 func canSee(s *session, a lifeline.Action, conv *sqlstore.InboxItem) bool {
-	switch lifeline.Allowed(s.Operator.Role, a) {
-	case lifeline.GrantAll, lifeline.GrantTeam:
-		return true
-	case lifeline.GrantOwn, lifeline.GrantOwnStepUp, lifeline.GrantOwnVerdict:
-		return conv.AssignedTo == s.Operator.ID
-	case lifeline.GrantOwnUnassigned:
-		return conv.AssignedTo == "" || conv.AssignedTo == s.Operator.ID
-	}
-	return false
+	return lifeline.Reaches(s.Operator.Role, a, s.Operator.ID, []lifeline.OperatorID{conv.AssignedTo}, conv.AssignedTo == "")
 }
 
 // page wraps a handler that needs a session: sealed → the unseal page; no

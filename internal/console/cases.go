@@ -20,23 +20,13 @@ import (
 // fields (SECURITY.md §2.6: step-up, max age 5 min).
 const stepUpAge = 5 * time.Minute
 
-// caseScope is the one object-level rule for cases, for pages, actions,
-// search, export and notifications alike: whether the session's grant for
-// action reaches case c. "own" grants reach the cases whose case officer or
-// verification officer the operator is; an intake operator's append-only
-// and pseudonym-only grants reach the cases of conversations he handles
-// (mine says so); team and all reach every case; break-glass is not
-// offered here.
+// caseScope is the object-level rule for cases (lifeline.Reaches), for
+// pages, actions, search, export and notifications alike: "own" grants
+// reach the cases whose case officer or verification officer the operator
+// is; the intake operator's append-only and pseudonym-only grants reach the
+// cases of conversations he handles (mine says so).
 func caseScope(s *session, action lifeline.Action, c *sqlstore.CaseSummary, mine bool) bool {
-	switch lifeline.Allowed(s.Operator.Role, action) {
-	case lifeline.GrantAll, lifeline.GrantTeam, lifeline.GrantApprove, lifeline.GrantTwoPerson:
-		return true
-	case lifeline.GrantOwn, lifeline.GrantOwnStepUp, lifeline.GrantOwnVerdict, lifeline.GrantOwnStatus, lifeline.GrantPropose:
-		return c.AssignedTo == s.Operator.ID || c.VerifierID == s.Operator.ID
-	case lifeline.GrantAppendOnly, lifeline.GrantPseudonymOnly:
-		return mine
-	}
-	return false
+	return lifeline.Reaches(s.Operator.Role, action, s.Operator.ID, []lifeline.OperatorID{c.AssignedTo, c.VerifierID}, mine)
 }
 
 // caseView is what one operator may see and do on one case.

@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
 	"github.com/lifeline-hotline/lifeline/internal/console"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/web"
 )
 
 // Canary strings, one per class of data, planted where that class lives.
@@ -357,3 +361,130 @@ func (w *policyWorld) checkCell(t *testing.T, method, path, pattern, obj, actor 
 
 // short is the actor name of an operator of the world.
 func short(op lifeline.Operator) string { return strings.TrimPrefix(op.Username, "op-") }
+
+// TestSameFieldHiddenEverywhere is SECURITY.md S-02 for conversations: a
+// message of a conversation an operator may not read is hidden the same
+// way in the console page, the JSON API's list and messages, and the live
+// event stream (which carries ids only), while its own reader sees it
+// everywhere.
+func TestSameFieldHiddenEverywhere(t *testing.T) {
+	ctx := context.Background()
+	w := newPolicyWorld(t)
+	srv := web.NewServer(nil, web.Config{Routes: w.f.con.WebRoutes(), API: &web.API{Store: w.f.db}}, nil, nil)
+	token := func(user string) string {
+		plain, hash, err := auth.NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := auth.TokenID(plain)
+		if err := w.f.db.CreateToken(ctx, lifeline.CLIActor, "op-"+user, id, hash); err != nil {
+			t.Fatal(err)
+		}
+		return plain
+	}
+	get := func(path, cookie, bearer string) (int, string) {
+		req := httptest.NewRequest("GET", "https://console.example"+path, nil)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		if cookie != "" {
+			req.AddCookie(&http.Cookie{Name: console.CookieName, Value: cookie})
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		if strings.HasPrefix(path, "/events") {
+			c, cancel := context.WithTimeout(req.Context(), 300*time.Millisecond)
+			defer cancel()
+			req = req.WithContext(c)
+			go func() { // an event about the conversation while the stream is open
+				time.Sleep(100 * time.Millisecond)
+				w.f.con.Hub().Publish(console.Event{Type: "message", Conversation: w.convs["own"]})
+			}()
+		}
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	own := string(w.convs["own"])
+	for _, tc := range []struct {
+		user string
+		may  bool
+	}{{"io", true}, {"io2", false}, {"co", false}} {
+		tok := token(tc.user)
+		views := map[string][2]any{}
+		code, body := get("/c/"+own, w.cookies[tc.user], "")
+		views["console page"] = [2]any{code, body}
+		code, body = get("/api/v1/conversations/"+own+"/messages", "", tok)
+		views["API messages"] = [2]any{code, body}
+		code, body = get("/api/v1/conversations", "", tok)
+		views["API list"] = [2]any{code, strings.Contains(body, own)}
+		code, body = get("/events", w.cookies[tc.user], "")
+		views["live events"] = [2]any{code, body}
+		for view, v := range views {
+			code, body := v[0].(int), v[1]
+			switch view {
+			case "API list":
+				if listed := body.(bool); listed != tc.may {
+					t.Errorf("%s as %s: listed %v, want %v", view, tc.user, listed, tc.may)
+				}
+			case "live events":
+				// Ids only, for everyone: the canary never travels.
+				if strings.Contains(body.(string), canaryC1Own) || code != http.StatusOK {
+					t.Errorf("%s as %s: %d, carries the message: %v", view, tc.user, code, strings.Contains(body.(string), canaryC1Own))
+				}
+			default:
+				has := strings.Contains(body.(string), canaryC1Own)
+				if has != tc.may || (!tc.may && code != http.StatusNotFound) {
+					t.Errorf("%s as %s: %d, shows the message %v; want %v (404 when hidden)", view, tc.user, code, has, tc.may)
+				}
+			}
+		}
+	}
+}
+
+// TestOneAuditEntryPerSensitiveCall is SECURITY.md S-03: a read of a case
+// that opens identity or intel fields writes exactly one audit entry,
+// naming the fields, never their values; a refused one writes exactly one
+// denial.
+func TestOneAuditEntryPerSensitiveCall(t *testing.T) {
+	ctx := context.Background()
+	w := newPolicyWorld(t)
+	entries := func() []string {
+		var out []string
+		err := w.f.db.AuditLog().Entries(ctx, func(e audit.Entry, _ tlog.Hash) error {
+			out = append(out, e.Actor+"|"+e.Action+"|"+e.Object+"|"+e.Decision+"|"+e.Reason)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	call := func(actor, path string) []string {
+		before := len(entries())
+		resp := w.f.do("GET", path, nil, w.cookies[actor])
+		resp.Body.Close()
+		return entries()[before:]
+	}
+	caseOwn := "/cases/" + string(w.cases["own"])
+	// The verification officer reads screening and operation plans.
+	got := call("vo", caseOwn)
+	if len(got) != 1 || !strings.Contains(got[0], "|case.read|") || !strings.Contains(got[0], "fields=screening,operation_plans") {
+		t.Errorf("verification officer's read: %q, want one case.read entry naming the fields", got)
+	}
+	// Another team's verification officer is refused, once.
+	got = call("vo2", caseOwn)
+	if len(got) != 1 || !strings.Contains(got[0], "|console.denied|") || !strings.Contains(got[0], "|deny|") {
+		t.Errorf("refused read: %q, want one denial", got)
+	}
+	// A case officer (verdict only, no step-up) opens nothing sensitive.
+	if got = call("co", caseOwn); len(got) != 0 {
+		t.Errorf("case officer's read without step-up: %q, want no entry", got)
+	}
+	for _, e := range entries() {
+		for _, c := range []string{canaryC2Own, canaryC2Other, canaryC3Own, canaryC3Other, canaryTask, canaryC1Own} {
+			if strings.Contains(e, c) {
+				t.Errorf("audit entry %q holds a value", e)
+			}
+		}
+	}
+}

@@ -20,6 +20,7 @@ type APIStore interface {
 	OperatorByToken(ctx context.Context, hash []byte) (*lifeline.Operator, error)
 	Conversations(ctx context.Context, limit int, after lifeline.ConversationID) ([]sqlstore.ConversationSummary, error)
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
+	Conversation(ctx context.Context, id lifeline.ConversationID) (*sqlstore.InboxItem, error)
 	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
 	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
 }
@@ -55,6 +56,24 @@ func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, n
 		}
 		next(w, r, op)
 	})
+}
+
+// reaches applies need-to-know to one conversation (lifeline.Reaches, the
+// same rule as the console's): a conversation out of reach answers exactly
+// like one that does not exist.
+func reaches(ctx context.Context, store APIStore, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) error {
+	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
+	if !id.Valid() {
+		return notFound
+	}
+	c, err := store.Conversation(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !lifeline.Reaches(op.Role, action, op.ID, []lifeline.OperatorID{c.AssignedTo}, c.AssignedTo == "") {
+		return notFound
+	}
+	return nil
 }
 
 func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
@@ -96,7 +115,9 @@ func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
 		}
 		p := page{Conversations: make([]conversation, 0, len(list))}
 		for _, c := range list {
-			p.Conversations = append(p.Conversations, conversation(c))
+			if lifeline.Reaches(op.Role, lifeline.ActionReadConversation, op.ID, []lifeline.OperatorID{c.AssignedTo}, c.AssignedTo == "") {
+				p.Conversations = append(p.Conversations, conversation(c))
+			}
 		}
 		if len(list) == limit {
 			p.Next = string(list[len(list)-1].ID)
@@ -117,8 +138,8 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 	}
 	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
-		if !id.Valid() {
-			writeJSONError(w, lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation."))
+		if err := reaches(r.Context(), api.Store, op, lifeline.ActionReadConversation, id); err != nil {
+			writeAPIError(logger, w, r, err)
 			return
 		}
 		list, err := api.Store.ConversationMessages(r.Context(), id)
@@ -161,8 +182,8 @@ type queueRequest struct {
 func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*http.Request, lifeline.Actor, lifeline.ConversationID, queueRequest) (lifeline.MessageID, error)) http.Handler {
 	return requireToken(logger, api.Store, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
-		if !id.Valid() {
-			writeJSONError(w, lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation."))
+		if err := reaches(r.Context(), api.Store, op, lifeline.ActionReplyConversation, id); err != nil {
+			writeAPIError(logger, w, r, err)
 			return
 		}
 		var req queueRequest
