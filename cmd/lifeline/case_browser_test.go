@@ -49,14 +49,10 @@ func (b *browser) move(to, reason string) {
 	}
 }
 
-func (b *browser) status() string {
-	b.t.Helper()
-	return get(b, "status", chromedp.Evaluate[string](`document.querySelector('[data-case]') && document.querySelector('#timeline li:last-child') ? document.querySelector('#timeline li:last-child').textContent : ''`))
-}
-
 // TestCaseInBrowser follows one invented soldier from his first Telegram
-// message to a closed case, in the console, as each role: the intake
-// operator opens the case and records him and his wife; the supervisor
+// message to a closed case: the bot's registration questionnaire (his wife
+// among his family, to be relocated) makes the case; then, in the console,
+// as each role: the supervisor
 // assigns a case officer and a verification officer; screening and a
 // verdict by the verification officer; waiting; contact again from the
 // front; an extraction operation together with a second soldier, approved
@@ -77,7 +73,7 @@ func TestCaseInBrowser(t *testing.T) {
 	for name, role := range roles {
 		otp[name] = oneTimePassword.FindStringSubmatch(mustRun(t, nil, "user", "add", "--data", dir, "--username", name, "--role", role))[1]
 	}
-	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
+	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal, "--questionnaire")
 	base := "http://" + srv.addr
 	hook := base + "/hooks/telegram/bot"
 	// Four people at four desks, each signed in once: a TOTP code is
@@ -105,8 +101,96 @@ func TestCaseInBrowser(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	// registerSoldier: a soldier writes; the intake operator opens a case
-	// from the conversation and records the applicant (and a wife).
+	// answer writes to the bot as the soldier and waits for its next
+	// message (one holding want, if given).
+	update := int64(8000)
+	answer := func(chat int64, text, want string) {
+		t.Helper()
+		seen := 0
+		for _, m := range fake.Sent() {
+			if m.ChatID == chat {
+				seen++
+			}
+		}
+		update++
+		write(update, chat, text)
+		waitFor(t, "the bot's answer to "+text, srv.done, func() bool {
+			n := 0
+			for _, m := range fake.Sent() {
+				if m.ChatID == chat {
+					n++
+					if n > seen && strings.Contains(m.Text, want) {
+						return true
+					}
+				}
+			}
+			return false
+		})
+	}
+
+	// verifyAndActivate: the supervisor assigns the officers; screening,
+	// a verdict, waiting; contact again from the front; active.
+	verifyAndActivate := func(code string, chat int64, name, service string) {
+		t.Helper()
+		as(maria)
+		b.openCase(base, code)
+		b.do("assign", chromedp.SetValue(chromedp.ID("assign-officer"), b.optionValue("#assign-officer", "kira")),
+			chromedp.SetValue(chromedp.ID("assign-verifier"), b.optionValue("#assign-verifier", "vera")))
+		b.submit("assign", "assign-save")
+		as(kira)
+		b.openCase(base, code)
+		b.move("screening", "questionnaire complete")
+		as(vera)
+		b.openCase(base, code)
+		// A fresh code shows identity fields for five minutes (step-up).
+		if get(b, "reveal form?", chromedp.Evaluate[bool](`!!document.querySelector("#reveal-form")`)) {
+			vera.step = vera.step.Add(30 * time.Second)
+			b.do("reveal", chromedp.SendKeys(chromedp.ID("reveal-code"), totpCode(t, vera.secret, vera.step)))
+			b.submit("reveal", "reveal")
+		}
+		if got := b.text("#persons"); !strings.Contains(got, name) || !strings.Contains(got, service) {
+			t.Fatalf("revealed persons %q lack the applicant", got)
+		}
+		b.do("checklist", js(`[...document.querySelectorAll('#screening-form input[name=checked]')].forEach(i => i.checked = true) || true`))
+		b.submit("screening", "screening-save")
+		b.do("verdict", chromedp.SetValue(chromedp.ID("verdict"), "verified"), chromedp.SendKeys(chromedp.ID("verdict-reason"), "unit and number confirmed"))
+		b.submit("verdict", "verdict-save")
+		as(kira)
+		b.openCase(base, code)
+		b.move("waiting", "verified; waits for deployment")
+		update++
+		write(update, chat, "Нас перебросили. Я на передовой, готов.")
+		b.move("active", "contact from the front")
+	}
+
+	// Soldier A registers with the bot: the questionnaire, in Russian,
+	// his wife among his family; the answers become a case.
+	const chatA = 100000501
+	answer(chatA, "Здравствуйте. Хочу сдаться.", "Якою мовою")
+	for _, qa := range [][2]string{
+		{"1", "Кто вы?"}, {"1", "фамилия, имя"}, {"Тестов Олег Петрович", "Дата рождения"}, {"17.05.1994", "воинская часть"},
+		{"в/ч 00000 (invented)", "звание"}, {"рядовой", "личный номер"}, {"ЖЕТ-100501", "Где вы сейчас"},
+		{"Белгородская область (invented)", ""}, {"только Telegram, ночью", "члены семьи"}, {"1", "Кем он или она"},
+		{"1", "Фамилия"}, {"Тестова Анна Сергеевна", "Дата рождения"}, {"пропустить", "Где он или она живёт"},
+		{"Курская область (invented)", "переезд"}, {"Да", "ещё одного"}, {"2", "зарегистрирована"},
+	} {
+		answer(chatA, qa[0], qa[1])
+	}
+	as(maria)
+	b.do("cases", chromedp.Navigate(base+"/cases"), chromedp.WaitVisible(chromedp.CSS("#case-table a")))
+	codeA := b.text("#case-table a")
+	if got := b.text("#case-table tbody"); !strings.Contains(got, "зареєстровано") {
+		t.Fatalf("the bot's case: %q, want registered", got)
+	}
+	verifyAndActivate(codeA, chatA, "Тестов Олег Петрович", "ЖЕТ-100501")
+	as(vera) // identity fields still revealed to her (five minutes)
+	b.openCase(base, codeA)
+	if got := b.text("#persons"); !strings.Contains(got, "Тестова Анна Сергеевна") || !strings.Contains(got, "потребує переселення") {
+		t.Errorf("the wife, to be relocated, is not on the case: %q", got)
+	}
+
+	// registerSoldier: a soldier writes; the intake operator takes over
+	// from the bot, opens a case from the conversation and records him.
 	registerSoldier := func(update, chat int64, name, service string, wife bool) string {
 		write(update, chat, "Здравствуйте, хочу сдаться. Меня зовут "+name+".")
 		as(ivan)
@@ -129,41 +213,10 @@ func TestCaseInBrowser(t *testing.T) {
 		if got := b.text("[data-case]"); strings.Contains(got, name) {
 			t.Errorf("the intake operator reads back the applicant's name")
 		}
-		// The supervisor gives it a case officer and a verification officer.
-		as(maria)
-		b.openCase(base, code)
-		b.do("assign", chromedp.SetValue(chromedp.ID("assign-officer"), b.optionValue("#assign-officer", "kira")),
-			chromedp.SetValue(chromedp.ID("assign-verifier"), b.optionValue("#assign-verifier", "vera")))
-		b.submit("assign", "assign-save")
-		// Screening, verified by the verification officer.
-		as(kira)
-		b.openCase(base, code)
-		b.move("screening", "questionnaire complete")
-		as(vera)
-		b.openCase(base, code)
-		// A fresh code shows identity fields for five minutes (step-up).
-		if get(b, "reveal form?", chromedp.Evaluate[bool](`!!document.querySelector("#reveal-form")`)) {
-			vera.step = vera.step.Add(30 * time.Second)
-			b.do("reveal", chromedp.SendKeys(chromedp.ID("reveal-code"), totpCode(t, vera.secret, vera.step)))
-			b.submit("reveal", "reveal")
-		}
-		if got := b.text("#persons"); !strings.Contains(got, name) || !strings.Contains(got, service) {
-			t.Fatalf("revealed persons %q lack the applicant", got)
-		}
-		b.do("checklist", js(`[...document.querySelectorAll('#screening-form input[name=checked]')].forEach(i => i.checked = true) || true`))
-		b.submit("screening", "screening-save")
-		b.do("verdict", chromedp.SetValue(chromedp.ID("verdict"), "verified"), chromedp.SendKeys(chromedp.ID("verdict-reason"), "unit and number confirmed"))
-		b.submit("verdict", "verdict-save")
-		// Waiting until deployed, then contact from the front.
-		as(kira)
-		b.openCase(base, code)
-		b.move("waiting", "verified; waits for deployment")
-		write(update+1, chat, "Нас перебросили. Я на передовой, готов.")
-		b.move("active", "contact from the front")
+		verifyAndActivate(code, chat, name, service)
 		return code
 	}
 
-	codeA := registerSoldier(9001, 100000501, "Тестов Олег", "ЖЕТ-100501", true)
 	codeB := registerSoldier(9101, 100000502, "Примеров Илья", "ЖЕТ-100502", false)
 
 	// The verification officer plans one operation for both.
@@ -217,9 +270,9 @@ func TestCaseInBrowser(t *testing.T) {
 	}
 	_ = codeB
 	for _, u := range people {
-		u.b.checkTraffic("Тестов Олег", "ЖЕТ-100501", "Canada", "100000501")
+		u.b.checkTraffic("Тестов Олег", "ЖЕТ-100501", "Canada", "100000501", "Тестова Анна")
 	}
-	channeltest.MustContainNone(t, "server log", srv.stderr.String(), "Тестов", "ЖЕТ-100501", "Canada", "100000501", "48.0000")
+	channeltest.MustContainNone(t, "server log", srv.stderr.String(), "Тестов", "Тестова", "ЖЕТ-100501", "Canada", "100000501", "48.0000", "Белгородская")
 }
 
 // optionValue returns the value of the option of a select whose text

@@ -544,6 +544,18 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// Bot sessions of its conversations, and their answers' keys.
+		convs, err := queryAll(tx, func(rows *sql.Rows) (id lifeline.ConversationID, err error) { return id, rows.Scan(&id) },
+			`SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, v := range convs {
+			owners = append(owners, questionnaireOwner(v))
+			if _, err := tx.Exec(`DELETE FROM questionnaire_sessions WHERE conversation_id = ?`, v); err != nil {
+				return err
+			}
+		}
 		for _, q := range []string{
 			// Media first: its rows point at the messages.
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'media:' || d.id FROM media d JOIN contacts c ON c.id = d.contact_id WHERE c.case_id = ?)`,
@@ -555,12 +567,30 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'conversation:' || v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM conversations WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM contacts WHERE case_id = ?`,
+			// Case work: the timeline, screening, tasks, documents, its
+			// persons in operations (an operation left with no one goes too).
+			`DELETE FROM case_events WHERE case_id = ?`,
+			`DELETE FROM screenings WHERE case_id = ?`,
+			`DELETE FROM tasks WHERE case_id = ?`,
+			`DELETE FROM documents WHERE case_id = ?`,
+			`DELETE FROM operation_persons WHERE case_id = ?`,
 			`DELETE FROM person_buckets WHERE person_id IN (SELECT id FROM persons WHERE case_id = ?)`,
 			`DELETE FROM persons WHERE case_id = ?`,
 			`DELETE FROM cases WHERE id = ?`,
 		} {
 			if _, err := tx.Exec(q, id); err != nil {
 				return fmt.Errorf("shred: %w", err)
+			}
+		}
+		orphans, err := queryAll(tx, func(rows *sql.Rows) (id string, err error) { return id, rows.Scan(&id) },
+			`SELECT id FROM operations WHERE id NOT IN (SELECT operation_id FROM operation_persons)`)
+		if err != nil {
+			return err
+		}
+		for _, op := range orphans {
+			owners = append(owners, operationOwner(op))
+			if _, err := tx.Exec(`DELETE FROM operations WHERE id = ?`, op); err != nil {
+				return err
 			}
 		}
 		shredded, err = db.deleteDataKeys(tx, owners...)

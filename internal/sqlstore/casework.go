@@ -171,6 +171,16 @@ func (db *DB) OpenCase(ctx context.Context, by lifeline.Actor, conv lifeline.Con
 			if n, _ := res.RowsAffected(); n != 1 {
 				return lifeline.Errorf(lifeline.ECONFLICT, "This contact has a case already.")
 			}
+			// An operator who opens the case takes over from the bot: its
+			// session ends here and its answers' key is shredded, so that
+			// it never makes a second case.
+			if _, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'done', outcome = 'skipped', answers = NULL, seq = seq + 1
+				WHERE contact_id = ? AND state IN ('active', 'paused')`, contact); err != nil {
+				return err
+			}
+			if _, err := db.deleteDataKeys(tx, questionnaireOwner(conv)); err != nil {
+				return err
+			}
 			return db.addEvent(tx, by, c.ID, "created", "", string(c.Status), seal.CompartmentIdentity, "")
 		})
 		if errors.Is(err, errCodeNameTaken) {

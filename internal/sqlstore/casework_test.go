@@ -3,7 +3,10 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -248,4 +251,56 @@ func TestWatchdog(t *testing.T) {
 		t.Errorf("old case %+v", c)
 	}
 	mustCaseStatus(t, e.db, fresh.ID, lifeline.CaseRegistered)
+}
+
+// TestErasureNeedsTwoSupervisors: one supervisor asks, the same one cannot
+// confirm, a second one does; the case and all its work are gone, and not
+// a byte of its sealed person data is left in the database files.
+func TestErasureNeedsTwoSupervisors(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	sv2 := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleSupervisor)), Role: lifeline.RoleSupervisor}
+	k, _ := e.caseFor(t, e.boss, "ER-000001")
+	keep, _ := e.caseFor(t, e.boss, "ER-000002")
+	if err := e.db.AddTask(ctx, e.boss, &sqlstore.Task{Case: k.ID, Kind: "call_back", Due: lifeline.DayOf(e.clock.Now()), Note: "позвонить жене"}); err != nil {
+		t.Fatal(err)
+	}
+	var sealed []byte
+	if err := e.db.Read(ctx, func(tx *sqlstore.Tx) error {
+		return tx.QueryRow(`SELECT data FROM persons WHERE case_id = ?`, k.ID).Scan(&sealed)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.db.RequestErasure(ctx, e.boss, k.ID, "duplicate of a provocation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.ConfirmErasure(ctx, e.boss, x.ID); lifeline.ErrorCode(err) != lifeline.EFORBIDDEN {
+		t.Fatalf("self-confirmation: %v, want EFORBIDDEN", err)
+	}
+	if _, err := e.db.Case(ctx, k.ID); err != nil {
+		t.Fatalf("the case went before a second supervisor confirmed: %v", err)
+	}
+	if err := e.db.ConfirmErasure(ctx, sv2, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Case(ctx, k.ID); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
+		t.Errorf("erased case: %v, want ENOTFOUND", err)
+	}
+	if tasks, err := e.db.Tasks(ctx, k.ID, lifeline.Day{}, false); err != nil || len(tasks) != 0 {
+		t.Errorf("tasks of an erased case: %v %v", tasks, err)
+	}
+	if _, err := e.db.Case(ctx, keep.ID); err != nil {
+		t.Errorf("the other case: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(e.db.Path()), "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(b, sealed[len(sealed)-32:]) {
+			t.Errorf("%s still holds the erased person's ciphertext", filepath.Base(f))
+		}
+	}
 }

@@ -285,3 +285,90 @@ func auditEntry(by lifeline.Actor, action, object, reason string) audit.Entry {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Erasure is a request to erase a case, waiting for a second supervisor.
+type Erasure struct {
+	ID            string
+	Case          lifeline.CaseID
+	CodeName      string
+	RequestedBy   lifeline.OperatorID
+	RequestedName string
+	State         string // requested, done
+	Day           lifeline.Day
+}
+
+// RequestErasure asks for a case to be erased; a second supervisor must
+// confirm (ConfirmErasure). The reason goes to the audit log.
+func (db *DB) RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (*Erasure, error) {
+	if err := checkReason(reason); err != nil {
+		return nil, err
+	}
+	e := &Erasure{ID: string(lifeline.NewID()), Case: id, RequestedBy: lifeline.OperatorID(by.ID), State: "requested"}
+	err := db.audited(ctx, by, "case.shred_request", string(id), reason, func(tx *Tx) error {
+		c, err := caseInTx(tx, id)
+		if err != nil {
+			return err
+		}
+		e.CodeName, e.Day = c.CodeName, lifeline.DayOf(tx.Now())
+		var pending int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM erasures WHERE case_id = ? AND state = 'requested'`, id).Scan(&pending); err != nil {
+			return err
+		}
+		if pending > 0 {
+			return lifeline.Errorf(lifeline.ECONFLICT, "An erasure of this case already waits for a second supervisor.")
+		}
+		_, err = tx.Exec(`INSERT INTO erasures (id, case_id, code_name, requested_by, state, created_day) VALUES (?, ?, ?, ?, 'requested', ?)`,
+			e.ID, id, c.CodeName, by.ID, e.Day.String())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// ConfirmErasure is the second supervisor's confirmation: the case is
+// crypto-shredded (ShredCase). EFORBIDDEN for the one who asked.
+func (db *DB) ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) error {
+	var e Erasure
+	err := db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT id, case_id, requested_by, state FROM erasures WHERE id = ?`, id).Scan(&e.ID, &e.Case, &e.RequestedBy, &e.State)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return lifeline.Errorf(lifeline.ENOTFOUND, "No such erasure.")
+	}
+	if err != nil {
+		return err
+	}
+	if string(e.RequestedBy) == by.ID {
+		return lifeline.Errorf(lifeline.EFORBIDDEN, "A second supervisor must confirm an erasure: not the one who asked for it.")
+	}
+	if e.State != "requested" {
+		return lifeline.Errorf(lifeline.ECONFLICT, "This erasure is %s.", e.State)
+	}
+	if err := db.ShredCase(ctx, by, e.Case, "erasure "+e.ID+" confirmed"); err != nil {
+		return err
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`UPDATE erasures SET state = 'done', confirmed_by = ? WHERE id = ?`, by.ID, id)
+		return err
+	})
+}
+
+// Erasures lists erasures waiting for a second supervisor.
+func (db *DB) Erasures(ctx context.Context) ([]Erasure, error) {
+	var out []Erasure
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryAll(tx, func(rows *sql.Rows) (e Erasure, err error) {
+			var day string
+			if err = rows.Scan(&e.ID, &e.Case, &e.CodeName, &e.RequestedBy, &e.RequestedName, &e.State, &day); err == nil {
+				e.Day, err = lifeline.ParseDay(day)
+			}
+			return e, err
+		}, `SELECT x.id, x.case_id, x.code_name, x.requested_by, o.username, x.state, x.created_day FROM erasures x
+			JOIN operators o ON o.id = x.requested_by WHERE x.state = 'requested' ORDER BY x.rowid`)
+		return err
+	})
+	return out, err
+}

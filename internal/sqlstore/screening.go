@@ -5,7 +5,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"slices"
 
@@ -246,14 +245,4 @@ func (db *DB) Duplicates(ctx context.Context, id lifeline.CaseID) ([]Duplicate, 
 		return nil
 	})
 	return out, unavailable(err)
-}
-
-// personFieldsJSON is for tests and exports: the fields of a person as the
-// store seals them.
-func personFieldsJSON(p lifeline.Person) ([]byte, error) {
-	return json.Marshal(personData{
-		Name: p.Name.Reveal(), BirthDate: p.BirthDate.Reveal(), Unit: p.Unit.Reveal(), Rank: p.Rank.Reveal(),
-		ServiceNumber: p.ServiceNumber.Reveal(), DocumentNumber: p.DocumentNumber.Reveal(),
-		Whereabouts: p.Whereabouts.Reveal(), Phone: p.Phone.Reveal(),
-	})
 }

@@ -109,3 +109,16 @@ CREATE TABLE exports (
     state        TEXT NOT NULL,            -- requested, approved, downloaded, refused
     created_day  TEXT NOT NULL
 );
+
+-- Erasing a case needs two supervisors: one asks (with a reason), another
+-- confirms, and the case is crypto-shredded. The request outlives the case
+-- (no foreign key): it is the record that the erasure was agreed.
+CREATE TABLE erasures (
+    id           TEXT PRIMARY KEY,
+    case_id      TEXT NOT NULL,
+    code_name    TEXT NOT NULL,
+    requested_by TEXT NOT NULL REFERENCES operators (id),
+    confirmed_by TEXT REFERENCES operators (id),
+    state        TEXT NOT NULL,            -- requested, done
+    created_day  TEXT NOT NULL
+);
