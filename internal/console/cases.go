@@ -42,6 +42,7 @@ type caseView struct {
 	Assign      bool
 	Approve     bool // meetings, closing
 	Originals   bool // document originals (the verification officer)
+	Erase       bool // may ask for or confirm an erasure (two supervisors)
 }
 
 // caseFor loads the case of the request's {id} and what the session may do
@@ -78,6 +79,7 @@ func (c *Console) caseFor(r *http.Request, s *session) (*caseView, error) {
 	v.Assign = lifeline.Allowed(role, lifeline.ActionCaseAssign).Permitted()
 	v.Approve = lifeline.Allowed(role, lifeline.ActionMeetingApprove) == lifeline.GrantApprove
 	v.Originals = role == lifeline.RoleVerification && k.VerifierID == s.Operator.ID
+	v.Erase = lifeline.Allowed(role, lifeline.ActionCaseShred).Permitted()
 	return v, nil
 }
 
@@ -113,6 +115,14 @@ func (c *Console) casesPage(w http.ResponseWriter, r *http.Request, s *session) 
 			return
 		}
 		data["Overdue"] = overdue
+	}
+	if lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseShred).Permitted() {
+		erasures, err := c.store.Erasures(r.Context())
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		data["Erasures"] = erasures
 	}
 	c.render(w, r, s, "cases", http.StatusOK, data)
 }

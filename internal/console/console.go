@@ -116,6 +116,9 @@ type Store interface {
 	ApproveExport(ctx context.Context, by lifeline.Actor, id string) error
 	Exports(ctx context.Context) ([]sqlstore.Export, error)
 	ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*sqlstore.Export, []sqlstore.ExchangeRow, error)
+	RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (*sqlstore.Erasure, error)
+	ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) error
+	Erasures(ctx context.Context) ([]sqlstore.Erasure, error)
 
 	CannedAnswers(ctx context.Context) ([]sqlstore.CannedAnswer, error)
 	SaveCannedAnswer(ctx context.Context, by lifeline.Actor, c *sqlstore.CannedAnswer) error
@@ -259,6 +262,7 @@ func (c *Console) Routes() []Route {
 	intelW := Access{Action: lifeline.ActionIntelWrite}
 	assign := Access{Action: lifeline.ActionCaseAssign}
 	export := Access{Action: lifeline.ActionExport}
+	shred := Access{Action: lifeline.ActionCaseShred}
 	r := []Route{
 		{"GET /{$}", anyone, c.page(anyone, c.home)},
 		{"GET /static/", public, c.assets()},
@@ -305,6 +309,8 @@ func (c *Console) Routes() []Route {
 		{"POST /cases/{id}/tasks/{task}", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID && !v.Pseudonym }, c.taskState))},
 		{"POST /cases/{id}/documents", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID }, c.addDocument))},
 		{"GET /cases/{id}/documents/{doc}", readID, c.page(readID, c.document)},
+		{"POST /cases/{id}/erase", shred, c.page(shred, c.withCase(func(v *caseView) bool { return true }, c.requestErasure))},
+		{"POST /erasures/{id}/confirm", shred, c.page(shred, c.confirmErasure)},
 		{"GET /exports", export, c.page(export, c.exportsPage)},
 		{"POST /exports", export, c.page(export, c.requestExport)},
 		{"POST /exports/{id}/approve", export, c.page(export, c.approveExport)},

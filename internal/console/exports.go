@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -89,4 +90,24 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// requestErasure asks for the case to be erased; a second supervisor
+// confirms on the case list.
+func (c *Console) requestErasure(w http.ResponseWriter, r *http.Request, s *session, v *caseView) error {
+	if _, err := c.store.RequestErasure(context.WithoutCancel(r.Context()), s.actor(r), v.Case.ID, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/cases", http.StatusSeeOther)
+	return nil
+}
+
+// confirmErasure is the second supervisor's confirmation: the case is
+// crypto-shredded.
+func (c *Console) confirmErasure(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := c.store.ConfirmErasure(context.WithoutCancel(r.Context()), s.actor(r), r.PathValue("id")); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, "/cases", http.StatusSeeOther)
 }
