@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -50,6 +51,7 @@ type Worker struct {
 
 	once sync.Once
 	poke chan struct{}
+	seen atomic.Int64 // the rowid of the last new conversation looked at
 	mu   sync.Mutex
 	defs map[int]*Definition
 
@@ -89,12 +91,16 @@ func (w *Worker) Poke() {
 	}
 }
 
+// minGap is the shortest time between two idle looks when poked.
+const minGap = 200 * time.Millisecond
+
 // Run works until ctx is done.
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			w.Logger.Error("questionnaire", "error", err.Error())
@@ -107,6 +113,16 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-w.poke:
+			// Under a flood every message pokes: look at most every
+			// minGap, not once per message. A contact waits for the bot a
+			// fraction of a second at most.
+			if gap := minGap - time.Since(start); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(gap):
+				}
+			}
 		}
 	}
 }
@@ -120,15 +136,20 @@ const batch = 32
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
 	n := 0
-	cands, err := w.DB.QuestionnaireCandidates(ctx, batch)
-	if err != nil {
-		return 0, err
-	}
-	for _, c := range cands {
-		if err := w.start(ctx, c); err != nil {
-			return n, fmt.Errorf("start %s: %w", c.Conversation, err)
+	// New conversations matter only where the bot starts by itself; an
+	// operator starts it on one conversation from the console.
+	if len(w.AutoStart) > 0 {
+		cands, err := w.DB.QuestionnaireCandidates(ctx, w.seen.Load(), batch)
+		if err != nil {
+			return 0, err
 		}
-		n++
+		for _, c := range cands {
+			if err := w.start(ctx, c); err != nil {
+				return n, fmt.Errorf("start %s: %w", c.Conversation, err)
+			}
+			w.seen.Store(c.Rowid)
+			n++
+		}
 	}
 	pending, err := w.DB.PendingQuestionnaires(ctx, batch)
 	if err != nil {

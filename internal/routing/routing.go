@@ -59,6 +59,11 @@ var _ Store = (*sqlstore.DB)(nil)
 const (
 	DefaultTarget   = 2 * time.Minute // first-response target
 	DefaultInterval = 5 * time.Second // time between passes when nothing pokes the router
+	// DefaultMinGap is the shortest time between passes however often the
+	// router is poked: under a flood of messages it does a pass every half
+	// second, not one per message (a pass opens every waiting contact's
+	// sealed time).
+	DefaultMinGap = 500 * time.Millisecond
 )
 
 // Config tunes a Router. The zero value is usable.
@@ -68,6 +73,9 @@ type Config struct {
 	Target time.Duration
 	// Interval is the longest time between passes. Default DefaultInterval.
 	Interval time.Duration
+	// MinGap is the shortest time between passes. Default DefaultMinGap;
+	// negative for none (tests).
+	MinGap time.Duration
 	// OnAssign, if not nil, is called after each assignment the router
 	// made, from the router's goroutine: it must return quickly (hand the
 	// event to the console's hub, do not send from it).
@@ -122,6 +130,9 @@ func New(store Store, cfg Config) *Router {
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
+	if cfg.MinGap == 0 {
+		cfg.MinGap = DefaultMinGap
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -149,6 +160,7 @@ func (r *Router) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		start := time.Now()
 		res, err := r.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			r.cfg.Logger.Error("routing pass failed", "component", "routing", "error", err.Error())
@@ -164,6 +176,13 @@ func (r *Router) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 		case <-r.poke:
+			if gap := r.cfg.MinGap - time.Since(start); gap > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(gap):
+				}
+			}
 		}
 	}
 }

@@ -225,24 +225,30 @@ type QuestionnaireCandidate struct {
 	Kind             lifeline.ChannelKind
 	Stream           lifeline.Stream
 	Closed           bool
-	HasCase          bool // its contact is linked to a case already
-	OperatorAnswered bool // an operator has written in it
+	HasCase          bool  // its contact is linked to a case already
+	OperatorAnswered bool  // an operator has written in it
+	Rowid            int64 // its place among conversations: pass the last one seen as after
 }
 
 // QuestionnaireCandidates lists up to limit conversations without a
 // session, oldest first. The bot starts a session on each or marks it
 // skipped, so that each is looked at once.
-func (db *DB) QuestionnaireCandidates(ctx context.Context, limit int) ([]QuestionnaireCandidate, error) {
+//
+// after is the Rowid of the last candidate the caller has dealt with (0 at
+// first): the scan starts past it, so it costs what is new, not every
+// conversation there is.
+func (db *DB) QuestionnaireCandidates(ctx context.Context, after int64, limit int) ([]QuestionnaireCandidate, error) {
 	var out []QuestionnaireCandidate
 	err := db.Read(ctx, func(tx *Tx) error {
 		var err error
 		out, err = queryAll(tx, func(rows *sql.Rows) (c QuestionnaireCandidate, err error) {
-			return c, rows.Scan(&c.Conversation, &c.Contact, &c.Kind, &c.Stream, &c.Closed, &c.HasCase, &c.OperatorAnswered)
+			return c, rows.Scan(&c.Conversation, &c.Contact, &c.Kind, &c.Stream, &c.Closed, &c.HasCase, &c.OperatorAnswered, &c.Rowid)
 		}, `SELECT v.id, v.contact_id, v.channel_kind, v.stream, v.state = 'closed', c.case_id IS NOT NULL,
-				EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = v.id AND m.direction = 'out' AND m.author_id IS NOT NULL)
+				EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = v.id AND m.direction = 'out' AND m.author_id IS NOT NULL),
+				v.rowid
 			FROM conversations v JOIN contacts c ON c.id = v.contact_id
-			WHERE NOT EXISTS (SELECT 1 FROM questionnaire_sessions s WHERE s.conversation_id = v.id)
-			ORDER BY v.rowid LIMIT ?`, limit)
+			WHERE v.rowid > ? AND NOT EXISTS (SELECT 1 FROM questionnaire_sessions s WHERE s.conversation_id = v.id)
+			ORDER BY v.rowid LIMIT ?`, after, limit)
 		return err
 	})
 	return out, err

@@ -87,7 +87,7 @@ func TestQuestionnaireSessionStore(t *testing.T) {
 	ctx := context.Background()
 	s := MustOpenSealedStore(t)
 	conv, contact := newConversation(t, s.DB, "100000901")
-	cands, err := s.QuestionnaireCandidates(ctx, 10)
+	cands, err := s.QuestionnaireCandidates(ctx, 0, 10)
 	if err != nil || len(cands) != 1 || cands[0].Conversation != conv || cands[0].HasCase || cands[0].OperatorAnswered || cands[0].Stream != lifeline.StreamSurrender {
 		t.Fatalf("candidates %+v %v", cands, err)
 	}
@@ -99,7 +99,7 @@ func TestQuestionnaireSessionStore(t *testing.T) {
 	if err := s.StartQuestionnaire(ctx, start, sqlstore.QuestionnaireStep{}); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
 		t.Errorf("a second start: %v, want ECONFLICT", err)
 	}
-	if cands, _ := s.QuestionnaireCandidates(ctx, 10); len(cands) != 0 {
+	if cands, _ := s.QuestionnaireCandidates(ctx, 0, 10); len(cands) != 0 {
 		t.Errorf("still a candidate: %+v", cands)
 	}
 	got, err := s.QuestionnaireSession(ctx, conv)
