@@ -53,6 +53,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(cfg.dataDir, true); err != nil {
 		return err
 	}
+	// The registration bot greets every new soldier in the demo.
+	cfg.questionnaire = true
 	// The demo's keys open from a file, so that it needs no custodians; a
 	// real installation splits the unseal key into shares (lifeline init).
 	cfg.autoUnsealFile = filepath.Join(cfg.dataDir, demoUnsealFile)
@@ -138,6 +140,14 @@ const (
 	demoWebhookSecret = "demo-webhook-secret"
 )
 
+// demoAnswers are an invented soldier's answers to the default
+// questionnaire, from his first message to the end.
+var demoAnswers = []string{
+	"Здравствуйте. Хочу сдаться.", "1", "1", "Демонстрационный Иван Петрович", "01.02.1993", "в/ч 00000 (выдумано)",
+	"рядовой", "ДЕМО-000001", "Белгородская область", "только Telegram, вечером", "1", "1", "Демонстрационная Мария",
+	"пропустить", "Курская область", "Да", "2",
+}
+
 // demoLines are what invented soldiers write in the demo.
 var demoLines = []string{
 	"Здравствуйте. Я видел ваше видео. Это правда, что можно сдаться?",
@@ -168,7 +178,22 @@ func simulateSoldiers(ctx context.Context, hook string, e env) {
 		}
 		resp.Body.Close()
 	}
-	fmt.Fprintln(e.stdout, "The invented soldiers have written in; answer them in the console.")
+	// One of them answers the bot's registration questionnaire to the end:
+	// his case appears in registered, with his wife to be relocated.
+	for i, a := range demoAnswers {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		body := channeltest.TelegramUpdate(base+100+int64(i), 200000099, a)
+		resp, err := channeltest.PostTelegram(hook, demoWebhookSecret, body)
+		if err != nil {
+			return
+		}
+		resp.Body.Close()
+	}
+	fmt.Fprintln(e.stdout, "The invented soldiers have written in; answer them in the console. One registered with the bot: see Cases as demo-supervisor.")
 }
 
 // seedDemo prepares a demo data directory: schema, invented operators and
