@@ -488,3 +488,93 @@ func TestOneAuditEntryPerSensitiveCall(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIRouteMatrix is S-01 for the JSON API: its routes, called with the
+// token of every role, a revoked token (the disabled account's) and none,
+// on every conversation, answer as the matrix says, through the same rule
+// (lifeline.Reaches) as the console.
+func TestAPIRouteMatrix(t *testing.T) {
+	ctx := context.Background()
+	w := newPolicyWorld(t)
+	srv := web.NewServer(nil, web.Config{API: &web.API{Store: w.f.db}}, nil, nil)
+	tokens := map[string]string{"anonymous": ""}
+	for _, actor := range []string{"io", "co", "vo", "fo", "sv", "au", "ad", "io2", "gone"} {
+		plain, hash, err := auth.NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := auth.TokenID(plain)
+		err = w.f.db.CreateToken(ctx, lifeline.CLIActor, "op-"+actor, id, hash)
+		if actor == "gone" {
+			// A disabled account gets no token; one from before is revoked:
+			// either way it is refused.
+			err = nil
+			plain = "llt_" + strings.Repeat("a", 52)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[actor] = plain
+	}
+	apiRoutes := 0
+	for _, p := range srv.Patterns() {
+		if !strings.Contains(p, "/api/") {
+			continue
+		}
+		apiRoutes++
+		method, path, _ := strings.Cut(p, " ")
+		action := lifeline.ActionReadConversation
+		if method == http.MethodPost {
+			action = lifeline.ActionReplyConversation
+		}
+		for name, conv := range w.convs {
+			if !strings.Contains(path, "{id}") && name != "own" {
+				continue // the list has no object
+			}
+			ci, err := w.f.db.Conversation(ctx, conv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for actor, tok := range tokens {
+				op, known := w.ops[actor]
+				live := known && actor != "gone"
+				g := lifeline.Allowed(op.Role, action)
+				routeOK := live && g.Permitted()
+				objOK := routeOK && (!strings.Contains(path, "{id}") || convGrant(op.Role, action, op.ID, ci.AssignedTo))
+				var body io.Reader
+				if method == http.MethodPost {
+					body = strings.NewReader(`{"unknown": true}`) // past the policy, a 400
+				}
+				req := httptest.NewRequest(method, strings.ReplaceAll(path, "{id}", string(conv)), body)
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				rec := httptest.NewRecorder()
+				srv.Handler().ServeHTTP(rec, req)
+				cell := fmt.Sprintf("%s on %s as %s", p, name, actor)
+				want := map[bool]int{true: http.StatusOK, false: http.StatusNotFound}[objOK]
+				switch {
+				case !live:
+					want = http.StatusUnauthorized
+				case !routeOK:
+					want = http.StatusForbidden
+				case objOK && method == http.MethodPost:
+					want = http.StatusBadRequest
+				}
+				if rec.Code != want {
+					t.Errorf("%s: %d, want %d", cell, rec.Code, want)
+				}
+				if !objOK || !live {
+					for _, c := range []string{canaryC1Own, canaryC1Other, canaryC1CO, canaryC1Free} {
+						if strings.Contains(rec.Body.String(), c) {
+							t.Errorf("%s: the answer carries %s", cell, c)
+						}
+					}
+				}
+			}
+		}
+	}
+	if apiRoutes != 4 {
+		t.Errorf("found %d API routes, want 4", apiRoutes)
+	}
+}
