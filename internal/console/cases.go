@@ -229,6 +229,14 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
 			data["ActiveCases"] = active
 		}
 	}
+	if v.Erase {
+		refs, err := c.store.PersonRefs(ctx, id)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		data["PersonRefs"] = refs
+	}
 	if v.Assign {
 		ops, err := c.store.Operators(ctx)
 		if err != nil {

@@ -93,6 +93,7 @@ type Store interface {
 	AddPerson(ctx context.Context, by lifeline.Actor, p *lifeline.Person) error
 	PersonRelocate(ctx context.Context, by lifeline.Actor, caseID lifeline.CaseID, person lifeline.PersonID, relocate bool) error
 	PersonRelocations(ctx context.Context, caseID lifeline.CaseID) (map[lifeline.PersonID]bool, error)
+	PersonRefs(ctx context.Context, caseID lifeline.CaseID) ([]sqlstore.PersonRef, error)
 	TransitionCase(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, to lifeline.CaseStatus, reason string) error
 	AssignCase(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, officer, verifier lifeline.OperatorID) error
 	SetChoices(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, exchange, future, where string) error
@@ -116,7 +117,7 @@ type Store interface {
 	ApproveExport(ctx context.Context, by lifeline.Actor, id string) error
 	Exports(ctx context.Context) ([]sqlstore.Export, error)
 	ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*sqlstore.Export, []sqlstore.ExchangeRow, error)
-	RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (*sqlstore.Erasure, error)
+	RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, person lifeline.PersonID, reason string) (*sqlstore.Erasure, error)
 	ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) error
 	Erasures(ctx context.Context) ([]sqlstore.Erasure, error)
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/lifeline-hotline/lifeline"
 )
 
 // exportsPage lists export requests: a supervisor asks, a second one
@@ -95,7 +97,8 @@ func csvSafe(s string) string {
 // requestErasure asks for the case to be erased; a second supervisor
 // confirms on the case list.
 func (c *Console) requestErasure(w http.ResponseWriter, r *http.Request, s *session, v *caseView) error {
-	if _, err := c.store.RequestErasure(context.WithoutCancel(r.Context()), s.actor(r), v.Case.ID, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+	person := lifeline.PersonID(r.PostFormValue("person"))
+	if _, err := c.store.RequestErasure(context.WithoutCancel(r.Context()), s.actor(r), v.Case.ID, person, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/cases", http.StatusSeeOther)

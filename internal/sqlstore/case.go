@@ -106,7 +106,9 @@ func (db *DB) AddPerson(ctx context.Context, by lifeline.Actor, p *lifeline.Pers
 		seal.DomainDocumentNumber: p.DocumentNumber.Reveal(),
 	})
 	return db.audited(ctx, by, "person.add", string(p.CaseID)+" "+string(p.ID), "", func(tx *Tx) error {
-		ct, err := db.sealField(tx, caseOwner(p.CaseID), "", seal.CompartmentIdentity, personAAD(p.ID), data)
+		// Each person has a data key of his own, so that one relative can
+		// be crypto-shredded without the rest of the case.
+		ct, err := db.sealField(tx, personOwner(p.ID), "", seal.CompartmentIdentity, personAAD(p.ID), data)
 		if err != nil {
 			return unavailable(err)
 		}
@@ -528,6 +530,14 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such case.")
 		}
 		owners := []string{caseOwner(id)}
+		persons, err := queryAll(tx, func(rows *sql.Rows) (p lifeline.PersonID, err error) { return p, rows.Scan(&p) },
+			`SELECT id FROM persons WHERE case_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, p := range persons {
+			owners = append(owners, personOwner(p))
+		}
 		rows, err := tx.Query(`SELECT id FROM contacts WHERE case_id = ?`, id)
 		if err != nil {
 			return err

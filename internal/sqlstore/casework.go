@@ -486,3 +486,23 @@ func (db *DB) openJSON(tx *Tx, aad seal.AAD, ct []byte, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// PersonRef is a person of a case without anything sealed: for lists that
+// must not reveal who (a supervisor choosing a relative to erase).
+type PersonRef struct {
+	ID       lifeline.PersonID
+	Relation lifeline.Relation
+	Relocate bool
+}
+
+// PersonRefs lists a case's persons, applicant first.
+func (db *DB) PersonRefs(ctx context.Context, caseID lifeline.CaseID) ([]PersonRef, error) {
+	var out []PersonRef
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		out, err = queryAll(tx, func(rows *sql.Rows) (p PersonRef, err error) { return p, rows.Scan(&p.ID, &p.Relation, &p.Relocate) },
+			`SELECT id, relation, relocate FROM persons WHERE case_id = ? ORDER BY relation <> 'applicant', rowid`, caseID)
+		return err
+	})
+	return out, err
+}

@@ -271,7 +271,7 @@ func TestErasureNeedsTwoSupervisors(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	x, err := e.db.RequestErasure(ctx, e.boss, k.ID, "duplicate of a provocation")
+	x, err := e.db.RequestErasure(ctx, e.boss, k.ID, "", "duplicate of a provocation")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,5 +302,38 @@ func TestErasureNeedsTwoSupervisors(t *testing.T) {
 		if bytes.Contains(b, sealed[len(sealed)-32:]) {
 			t.Errorf("%s still holds the erased person's ciphertext", filepath.Base(f))
 		}
+	}
+}
+
+// TestPersonErasure: one relative is crypto-shredded on two supervisors'
+// word; the applicant stays, readable.
+func TestPersonErasure(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	sv2 := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleSupervisor)), Role: lifeline.RoleSupervisor}
+	k, _ := e.caseFor(t, e.boss, "ER-000003")
+	wife := &lifeline.Person{ID: lifeline.NewPersonID(), CaseID: k.ID, Relation: lifeline.RelationSpouse, Name: "Тестова Вера", DocumentNumber: "4500 123456"}
+	if err := e.db.AddPerson(ctx, e.boss, wife); err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.db.RequestErasure(ctx, e.boss, k.ID, wife.ID, "she asked to be forgotten")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.ConfirmErasure(ctx, sv2, x.ID); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := e.db.Persons(ctx, k.ID)
+	if err != nil || len(ps) != 1 || ps[0].Relation != lifeline.RelationApplicant {
+		t.Fatalf("persons after the erasure: %+v %v", ps, err)
+	}
+	var keys int
+	if err := e.db.Read(ctx, func(tx *sqlstore.Tx) error {
+		return tx.QueryRow(`SELECT COUNT(*) FROM data_keys WHERE owner = ?`, "person:"+string(wife.ID)).Scan(&keys)
+	}); err != nil || keys != 0 {
+		t.Errorf("the erased person's data keys: %d %v, want none", keys, err)
+	}
+	if _, err := e.db.RequestErasure(ctx, e.boss, k.ID, wife.ID, "again"); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
+		t.Errorf("erasing her again: %v, want ENOTFOUND", err)
 	}
 }

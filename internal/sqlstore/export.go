@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -290,6 +291,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 type Erasure struct {
 	ID            string
 	Case          lifeline.CaseID
+	Person        lifeline.PersonID // "" for the whole case
 	CodeName      string
 	RequestedBy   lifeline.OperatorID
 	RequestedName string
@@ -297,28 +299,38 @@ type Erasure struct {
 	Day           lifeline.Day
 }
 
-// RequestErasure asks for a case to be erased; a second supervisor must
-// confirm (ConfirmErasure). The reason goes to the audit log.
-func (db *DB) RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (*Erasure, error) {
+// RequestErasure asks for a case, or one person of it (person not ""), to
+// be erased; a second supervisor must confirm (ConfirmErasure). The reason
+// goes to the audit log.
+func (db *DB) RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, person lifeline.PersonID, reason string) (*Erasure, error) {
 	if err := checkReason(reason); err != nil {
 		return nil, err
 	}
-	e := &Erasure{ID: string(lifeline.NewID()), Case: id, RequestedBy: lifeline.OperatorID(by.ID), State: "requested"}
-	err := db.audited(ctx, by, "case.shred_request", string(id), reason, func(tx *Tx) error {
+	e := &Erasure{ID: string(lifeline.NewID()), Case: id, Person: person, RequestedBy: lifeline.OperatorID(by.ID), State: "requested"}
+	err := db.audited(ctx, by, "case.shred_request", string(id)+" "+string(person), reason, func(tx *Tx) error {
 		c, err := caseInTx(tx, id)
 		if err != nil {
 			return err
 		}
+		if person != "" {
+			var n int
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM persons WHERE id = ? AND case_id = ?`, person, id).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return lifeline.Errorf(lifeline.ENOTFOUND, "No such person in this case.")
+			}
+		}
 		e.CodeName, e.Day = c.CodeName, lifeline.DayOf(tx.Now())
 		var pending int
-		if err := tx.QueryRow(`SELECT COUNT(*) FROM erasures WHERE case_id = ? AND state = 'requested'`, id).Scan(&pending); err != nil {
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM erasures WHERE case_id = ? AND COALESCE(person_id, '') = ? AND state = 'requested'`, id, person).Scan(&pending); err != nil {
 			return err
 		}
 		if pending > 0 {
-			return lifeline.Errorf(lifeline.ECONFLICT, "An erasure of this case already waits for a second supervisor.")
+			return lifeline.Errorf(lifeline.ECONFLICT, "This erasure already waits for a second supervisor.")
 		}
-		_, err = tx.Exec(`INSERT INTO erasures (id, case_id, code_name, requested_by, state, created_day) VALUES (?, ?, ?, ?, 'requested', ?)`,
-			e.ID, id, c.CodeName, by.ID, e.Day.String())
+		_, err = tx.Exec(`INSERT INTO erasures (id, case_id, person_id, code_name, requested_by, state, created_day) VALUES (?, ?, NULLIF(?, ''), ?, ?, 'requested', ?)`,
+			e.ID, id, person, c.CodeName, by.ID, e.Day.String())
 		return err
 	})
 	if err != nil {
@@ -332,7 +344,10 @@ func (db *DB) RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline
 func (db *DB) ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) error {
 	var e Erasure
 	err := db.Read(ctx, func(tx *Tx) error {
-		return tx.QueryRow(`SELECT id, case_id, requested_by, state FROM erasures WHERE id = ?`, id).Scan(&e.ID, &e.Case, &e.RequestedBy, &e.State)
+		var person sql.NullString
+		err := tx.QueryRow(`SELECT id, case_id, person_id, requested_by, state FROM erasures WHERE id = ?`, id).Scan(&e.ID, &e.Case, &person, &e.RequestedBy, &e.State)
+		e.Person = lifeline.PersonID(person.String)
+		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return lifeline.Errorf(lifeline.ENOTFOUND, "No such erasure.")
@@ -346,7 +361,12 @@ func (db *DB) ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) 
 	if e.State != "requested" {
 		return lifeline.Errorf(lifeline.ECONFLICT, "This erasure is %s.", e.State)
 	}
-	if err := db.ShredCase(ctx, by, e.Case, "erasure "+e.ID+" confirmed"); err != nil {
+	if e.Person != "" {
+		err = db.shredPerson(ctx, by, e.Case, e.Person, "erasure "+e.ID+" confirmed")
+	} else {
+		err = db.ShredCase(ctx, by, e.Case, "erasure "+e.ID+" confirmed")
+	}
+	if err != nil {
 		return err
 	}
 	return db.Write(ctx, func(tx *Tx) error {
@@ -362,13 +382,48 @@ func (db *DB) Erasures(ctx context.Context) ([]Erasure, error) {
 		var err error
 		out, err = queryAll(tx, func(rows *sql.Rows) (e Erasure, err error) {
 			var day string
-			if err = rows.Scan(&e.ID, &e.Case, &e.CodeName, &e.RequestedBy, &e.RequestedName, &e.State, &day); err == nil {
+			var person sql.NullString
+			if err = rows.Scan(&e.ID, &e.Case, &person, &e.CodeName, &e.RequestedBy, &e.RequestedName, &e.State, &day); err == nil {
+				e.Person = lifeline.PersonID(person.String)
 				e.Day, err = lifeline.ParseDay(day)
 			}
 			return e, err
-		}, `SELECT x.id, x.case_id, x.code_name, x.requested_by, o.username, x.state, x.created_day FROM erasures x
+		}, `SELECT x.id, x.case_id, x.person_id, x.code_name, x.requested_by, o.username, x.state, x.created_day FROM erasures x
 			JOIN operators o ON o.id = x.requested_by WHERE x.state = 'requested' ORDER BY x.rowid`)
 		return err
 	})
 	return out, err
+}
+
+// shredPerson erases one person of a case: his row, his numbers' buckets,
+// his place in operations and his documents go, and his data key is
+// destroyed (crypto-shredding: copies in backups die with it); then the WAL
+// is checkpointed so that no page of him lingers there.
+func (db *DB) shredPerson(ctx context.Context, by lifeline.Actor, caseID lifeline.CaseID, person lifeline.PersonID, reason string) error {
+	var shredded []seal.KeyID
+	err := db.audited(ctx, by, "person.shred", string(caseID)+" "+string(person), reason, func(tx *Tx) error {
+		for _, q := range []string{
+			`DELETE FROM operation_persons WHERE person_id = ?`,
+			`DELETE FROM documents WHERE person_id = ?`,
+			`DELETE FROM person_buckets WHERE person_id = ?`,
+			`DELETE FROM persons WHERE id = ?`,
+		} {
+			if _, err := tx.Exec(q, person); err != nil {
+				return fmt.Errorf("shred person: %w", err)
+			}
+		}
+		var err error
+		shredded, err = db.deleteDataKeys(tx, personOwner(person))
+		if err != nil {
+			return err
+		}
+		return db.addEvent(tx, by, caseID, "erasure", "", "person", seal.CompartmentIdentity, "")
+	})
+	if err != nil {
+		return err
+	}
+	if db.sealer != nil {
+		db.sealer.Forget(shredded...)
+	}
+	return db.CheckpointWAL(ctx)
 }

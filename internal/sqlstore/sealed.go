@@ -39,6 +39,7 @@ func unavailable(err error) error {
 
 // Owners of data keys.
 func caseOwner(id lifeline.CaseID) string       { return "case:" + string(id) }
+func personOwner(id lifeline.PersonID) string   { return "person:" + string(id) }
 func contactOwner(id lifeline.ContactID) string { return "contact:" + string(id) }
 func messageOwner(id lifeline.MessageID) string { return "message:" + string(id) }
 

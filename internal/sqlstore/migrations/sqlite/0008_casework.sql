@@ -110,12 +110,13 @@ CREATE TABLE exports (
     created_day  TEXT NOT NULL
 );
 
--- Erasing a case needs two supervisors: one asks (with a reason), another
+-- Erasing a case (or one person of it) needs two supervisors: one asks (with a reason), another
 -- confirms, and the case is crypto-shredded. The request outlives the case
 -- (no foreign key): it is the record that the erasure was agreed.
 CREATE TABLE erasures (
     id           TEXT PRIMARY KEY,
     case_id      TEXT NOT NULL,
+    person_id    TEXT,                     -- one person of the case; NULL for the whole case
     code_name    TEXT NOT NULL,
     requested_by TEXT NOT NULL REFERENCES operators (id),
     confirmed_by TEXT REFERENCES operators (id),
