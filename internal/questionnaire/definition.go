@@ -183,15 +183,6 @@ func jsonProblem(b []byte, err error) string {
 
 var stepID = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
-// disclosed are words a stage-1 message must not hold: procedures,
-// meeting points and staff are told only after verification (SECURITY.md
-// §2.13, staged disclosure).
-var disclosed = []string{
-	"место встречи", "точка встречи", "точку встречи", "место сдачи", "координаты встречи", "позывной оператора",
-	"місце зустрічі", "точка зустрічі", "точку зустрічі",
-	"meeting point", "rendezvous", "meeting place",
-}
-
 type checker struct {
 	d        *Definition
 	problems []string
@@ -212,11 +203,8 @@ func (c *checker) text(where string, t Text) {
 		if len(s) > maxReply/2 {
 			c.add(where, "the %s text is longer than %d bytes", l, maxReply/2)
 		}
-		low := strings.ToLower(s)
-		for _, w := range disclosed {
-			if strings.Contains(low, w) {
-				c.add(where, "the %s text mentions %q: nothing about procedures, meeting points or staff before verification", l, w)
-			}
+		if w := lifeline.DisclosureRisk(s); w != "" {
+			c.add(where, "the %s text mentions %q: nothing about procedures, meeting points or staff before verification", l, w)
 		}
 	}
 	for l := range t {

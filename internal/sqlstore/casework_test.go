@@ -337,3 +337,33 @@ func TestPersonErasure(t *testing.T) {
 		t.Errorf("erasing her again: %v, want ENOTFOUND", err)
 	}
 }
+
+// TestStagedDisclosure: a reply naming a meeting point or coordinates is
+// refused until the contact's case is verified, then goes.
+func TestStagedDisclosure(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	io := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleIntake)), Role: lifeline.RoleIntake}
+	c := e.inbound(t, nil)
+	const risky = "Место встречи: 48.0159, 37.8029"
+	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Fatalf("before any case: %v, want ECONFLICT", err)
+	}
+	if _, err := e.db.QueueReply(ctx, io, c.conv, "Вы в безопасности, оператор на связи."); err != nil {
+		t.Fatalf("a harmless reply: %v", err)
+	}
+	k, err := e.db.OpenCase(ctx, io, c.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vo := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleVerification)), Role: lifeline.RoleVerification}
+	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Fatalf("before the verdict: %v, want ECONFLICT", err)
+	}
+	if err := e.db.RecordVerdict(ctx, vo, k.ID, sqlstore.VerdictVerified, "checked"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); err != nil {
+		t.Fatalf("after the verdict: %v", err)
+	}
+}

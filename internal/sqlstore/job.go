@@ -201,6 +201,20 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 		if kind == "template" && channelKind != lifeline.ChannelWhatsApp {
 			return lifeline.Errorf(lifeline.EINVALID, "Templates are for WhatsApp conversations.")
 		}
+		// Staged disclosure (SECURITY.md §2.13): before the contact's case
+		// is verified, nothing about procedures, meeting points or staff
+		// goes to him, whoever writes it, from the console or the API.
+		if word := lifeline.DisclosureRisk(text); word != "" {
+			var verdict string
+			err := tx.QueryRow(`SELECT COALESCE(s.verdict, '') FROM conversations v JOIN contacts k ON k.id = v.contact_id
+				LEFT JOIN screenings s ON s.case_id = k.case_id WHERE v.id = ?`, conv).Scan(&verdict)
+			if err != nil {
+				return err
+			}
+			if verdict != VerdictVerified {
+				return lifeline.Errorf(lifeline.ECONFLICT, "Not sent: the reply mentions %q, and the contact's case is not verified. Nothing about procedures, meeting points or staff goes to a contact before verification.", word)
+			}
+		}
 		if kind == "text" && !windowOpen(channelKind, lastInbound, tx.Now()) {
 			return lifeline.Errorf(lifeline.ECONFLICT, "The WhatsApp 24-hour window is closed: the contact last wrote more than 24 hours ago, and WhatsApp lets us send only an approved template until they write again.")
 		}
