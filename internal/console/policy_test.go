@@ -578,3 +578,47 @@ func TestAPIRouteMatrix(t *testing.T) {
 		t.Errorf("found %d API routes, want 4", apiRoutes)
 	}
 }
+
+// TestNotificationsFollowThePolicy: a live escalation reaches the consoles
+// of the supervisors it names (or, naming none, of those who run the
+// floor), never an intake operator's; every event carries ids only.
+func TestNotificationsFollowThePolicy(t *testing.T) {
+	w := newPolicyWorld(t)
+	stream := func(actor string, publish func()) string {
+		req := httptest.NewRequest("GET", "https://console.example/events", nil)
+		req.AddCookie(&http.Cookie{Name: console.CookieName, Value: w.cookies[actor]})
+		ctx, cancel := context.WithTimeout(req.Context(), 400*time.Millisecond)
+		defer cancel()
+		req = req.WithContext(ctx)
+		go func() {
+			for w.f.con.Hub().Listeners() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			publish()
+		}()
+		rec := httptest.NewRecorder()
+		w.f.handler.ServeHTTP(rec, req)
+		return rec.Body.String()
+	}
+	conv := w.convs["own"]
+	named := func() {
+		w.f.con.Hub().Publish(console.Event{Type: "escalate", Conversation: conv, To: []lifeline.OperatorID{w.ops["sv"].ID}})
+	}
+	unnamed := func() { w.f.con.Hub().Publish(console.Event{Type: "escalate", Conversation: conv}) }
+	for _, c := range []struct {
+		actor   string
+		publish func()
+		want    bool
+	}{
+		{"sv", named, true}, {"io", named, false}, {"co", named, false},
+		{"sv", unnamed, true}, {"io", unnamed, false}, {"au", unnamed, false},
+	} {
+		body := stream(c.actor, c.publish)
+		if got := strings.Contains(body, "event: escalate"); got != c.want {
+			t.Errorf("escalation to %s: delivered %v, want %v\n%s", c.actor, got, c.want, body)
+		}
+		if strings.Contains(body, canaryC1Own) {
+			t.Errorf("an event to %s carries message text", c.actor)
+		}
+	}
+}
