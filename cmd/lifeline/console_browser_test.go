@@ -409,6 +409,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	get(b, "photo decoded", chromedp.Poll[bool](`(() => { const i = document.querySelector('ol.history img.media'); return i.complete && i.naturalWidth === 64; })()`))
 	b.screenshot("conversation")
 
+	// On a phone: the conversation fits the screen's width, nothing to
+	// scroll sideways.
+	b.do("phone", chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("reply-text")))
+	if wide := get(b, "width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); wide > 392 {
+		t.Errorf("on a 390-pixel phone the page is %d pixels wide", wide)
+	}
+	b.screenshot("conversation-phone")
+	b.do("desktop", chromedp.ResetViewport())
+
 	b.checkTraffic(soldierText, "100000991", "Алексей", ivanPW, mariaPW)
 	channeltest.MustContainNone(t, "server log", srv.stderr.String(), "100000991", "хочу сдаться", ivanPW, mariaPW, "Алексей")
 }
