@@ -647,7 +647,8 @@ func sealedBlobs(t testing.TB, db *sqlstore.DB, id lifeline.CaseID) [][]byte {
 			UNION ALL SELECT handle FROM contacts WHERE case_id = ?1
 			UNION ALL SELECT m.body FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?1
 			UNION ALL SELECT wrapped FROM data_keys WHERE owner = 'case:' || ?1
-				OR owner IN (SELECT 'contact:' || id FROM contacts WHERE case_id = ?1)`, id)
+				OR owner IN (SELECT 'contact:' || id FROM contacts WHERE case_id = ?1)
+				OR owner IN (SELECT 'person:' || id FROM persons WHERE case_id = ?1)`, id)
 		if err != nil {
 			return err
 		}
@@ -718,7 +719,7 @@ func TestCryptoShredding(t *testing.T) {
 			canaries.addText(t, c)
 		}
 		bs := sealedBlobs(t, s.DB, sc.Case.ID)
-		if len(bs) != 7 { // person, handle, 2 messages; identity, routing and conversation keys
+		if len(bs) != 7 { // person, handle, 2 messages; the person's identity key, routing and conversation keys
 			t.Fatalf("case %s: %d sealed blobs, want 7", sc.Case.ID, len(bs))
 		}
 		for i, b := range bs {
