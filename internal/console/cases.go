@@ -291,6 +291,30 @@ func (c *Console) openCase(w http.ResponseWriter, r *http.Request, s *session) {
 	c.backToCase(w, r, k.ID)
 }
 
+// linkContact links a conversation's contact to an existing case of the
+// officer's own (the same person on another channel), found by code name.
+// A case out of the officer's reach answers like one that does not exist.
+func (c *Console) linkContact(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReadConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	k, err := c.store.CaseByCode(r.Context(), r.PostFormValue("code"))
+	if err == nil && !caseScope(s, lifeline.ActionWriteIdentity, k, false) {
+		c.deny(r, s.actor(r), "console.denied", string(k.ID), "route="+r.Pattern)
+		err = lifeline.Errorf(lifeline.ENOTFOUND, "No case has that code name.")
+	}
+	if err == nil {
+		err = c.store.LinkContact(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, k.ID)
+	}
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.backToCase(w, r, k.ID)
+}
+
 // reveal takes a fresh TOTP code (step-up) and then shows identity fields
 // for five minutes.
 func (c *Console) reveal(w http.ResponseWriter, r *http.Request, s *session) {

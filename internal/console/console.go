@@ -89,6 +89,8 @@ type Store interface {
 	CaseConversations(ctx context.Context, id lifeline.CaseID) ([]sqlstore.ConversationSummary, error)
 	CaseOfConversation(ctx context.Context, conv lifeline.ConversationID) (lifeline.CaseID, error)
 	OpenCase(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (*lifeline.Case, error)
+	CaseByCode(ctx context.Context, code string) (*sqlstore.CaseSummary, error)
+	LinkContact(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, id lifeline.CaseID) error
 	Persons(ctx context.Context, id lifeline.CaseID) ([]lifeline.Person, error)
 	AddPerson(ctx context.Context, by lifeline.Actor, p *lifeline.Person) error
 	PersonRelocate(ctx context.Context, by lifeline.Actor, caseID lifeline.CaseID, person lifeline.PersonID, relocate bool) error
@@ -296,6 +298,7 @@ func (c *Console) Routes() []Route {
 		{"GET /cases", cases, c.page(cases, c.casesPage)},
 		{"GET /cases/{id}", cases, c.page(cases, c.casePage)},
 		{"POST /c/{id}/case", writeID, c.page(writeID, c.openCase)},
+		{"POST /c/{id}/link", writeID, c.page(writeID, c.linkContact)},
 		{"POST /cases/{id}/reveal", readID, c.page(readID, c.reveal)},
 		{"POST /cases/{id}/persons", writeID, c.page(writeID, c.withCase(func(v *caseView) bool { return v.WriteID }, c.addPerson))},
 		{"POST /cases/{id}/status", cases, c.page(cases, c.withCase(func(v *caseView) bool { return v.WriteID || v.Approve }, c.setStatus))},

@@ -125,6 +125,7 @@ var messages = map[string][2]string{ // {uk, en}
 	"erase.whole":                {"усю справу", "the whole case"},
 	"erase.oneperson":            {"одна особа", "one person"},
 	"ev.erasure":                 {"стирання", "erasure"},
+	"case.link":                  {"Прив'язати до справи", "Link to a case"},
 	"note.short":                 {"Примітка", "Note"},
 	"cases":                      {"Справи", "Cases"},
 	"cases.all":                  {"Усі мої справи", "All my cases"},

@@ -165,7 +165,8 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 	}
 	data := map[string]any{
 		"Conv": conv, "Messages": msgs, "Media": media, "CaseID": caseID,
-		"CanOpenCase": lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity).Permitted(), "Canned": canned, "Templates": c.cfg.Templates,
+		"CanOpenCase": lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity).Permitted(),
+		"CanLink":     lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity) == lifeline.GrantOwn, "Canned": canned, "Templates": c.cfg.Templates,
 		"CanReply":  canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
 		"CanAssign": lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
 		"CanTake":   conv.AssignedTo == "" && conv.State != "closed",

@@ -104,6 +104,7 @@ func (db *DB) AddPerson(ctx context.Context, by lifeline.Actor, p *lifeline.Pers
 	buckets := db.buckets(map[seal.Domain]string{
 		seal.DomainServiceNumber:  p.ServiceNumber.Reveal(),
 		seal.DomainDocumentNumber: p.DocumentNumber.Reveal(),
+		seal.DomainPhone:          p.Phone.Reveal(),
 	})
 	return db.audited(ctx, by, "person.add", string(p.CaseID)+" "+string(p.ID), "", func(tx *Tx) error {
 		// Each person has a data key of his own, so that one relative can

@@ -506,3 +506,49 @@ func (db *DB) PersonRefs(ctx context.Context, caseID lifeline.CaseID) ([]PersonR
 	})
 	return out, err
 }
+
+// CaseByCode finds a case by its code name; ENOTFOUND if there is none.
+func (db *DB) CaseByCode(ctx context.Context, code string) (*CaseSummary, error) {
+	var id lifeline.CaseID
+	err := db.Read(ctx, func(tx *Tx) error {
+		return tx.QueryRow(`SELECT id FROM cases WHERE code_name = ?`, strings.ToUpper(strings.TrimSpace(code))).Scan(&id)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, lifeline.Errorf(lifeline.ENOTFOUND, "No case has that code name.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db.CaseSummaryByID(ctx, id)
+}
+
+// LinkContact links the contact of a conversation to an existing case: the
+// same person on another channel or number. ECONFLICT if the contact has a
+// case already.
+func (db *DB) LinkContact(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, id lifeline.CaseID) error {
+	return db.audited(ctx, by, "case.link_contact", string(id)+" "+string(conv), "", func(tx *Tx) error {
+		if _, err := caseInTx(tx, id); err != nil {
+			return err
+		}
+		var contact lifeline.ContactID
+		var existing sql.NullString
+		err := tx.QueryRow(`SELECT k.id, k.case_id FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE v.id = ?`, conv).Scan(&contact, &existing)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
+		}
+		if err != nil {
+			return err
+		}
+		if existing.Valid {
+			return lifeline.Errorf(lifeline.ECONFLICT, "This contact belongs to a case already.")
+		}
+		if _, err := tx.Exec(`UPDATE contacts SET case_id = ? WHERE id = ? AND case_id IS NULL`, id, contact); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'done', outcome = 'skipped', answers = NULL, seq = seq + 1
+			WHERE contact_id = ? AND state IN ('active', 'paused')`, contact); err != nil {
+			return err
+		}
+		return db.addEvent(tx, by, id, "contact", "", "", seal.CompartmentIdentity, "")
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"slices"
 	"testing"
 	"time"
@@ -365,5 +366,43 @@ func TestStagedDisclosure(t *testing.T) {
 	}
 	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); err != nil {
 		t.Fatalf("after the verdict: %v", err)
+	}
+}
+
+// TestLinkedContactAndPhoneDuplicate: the same person writing from a
+// second contact is linked to his case; a phone number given in another
+// case is flagged, confirmed by decrypting.
+func TestLinkedContactAndPhoneDuplicate(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	k, _ := e.caseFor(t, e.boss, "LN-000001")
+	second := e.inbound(t, nil)
+	found, err := e.db.CaseByCode(ctx, " "+strings.ToLower(k.CodeName)+" ")
+	if err != nil || found.ID != k.ID {
+		t.Fatalf("CaseByCode: %v %v", found, err)
+	}
+	if err := e.db.LinkContact(ctx, e.boss, second.conv, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.LinkContact(ctx, e.boss, second.conv, k.ID); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("linking twice: %v, want ECONFLICT", err)
+	}
+	convs, err := e.db.CaseConversations(ctx, k.ID)
+	if err != nil || len(convs) != 2 {
+		t.Errorf("the case's conversations: %d %v, want 2", len(convs), err)
+	}
+	// A relative's phone in this case is the applicant's phone in another.
+	other, _ := e.caseFor(t, e.boss, "LN-000002")
+	add := func(c lifeline.CaseID, rel lifeline.Relation, phone string) {
+		p := &lifeline.Person{ID: lifeline.NewPersonID(), CaseID: c, Relation: rel, Name: "Тестов", Phone: lifeline.Sensitive(phone)}
+		if err := e.db.AddPerson(ctx, e.boss, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(k.ID, lifeline.RelationSpouse, "+380 50 123 45 67")
+	add(other.ID, lifeline.RelationSibling, "+380501234567")
+	dup, err := e.db.Duplicates(ctx, k.ID)
+	if err != nil || len(dup) != 1 || dup[0].Field != "phone" || dup[0].OtherCase != other.ID {
+		t.Errorf("duplicates: %+v %v, want the phone in the other case", dup, err)
 	}
 }

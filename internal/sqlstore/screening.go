@@ -154,7 +154,7 @@ func (db *DB) RecordVerdict(ctx context.Context, by lifeline.Actor, id lifeline.
 // Duplicate is another case that shares a number or a contact address
 // with this one, confirmed by decrypting both: suspicion to look into.
 type Duplicate struct {
-	Field     string // service_number, document_number, contact
+	Field     string // service_number, document_number, phone, contact
 	OtherCase lifeline.CaseID
 	OtherCode string
 }
@@ -201,10 +201,12 @@ func (db *DB) Duplicates(ctx context.Context, id lifeline.CaseID) ([]Duplicate, 
 			if err := db.openJSON(tx, personAAD(lifeline.PersonID(pid)), ct, &d); err != nil {
 				return "", err
 			}
-			v := d.ServiceNumber
-			domain := seal.DomainServiceNumber
-			if field == string(seal.DomainDocumentNumber) {
+			v, domain := d.ServiceNumber, seal.DomainServiceNumber
+			switch seal.Domain(field) {
+			case seal.DomainDocumentNumber:
 				v, domain = d.DocumentNumber, seal.DomainDocumentNumber
+			case seal.DomainPhone:
+				v, domain = d.Phone, seal.DomainPhone
 			}
 			n, err := seal.Normalize(domain, v)
 			if err != nil {
