@@ -209,3 +209,38 @@ func TestListenAndServeOptionsStar(t *testing.T) {
 		t.Errorf("OPTIONS *: status %d, X-Frame-Options %q, want DENY", resp.StatusCode, got)
 	}
 }
+
+// TestSlowClientsDoNotStarve is HOSTILE-INPUTS A-05 (slowloris): 200
+// connections that trickle a request's headers byte by byte do not keep a
+// normal request from being served at once; the server closes them itself
+// at its header timeout.
+func TestSlowClientsDoNotStarve(t *testing.T) {
+	s, _, _ := MustNewServer(t, web.Config{}, nil)
+	url, stop := MustServe(t, s)
+	defer stop()
+	addr := strings.TrimPrefix(url, "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.Write([]byte("POST /hooks/telegram/bot HTTP/1.1\r\nHost: x\r\nX-Slow: ")) // and never the rest
+	}
+	if r := wait(t, get(url+"/healthz")); r.err != nil || r.status != 200 {
+		t.Fatalf("GET /healthz beside 200 slow clients: %d %v, want 200", r.status, r.err)
+	}
+	// Each slow connection is cut by the server, not left open forever.
+	conns[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	_, err := conns[0].Read(make([]byte, 1))
+	if err == nil || time.Since(start) > 9*time.Second {
+		t.Errorf("a slow client's connection was not closed by the server: %v after %s", err, time.Since(start))
+	}
+}
