@@ -62,6 +62,8 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
+		// A placeholder seed, never shown: the first sign-in enrols the
+		// operator's own key from a QR code the console draws.
 		enr, err := auth.NewTOTPSecret("Lifeline", *username)
 		if err != nil {
 			return err
@@ -71,11 +73,9 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Created %s (%s).\n\n", op.Username, op.Role)
-		fmt.Fprintf(e.stdout, "One-time password:  %s\n", password)
-		fmt.Fprintf(e.stdout, "TOTP secret:        %s\n", enr.Secret)
-		fmt.Fprintf(e.stdout, "TOTP enrolment URI: %s\n\n", enr.URL)
-		fmt.Fprintln(e.stdout, "Give these to the operator in person. They are shown only once; the password")
-		fmt.Fprintln(e.stdout, "must be changed at first login.")
+		fmt.Fprintf(e.stdout, "One-time password:  %s\n\n", password)
+		fmt.Fprintln(e.stdout, "Give it to the operator in person; it is shown only once. At first sign-in the console")
+		fmt.Fprintln(e.stdout, "asks for a new password and shows a QR code for an authenticator app (TOTP).")
 		return nil
 	})
 }
