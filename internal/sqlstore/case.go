@@ -376,16 +376,47 @@ func messageAtAAD(id lifeline.MessageID) seal.AAD {
 func sealTime(t time.Time) []byte { return []byte(t.UTC().Format(time.RFC3339Nano)) }
 
 // openTime opens a sealed time; the zero time for a row without one.
+//
+// A message's time never changes, and the router opens the same waiting
+// contacts' times every pass: opened times are kept in memory, bounded,
+// and used only while the keys are unsealed (sealed, the store answers
+// EUNAVAILABLE as it would without them).
 func (db *DB) openTime(tx *Tx, id lifeline.MessageID, ct []byte) (time.Time, error) {
 	if len(ct) == 0 {
 		return time.Time{}, nil
+	}
+	if db.sealer != nil {
+		if _, err := db.sealer.IndexKeys(); err != nil {
+			db.timesMu.Lock()
+			db.times = nil
+			db.timesMu.Unlock()
+			return time.Time{}, unavailable(err)
+		}
+	}
+	db.timesMu.Lock()
+	t, ok := db.times[id]
+	db.timesMu.Unlock()
+	if ok {
+		return t, nil
 	}
 	b, err := db.openField(tx, messageAtAAD(id), ct)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.Parse(time.RFC3339Nano, string(b))
+	if t, err = time.Parse(time.RFC3339Nano, string(b)); err != nil {
+		return time.Time{}, err
+	}
+	db.timesMu.Lock()
+	if db.times == nil || len(db.times) >= maxCachedTimes {
+		db.times = map[lifeline.MessageID]time.Time{}
+	}
+	db.times[id] = t
+	db.timesMu.Unlock()
+	return t, nil
 }
+
+// maxCachedTimes bounds the opened-times cache; past it, it starts afresh.
+const maxCachedTimes = 1 << 16
 
 // Messages reads a contact's messages, oldest first; EUNAVAILABLE while
 // sealed.
@@ -613,6 +644,9 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 	if db.sealer != nil {
 		db.sealer.Forget(shredded...)
 	}
+	db.timesMu.Lock()
+	db.times = nil // nothing of an erased case stays, in memory either
+	db.timesMu.Unlock()
 	return db.CheckpointWAL(ctx)
 }
 

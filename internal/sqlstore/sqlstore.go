@@ -26,6 +26,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/lifeline-hotline/lifeline"
 )
 
 // FileName is the name of the SQLite database inside a data directory.
@@ -65,6 +67,9 @@ type DB struct {
 	readStmts map[string]*sql.Stmt // see readStmt
 
 	inbound inboundCache // see PrepareInbound
+
+	timesMu sync.Mutex
+	times   map[lifeline.MessageID]time.Time // opened message times; see openTime
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with the
