@@ -242,9 +242,11 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		Notify: func(ns []intake.Notice) {
 			worker.Poke()
 			bot.Poke()
-			mediaWorker.Poke()
 			router.Poke()
 			for _, n := range ns {
+				if n.Media {
+					mediaWorker.Poke()
+				}
 				hub.Publish(console.Event{Type: "message", Conversation: n.Conversation})
 			}
 		},

@@ -33,6 +33,7 @@ type Notice struct {
 	Conversation lifeline.ConversationID
 	Message      lifeline.MessageID
 	Kind         lifeline.ChannelKind
+	Media        bool // the message came with media for the media worker
 }
 
 // Config tunes the service.
@@ -111,11 +112,12 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 	}
 	var notices []lifeline.MessageID
 	var convs []lifeline.ConversationID
+	var media []bool
 	var callbacks []string
 	newThreads := map[string]lifeline.ContactID{}
 	adm := s.admission()
 	err := s.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
-		notices, convs, callbacks = notices[:0], convs[:0], callbacks[:0]
+		notices, convs, media, callbacks = notices[:0], convs[:0], media[:0], callbacks[:0]
 		clear(newThreads)
 		adm.reset()
 		for i, e := range events {
@@ -144,7 +146,7 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 				if !stored {
 					continue // blocked or over budget: acknowledged, not stored; its dedupe key stays
 				}
-				convs, notices = append(convs, conv), append(notices, msg)
+				convs, notices, media = append(convs, conv), append(notices, msg), append(media, len(e.Media) > 0)
 				if e.Type == channel.EventCallback && e.ProviderMessageID != "" {
 					callbacks = append(callbacks, e.ProviderMessageID)
 				}
@@ -169,7 +171,7 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 	if s.cfg.Notify != nil && len(notices) > 0 {
 		ns := make([]Notice, len(notices))
 		for i := range notices {
-			ns[i] = Notice{Conversation: convs[i], Message: notices[i], Kind: kind}
+			ns[i] = Notice{Conversation: convs[i], Message: notices[i], Kind: kind, Media: media[i]}
 		}
 		s.cfg.Notify(ns)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/channel"
 	"github.com/lifeline-hotline/lifeline/internal/outbox"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/wake"
 )
 
 // Channels finds the adapter of a configured channel; *channel.Registry is
@@ -201,6 +202,7 @@ func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			w.Logger.Error("media", "component", "media", "error", err.Error())
@@ -213,9 +215,16 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-w.poke:
+			// Each claim is a write: under a flood, one every pokeGap.
+			if !wake.Settle(ctx, start, pokeGap) {
+				return
+			}
 		}
 	}
 }
+
+// pokeGap is the shortest time between passes when poked.
+const pokeGap = 100 * time.Millisecond
 
 // RunOnce claims and handles one batch of due media jobs, Concurrency at a
 // time, and returns how many it claimed.

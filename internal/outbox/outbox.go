@@ -26,6 +26,7 @@ import (
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/wake"
 )
 
 // Senders finds the sender of a configured channel.
@@ -142,6 +143,7 @@ func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		n, err := w.RunOnce(ctx)
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			w.Logger.Error("outbox", "component", "outbox", "error", err.Error())
@@ -154,9 +156,16 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-w.poke:
+			// Each claim is a write: under a flood, one every pokeGap.
+			if !wake.Settle(ctx, start, pokeGap) {
+				return
+			}
 		}
 	}
 }
+
+// pokeGap is the shortest time between passes when poked.
+const pokeGap = 100 * time.Millisecond
 
 // RunOnce claims and sends one batch of due jobs and returns how many it
 // handled.

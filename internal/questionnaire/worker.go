@@ -15,6 +15,7 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/wake"
 )
 
 // Worker runs the questionnaire in every conversation that has one: it
@@ -116,12 +117,8 @@ func (w *Worker) Run(ctx context.Context) {
 			// Under a flood every message pokes: look at most every
 			// minGap, not once per message. A contact waits for the bot a
 			// fraction of a second at most.
-			if gap := minGap - time.Since(start); gap > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(gap):
-				}
+			if !wake.Settle(ctx, start, minGap) {
+				return
 			}
 		}
 	}

@@ -42,6 +42,7 @@ import (
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/wake"
 )
 
 // Store is what a Router needs of the store; *sqlstore.DB is one.
@@ -176,12 +177,8 @@ func (r *Router) Run(ctx context.Context) {
 			return
 		case <-timer.C:
 		case <-r.poke:
-			if gap := r.cfg.MinGap - time.Since(start); gap > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(gap):
-				}
+			if !wake.Settle(ctx, start, r.cfg.MinGap) {
+				return
 			}
 		}
 	}
