@@ -238,7 +238,14 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	if cfg.questionnaire {
 		bot.AutoStart = []lifeline.Stream{lifeline.StreamSurrender}
 	}
+	// With the bot on, it greets new soldiers itself; intake greets only
+	// while sealed, when the bot cannot run.
+	var greet func() bool
+	if cfg.questionnaire {
+		greet = keeper.Sealed
+	}
 	intakeSvc := intake.New(db, keeper, intake.Config{
+		Greet: greet,
 		Notify: func(ns []intake.Notice) {
 			worker.Poke()
 			bot.Poke()

@@ -41,6 +41,9 @@ type Config struct {
 	// Greetings are sent to a contact's first conversation on a channel
 	// kind; none if empty. DefaultGreeting is Russian.
 	Greetings map[lifeline.ChannelKind]string
+	// Greet, if set, says whether to greet now: the registration bot
+	// greets when it runs, and intake only when it cannot (sealed).
+	Greet func() bool
 	// Notify, if set, is called after each commit with what it stored.
 	Notify func([]Notice)
 	// Callback, if set, is called after the commit for each inline-button
@@ -312,6 +315,9 @@ func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, co
 }
 
 func (s *Service) greeting(kind lifeline.ChannelKind) string {
+	if s.cfg.Greet != nil && !s.cfg.Greet() {
+		return ""
+	}
 	if s.cfg.Greetings == nil {
 		return DefaultGreeting
 	}

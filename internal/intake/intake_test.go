@@ -209,3 +209,25 @@ func TestSameProviderMessageIDInTwoChats(t *testing.T) {
 		t.Fatalf("got %+v, want both stored", got)
 	}
 }
+
+// TestGreetOnlyWhenAsked: with the registration bot on, intake greets a
+// new soldier only while Greet says so (sealed, when the bot cannot run).
+func TestGreetOnlyWhenAsked(t *testing.T) {
+	ctx := context.Background()
+	db, k, _ := MustOpen(t, false)
+	greet := false
+	svc := intake.New(db, k, intake.Config{Greet: func() bool { return greet }})
+	if err := svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{text("1", "100000051", "Здравствуйте")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCount(t, db); got.Messages != 1 || got.Jobs != 0 {
+		t.Fatalf("not greeting: %+v, want the message alone", got)
+	}
+	greet = true
+	if err := svc.Receive(ctx, lifeline.ChannelTelegram, "bot", []channel.Event{text("2", "100000052", "Здравствуйте")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCount(t, db); got.Messages != 3 || got.Jobs != 1 {
+		t.Fatalf("greeting: %+v, want a greeting queued", got)
+	}
+}
