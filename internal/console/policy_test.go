@@ -622,3 +622,52 @@ func TestNotificationsFollowThePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestExchangeListExport: one supervisor asks, the same one cannot
+// approve, a second one does; the list comes once, watermarked with both,
+// with the applicants who chose exchange and formula-safe cells; a second
+// download is refused.
+func TestExchangeListExport(t *testing.T) {
+	ctx := context.Background()
+	w := newPolicyWorld(t)
+	w.session("sv2", w.operator("sv2", lifeline.RoleSupervisor))
+	co := lifeline.Actor{ID: string(w.ops["co"].ID), Role: lifeline.RoleCaseOfficer}
+	if err := w.f.db.SetChoices(ctx, co, w.cases["own"], sqlstore.ChoiceExchange, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	post := func(actor, path string, form url.Values) *http.Response {
+		return w.f.do("POST", path, form, w.cookies[actor])
+	}
+	if resp := post("sv", "/exports", url.Values{"format": {"csv"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("request: %d", resp.StatusCode)
+	}
+	xs, err := w.f.db.Exports(ctx)
+	if err != nil || len(xs) != 1 {
+		t.Fatalf("exports: %v %v", xs, err)
+	}
+	id := xs[0].ID
+	if resp := post("sv", "/exports/"+id+"/approve", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("self-approval: %d, want 403", resp.StatusCode)
+	}
+	if resp := w.f.do("GET", "/exports/"+id+"/download", nil, w.cookies["sv"]); resp.StatusCode != http.StatusConflict {
+		t.Errorf("download before approval: %d, want 409", resp.StatusCode)
+	}
+	if resp := post("sv2", "/exports/"+id+"/approve", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approval: %d", resp.StatusCode)
+	}
+	if resp := w.f.do("GET", "/exports/"+id+"/download", nil, w.cookies["co"]); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("download by a case officer: %d, want 403", resp.StatusCode)
+	}
+	resp := w.f.do("GET", "/exports/"+id+"/download", nil, w.cookies["sv"])
+	body := bodyOf(t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("download: %d %q", resp.StatusCode, resp.Header.Get("Content-Disposition"))
+	}
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "asked by op-sv, approved by op-sv2") || !strings.Contains(lines[2], canaryC2Own) || strings.Contains(body, canaryC2Other) {
+		t.Errorf("the list:\n%s", body)
+	}
+	if resp := w.f.do("GET", "/exports/"+id+"/download", nil, w.cookies["sv2"]); resp.StatusCode != http.StatusConflict {
+		t.Errorf("second download: %d, want 409", resp.StatusCode)
+	}
+}
