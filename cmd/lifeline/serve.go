@@ -556,7 +556,8 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 }
 
 // caseWatchdog moves cases silent past their status's limit onto the
-// lost-contact list, hourly.
+// lost-contact list, and sweeps what is past its retention (SECURITY.md
+// §2.9), hourly.
 func caseWatchdog(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -567,6 +568,17 @@ func caseWatchdog(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) {
 			}
 		} else if n > 0 {
 			logger.Info("cases flagged lost contact", "count", n)
+		}
+		if sw, err := db.Sweep(ctx, sqlstore.DefaultRetention); err != nil {
+			if lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE && ctx.Err() == nil {
+				logger.Error("retention sweep", "error", err.Error())
+			}
+		} else {
+			for kind, n := range map[string]int{"dedupe_keys": sw.DedupeKeys, "sessions": sw.Sessions, "contacts": sw.Contacts, "cases": sw.Cases} {
+				if n > 0 {
+					logger.Info("retention sweep", "kind", kind, "count", n)
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -406,3 +406,57 @@ func TestLinkedContactAndPhoneDuplicate(t *testing.T) {
 		t.Errorf("duplicates: %+v %v, want the phone in the other case", dup, err)
 	}
 }
+
+// TestRetentionSweep is SECURITY.md §2.9: dedupe keys and ended sessions go
+// after 7 days, a contact who never got a case is erased 30 days after his
+// last message, a closed case 90 days after closing; nothing else goes.
+func TestRetentionSweep(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	abandoned := e.inbound(t, nil)
+	if err := e.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
+		_, err := in.MarkSeen(lifeline.ChannelTelegram, "bot", []byte("dedupe-key-of-an-old-update"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	closed, _ := e.caseFor(t, e.boss, "RT-000001")
+	for _, st := range []lifeline.CaseStatus{lifeline.CaseWithdrawn, lifeline.CaseClosed} {
+		if err := e.db.TransitionCase(ctx, e.boss, closed.ID, st, "he gave up"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, _ := e.caseFor(t, e.boss, "RT-000002")
+	e.clock.Add(20 * 24 * time.Hour)
+	talking := e.inbound(t, nil) // writes on day 20 and again on day 45
+	e.clock.Add(25 * 24 * time.Hour)
+	e.inbound(t, talking)
+
+	got, err := e.db.Sweep(ctx, sqlstore.DefaultRetention)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DedupeKeys != 1 || got.Contacts != 1 || got.Cases != 0 {
+		t.Errorf("day 45: swept %+v, want the dedupe key and the abandoned contact", got)
+	}
+	if _, err := e.db.ContactHandle(ctx, abandoned.id); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
+		t.Errorf("abandoned contact: %v, want ENOTFOUND", err)
+	}
+	if _, err := e.db.ContactHandle(ctx, talking.id); err != nil {
+		t.Errorf("a contact who wrote within 30 days: %v", err)
+	}
+	e.clock.Add(50 * 24 * time.Hour) // day 95: the closed case is past 90 days
+	got, err = e.db.Sweep(ctx, sqlstore.DefaultRetention)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Cases != 1 {
+		t.Errorf("day 95: swept %+v, want the closed case", got)
+	}
+	if _, err := e.db.Case(ctx, closed.ID); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
+		t.Errorf("closed case after retention: %v, want ENOTFOUND", err)
+	}
+	if _, err := e.db.Case(ctx, open.ID); err != nil {
+		t.Errorf("an open case, silent: %v (the watchdog's business, not retention's)", err)
+	}
+}
