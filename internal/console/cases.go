@@ -43,6 +43,7 @@ type caseView struct {
 	Approve     bool // meetings, closing
 	Originals   bool // document originals (the verification officer)
 	Erase       bool // may ask for or confirm an erasure (two supervisors)
+	Hold        bool // may put the case on legal hold (a supervisor)
 }
 
 // caseFor loads the case of the request's {id} and what the session may do
@@ -80,6 +81,7 @@ func (c *Console) caseFor(r *http.Request, s *session) (*caseView, error) {
 	v.Approve = lifeline.Allowed(role, lifeline.ActionMeetingApprove) == lifeline.GrantApprove
 	v.Originals = role == lifeline.RoleVerification && k.VerifierID == s.Operator.ID
 	v.Erase = lifeline.Allowed(role, lifeline.ActionCaseShred).Permitted()
+	v.Hold = lifeline.Allowed(role, lifeline.ActionCaseLegalHold) == lifeline.GrantApprove
 	return v, nil
 }
 
@@ -564,4 +566,10 @@ func (c *Console) document(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	w.Header().Set("Content-Type", "image/png")
 	w.Write(d.Rendition)
+}
+
+// legalHold keeps the case from the retention sweep for another 90 days.
+func (c *Console) legalHold(w http.ResponseWriter, r *http.Request, s *session, v *caseView) error {
+	_, err := c.store.SetLegalHold(context.WithoutCancel(r.Context()), s.actor(r), v.Case.ID, strings.TrimSpace(r.PostFormValue("reason")))
+	return err
 }

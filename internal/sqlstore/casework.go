@@ -24,7 +24,8 @@ type CaseSummary struct {
 	ExchangeChoice string // '', exchange, no_exchange
 	FutureChoice   string // '', stay, emigrate
 	LastContactDay lifeline.Day
-	Verdict        string // '', verified, rejected
+	Verdict        string       // '', verified, rejected
+	HoldUntil      lifeline.Day // a legal hold keeps it from retention until this day; zero if none
 }
 
 // The applicant's choices.
@@ -38,15 +39,15 @@ const (
 const caseSummaryColumns = `c.id, c.code_name, c.stream, c.status, c.lost_from, COALESCE(c.assigned_to, ''), COALESCE(c.verifier_id, ''),
 	COALESCE(o.username, ''), COALESCE(v.username, ''), c.exchange_choice, c.future_choice, c.created_day, COALESCE(c.closed_day, ''),
 	COALESCE((SELECT MAX(m.created_day) FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.case_id = c.id AND m.direction = 'in'), c.created_day),
-	COALESCE((SELECT verdict FROM screenings s WHERE s.case_id = c.id), '')`
+	COALESCE((SELECT verdict FROM screenings s WHERE s.case_id = c.id), ''), COALESCE(c.hold_until, '')`
 
 const caseSummaryFrom = ` FROM cases c LEFT JOIN operators o ON o.id = c.assigned_to LEFT JOIN operators v ON v.id = c.verifier_id`
 
 func scanCaseSummary(rows interface{ Scan(...any) error }) (CaseSummary, error) {
 	var s CaseSummary
-	var created, closed, last string
+	var created, closed, last, hold string
 	err := rows.Scan(&s.ID, &s.CodeName, &s.Stream, &s.Status, &s.LostFrom, &s.AssignedTo, &s.VerifierID, &s.OfficerName, &s.VerifierName,
-		&s.ExchangeChoice, &s.FutureChoice, &created, &closed, &last, &s.Verdict)
+		&s.ExchangeChoice, &s.FutureChoice, &created, &closed, &last, &s.Verdict, &hold)
 	if err != nil {
 		return s, err
 	}
@@ -55,6 +56,11 @@ func scanCaseSummary(rows interface{ Scan(...any) error }) (CaseSummary, error) 
 	}
 	if closed != "" {
 		if s.ClosedDay, err = lifeline.ParseDay(closed); err != nil {
+			return s, err
+		}
+	}
+	if hold != "" {
+		if s.HoldUntil, err = lifeline.ParseDay(hold); err != nil {
 			return s, err
 		}
 	}

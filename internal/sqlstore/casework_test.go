@@ -426,6 +426,12 @@ func TestRetentionSweep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	held, _ := e.caseFor(t, e.boss, "RT-000003")
+	for _, st := range []lifeline.CaseStatus{lifeline.CaseWithdrawn, lifeline.CaseClosed} {
+		if err := e.db.TransitionCase(ctx, e.boss, held.ID, st, "he gave up"); err != nil {
+			t.Fatal(err)
+		}
+	}
 	open, _ := e.caseFor(t, e.boss, "RT-000002")
 	e.clock.Add(20 * 24 * time.Hour)
 	talking := e.inbound(t, nil) // writes on day 20 and again on day 45
@@ -445,7 +451,10 @@ func TestRetentionSweep(t *testing.T) {
 	if _, err := e.db.ContactHandle(ctx, talking.id); err != nil {
 		t.Errorf("a contact who wrote within 30 days: %v", err)
 	}
-	e.clock.Add(50 * 24 * time.Hour) // day 95: the closed case is past 90 days
+	if _, err := e.db.SetLegalHold(ctx, e.boss, held.ID, "the prosecutor asked us to keep it"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(50 * 24 * time.Hour) // day 95: the closed cases are past 90 days; one is held until day 135
 	got, err = e.db.Sweep(ctx, sqlstore.DefaultRetention)
 	if err != nil {
 		t.Fatal(err)
@@ -458,5 +467,12 @@ func TestRetentionSweep(t *testing.T) {
 	}
 	if _, err := e.db.Case(ctx, open.ID); err != nil {
 		t.Errorf("an open case, silent: %v (the watchdog's business, not retention's)", err)
+	}
+	if _, err := e.db.Case(ctx, held.ID); err != nil {
+		t.Errorf("a held case: %v, want it kept", err)
+	}
+	e.clock.Add(41 * 24 * time.Hour) // day 136: the hold has run out
+	if got, err := e.db.Sweep(ctx, sqlstore.DefaultRetention); err != nil || got.Cases != 1 {
+		t.Errorf("after the hold: swept %+v %v, want the held case", got, err)
 	}
 }

@@ -66,7 +66,7 @@ func (db *DB) Sweep(ctx context.Context, r Retention) (Swept, error) {
 			return err
 		}
 		cases, err = queryAll(tx, func(rows *sql.Rows) (id lifeline.CaseID, err error) { return id, rows.Scan(&id) },
-			`SELECT id FROM cases WHERE status = 'closed' AND closed_day < ?`, day(r.ClosedDays))
+			`SELECT id FROM cases WHERE status = 'closed' AND closed_day < ?1 AND COALESCE(hold_until, '') < ?2`, day(r.ClosedDays), today.String())
 		return err
 	})
 	if err != nil {
@@ -145,4 +145,28 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 	db.times = nil
 	db.timesMu.Unlock()
 	return nil
+}
+
+// HoldDays is the length of one legal hold; a supervisor renews it.
+const HoldDays = 90
+
+// SetLegalHold keeps a case from the retention sweep for HoldDays from
+// today (a renewal starts afresh), audited with the reason.
+func (db *DB) SetLegalHold(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (lifeline.Day, error) {
+	if err := checkReason(reason); err != nil {
+		return lifeline.Day{}, err
+	}
+	var until lifeline.Day
+	err := db.audited(ctx, by, "case.legal_hold", string(id), reason, func(tx *Tx) error {
+		until = lifeline.DayOf(tx.Now()).AddDays(HoldDays)
+		res, err := tx.Exec(`UPDATE cases SET hold_until = ? WHERE id = ?`, until.String(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such case.")
+		}
+		return db.addEvent(tx, by, id, "hold", "", until.String(), seal.CompartmentIdentity, reason)
+	})
+	return until, err
 }

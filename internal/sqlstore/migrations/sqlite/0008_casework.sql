@@ -11,6 +11,9 @@ ALTER TABLE cases ADD COLUMN exchange_choice TEXT NOT NULL DEFAULT '';
 ALTER TABLE cases ADD COLUMN future_choice TEXT NOT NULL DEFAULT '';
 -- Where he emigrates to, and notes on the choices: sealed (identity).
 ALTER TABLE cases ADD COLUMN choice_detail BLOB;
+-- A supervisor's legal hold: the retention sweep keeps the case until this
+-- UTC day (renewable in 90-day steps, SECURITY.md §2.9).
+ALTER TABLE cases ADD COLUMN hold_until TEXT;
 -- The verification officer of the case (the case officer is assigned_to).
 ALTER TABLE cases ADD COLUMN verifier_id TEXT REFERENCES operators (id);
 -- Whether each relative needs relocation (plaintext: it makes tasks).
