@@ -130,8 +130,19 @@ func get[T any](b *browser, what string, a chromedp.Action[T]) T {
 	return v
 }
 
+// text reads an element's text. A page that a form post or a live update
+// replaces under the read makes it try again, a few times.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
+	for range 4 {
+		ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return v
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	return get(b, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
 }
 
@@ -224,9 +235,10 @@ func (b *browser) login(base, username, password, code string) {
 		chromedp.SendKeys(chromedp.ID("username"), username),
 		chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.SendKeys(chromedp.ID("code"), code),
-		chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitReady(chromedp.CSS("body")),
 	)
+	// Wait for the page the form loads (the answer, or where it leads),
+	// not the page the click left.
+	get(b, "sign in "+username, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.ID("signin"))))
 }
 
 func (b *browser) logout() {
