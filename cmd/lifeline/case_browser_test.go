@@ -258,12 +258,19 @@ func TestCaseInBrowser(t *testing.T) {
 	b.submit("task", "task-save")
 	get(b, "task done", chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS("#tasks button.task-done"))))
 	b.move("emigrated", "resettled with his wife")
+	// The case officer proposes closing; the supervisor approves by closing.
+	b.do("propose", chromedp.SendKeys(chromedp.ID("propose-reason"), "resettled; protection handed over"))
+	b.submit("propose closing", "propose-save")
 	b.screenshot("case")
 	as(maria)
 	b.openCase(base, codeA)
-	b.move("closed", "resettled; protection handed over")
+	if got := b.text("#close-proposed"); got == "" {
+		t.Error("the supervisor does not see the proposal to close")
+	}
+	b.move("closed", "approved: resettled; protection handed over")
 	tl := b.text("#timeline")
 	for _, want := range []string{"registered", "screening", "waiting", "active", "extraction", "captured", "in_custody", "emigrated", "closed"} {
+		// (each status move, and the proposal to close, is on the timeline)
 		if !strings.Contains(tl, "→ "+want) {
 			t.Errorf("timeline lacks the move to %s:\n%s", want, tl)
 		}

@@ -146,7 +146,9 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		return !v.WriteID
 	})
-	data := map[string]any{"V": v, "Statuses": moves, "TaskKinds": sqlstore.TaskKinds,
+	canPropose := v.WriteID && lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseClose) == lifeline.GrantPropose &&
+		slices.Contains(nextStatuses(v.Case), lifeline.CaseClosed) && !v.Case.CloseProposed
+	data := map[string]any{"V": v, "Statuses": moves, "CanPropose": canPropose, "TaskKinds": sqlstore.TaskKinds,
 		"DocumentKinds": sqlstore.DocumentKinds, "ScreeningItems": sqlstore.ScreeningItems}
 	if v.Pseudonym && !v.WriteID {
 		c.render(w, r, s, "case", http.StatusOK, data)
@@ -572,4 +574,10 @@ func (c *Console) document(w http.ResponseWriter, r *http.Request, s *session) {
 func (c *Console) legalHold(w http.ResponseWriter, r *http.Request, s *session, v *caseView) error {
 	_, err := c.store.SetLegalHold(context.WithoutCancel(r.Context()), s.actor(r), v.Case.ID, strings.TrimSpace(r.PostFormValue("reason")))
 	return err
+}
+
+// proposeClose is an officer's proposal to close; a supervisor approves by
+// closing the case.
+func (c *Console) proposeClose(w http.ResponseWriter, r *http.Request, s *session, v *caseView) error {
+	return c.store.ProposeClose(context.WithoutCancel(r.Context()), s.actor(r), v.Case.ID, strings.TrimSpace(r.PostFormValue("reason")))
 }

@@ -121,6 +121,7 @@ type Store interface {
 	ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*sqlstore.Export, []sqlstore.ExchangeRow, error)
 	RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, person lifeline.PersonID, reason string) (*sqlstore.Erasure, error)
 	ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) error
+	ProposeClose(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) error
 	SetLegalHold(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (lifeline.Day, error)
 	Erasures(ctx context.Context) ([]sqlstore.Erasure, error)
 
@@ -268,6 +269,7 @@ func (c *Console) Routes() []Route {
 	export := Access{Action: lifeline.ActionExport}
 	shred := Access{Action: lifeline.ActionCaseShred}
 	hold := Access{Action: lifeline.ActionCaseLegalHold}
+	closing := Access{Action: lifeline.ActionCaseClose}
 	r := []Route{
 		{"GET /{$}", anyone, c.page(anyone, c.home)},
 		{"GET /static/", public, c.assets()},
@@ -317,6 +319,7 @@ func (c *Console) Routes() []Route {
 		{"GET /cases/{id}/documents/{doc}", readID, c.page(readID, c.document)},
 		{"POST /cases/{id}/erase", shred, c.page(shred, c.withCase(func(v *caseView) bool { return true }, c.requestErasure))},
 		{"POST /erasures/{id}/confirm", shred, c.page(shred, c.confirmErasure)},
+		{"POST /cases/{id}/propose-close", closing, c.page(closing, c.withCase(func(v *caseView) bool { return v.WriteID && !v.Pseudonym }, c.proposeClose))},
 		{"POST /cases/{id}/hold", hold, c.page(hold, c.withCase(func(v *caseView) bool { return v.Hold }, c.legalHold))},
 		{"GET /exports", export, c.page(export, c.exportsPage)},
 		{"POST /exports", export, c.page(export, c.requestExport)},

@@ -47,7 +47,7 @@ func TestEveryWordTranslated(t *testing.T) {
 	for _, k := range []string{"photo", "voice", "audio", "video", "document", "location", "contact", "sticker", "other", "template", "note"} {
 		keys["kind."+k] = true // internal/channel's message kinds, and ours
 	}
-	for _, k := range []string{"created", "status", "choice", "assign", "screening", "verdict", "operation", "task", "document", "erasure", "hold"} {
+	for _, k := range []string{"created", "status", "choice", "assign", "screening", "verdict", "operation", "task", "document", "erasure", "hold", "proposal"} {
 		keys["ev."+k] = true // the kinds of timeline events (internal/sqlstore)
 	}
 	for _, st := range lifeline.CaseStatuses() {

@@ -26,6 +26,7 @@ type CaseSummary struct {
 	LastContactDay lifeline.Day
 	Verdict        string       // '', verified, rejected
 	HoldUntil      lifeline.Day // a legal hold keeps it from retention until this day; zero if none
+	CloseProposed  bool         // an officer proposed closing it since its last status change
 }
 
 // The applicant's choices.
@@ -39,7 +40,9 @@ const (
 const caseSummaryColumns = `c.id, c.code_name, c.stream, c.status, c.lost_from, COALESCE(c.assigned_to, ''), COALESCE(c.verifier_id, ''),
 	COALESCE(o.username, ''), COALESCE(v.username, ''), c.exchange_choice, c.future_choice, c.created_day, COALESCE(c.closed_day, ''),
 	COALESCE((SELECT MAX(m.created_day) FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.case_id = c.id AND m.direction = 'in'), c.created_day),
-	COALESCE((SELECT verdict FROM screenings s WHERE s.case_id = c.id), ''), COALESCE(c.hold_until, '')`
+	COALESCE((SELECT verdict FROM screenings s WHERE s.case_id = c.id), ''), COALESCE(c.hold_until, ''),
+	EXISTS (SELECT 1 FROM case_events p WHERE p.case_id = c.id AND p.kind = 'proposal'
+		AND p.rowid > COALESCE((SELECT MAX(q.rowid) FROM case_events q WHERE q.case_id = c.id AND q.kind = 'status'), 0))`
 
 const caseSummaryFrom = ` FROM cases c LEFT JOIN operators o ON o.id = c.assigned_to LEFT JOIN operators v ON v.id = c.verifier_id`
 
@@ -47,7 +50,7 @@ func scanCaseSummary(rows interface{ Scan(...any) error }) (CaseSummary, error) 
 	var s CaseSummary
 	var created, closed, last, hold string
 	err := rows.Scan(&s.ID, &s.CodeName, &s.Stream, &s.Status, &s.LostFrom, &s.AssignedTo, &s.VerifierID, &s.OfficerName, &s.VerifierName,
-		&s.ExchangeChoice, &s.FutureChoice, &created, &closed, &last, &s.Verdict, &hold)
+		&s.ExchangeChoice, &s.FutureChoice, &created, &closed, &last, &s.Verdict, &hold, &s.CloseProposed)
 	if err != nil {
 		return s, err
 	}
@@ -556,5 +559,25 @@ func (db *DB) LinkContact(ctx context.Context, by lifeline.Actor, conv lifeline.
 			return err
 		}
 		return db.addEvent(tx, by, id, "contact", "", "", seal.CompartmentIdentity, "")
+	})
+}
+
+// ProposeClose records an officer's proposal to close the case, with the
+// why (sealed), for a supervisor to approve by closing it (SECURITY.md
+// §2.5: officers propose, supervisors approve). ECONFLICT if the case
+// cannot be closed from where it is.
+func (db *DB) ProposeClose(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) error {
+	if err := checkReason(reason); err != nil {
+		return err
+	}
+	return db.audited(ctx, by, "case.close_propose", string(id), "", func(tx *Tx) error {
+		c, err := caseInTx(tx, id)
+		if err != nil {
+			return err
+		}
+		if !c.CanTransition(lifeline.CaseClosed) {
+			return lifeline.Errorf(lifeline.ECONFLICT, "A case in status %s cannot be closed.", c.Status)
+		}
+		return db.addEvent(tx, by, id, "proposal", string(c.Status), string(lifeline.CaseClosed), seal.CompartmentIdentity, reason)
 	})
 }

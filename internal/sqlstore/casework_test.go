@@ -476,3 +476,30 @@ func TestRetentionSweep(t *testing.T) {
 		t.Errorf("after the hold: swept %+v %v, want the held case", got, err)
 	}
 }
+
+// TestProposeClose: an officer proposes, the proposal shows until the case
+// moves; a case that cannot be closed cannot be proposed.
+func TestProposeClose(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	co := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleCaseOfficer)), Role: lifeline.RoleCaseOfficer}
+	k, _ := e.caseFor(t, e.boss, "PC-000001")
+	if err := e.db.ProposeClose(ctx, co, k.ID, "he stopped answering"); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("proposing to close a registered case: %v, want ECONFLICT", err)
+	}
+	if err := e.db.TransitionCase(ctx, co, k.ID, lifeline.CaseWithdrawn, "he gave up"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.ProposeClose(ctx, co, k.ID, "nothing left to do"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := e.db.CaseSummaryByID(ctx, k.ID); err != nil || !s.CloseProposed {
+		t.Errorf("after the proposal: %+v %v", s, err)
+	}
+	if err := e.db.TransitionCase(ctx, e.boss, k.ID, lifeline.CaseClosed, "approved"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := e.db.CaseSummaryByID(ctx, k.ID); s.CloseProposed {
+		t.Error("the proposal still shows after the case was closed")
+	}
+}
