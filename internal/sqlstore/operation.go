@@ -414,7 +414,14 @@ var WatchdogLimits = map[lifeline.CaseStatus]time.Duration{
 // lost_contact (as the system, with a reason), and returns how many.
 // Captured and in-custody cases are not watched: the man is held.
 func (db *DB) FlagSilentCases(ctx context.Context, limits map[lifeline.CaseStatus]time.Duration) (int, error) {
-	cases, err := db.Cases(ctx, CaseFilter{})
+	// Every open case, not the case list's newest 500.
+	var cases []CaseSummary
+	err := db.Read(ctx, func(tx *Tx) error {
+		var err error
+		cases, err = queryAll(tx, func(rows *sql.Rows) (CaseSummary, error) { return scanCaseSummary(rows) },
+			`SELECT `+caseSummaryColumns+caseSummaryFrom+` WHERE c.status NOT IN ('closed', 'lost_contact')`)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
