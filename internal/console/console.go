@@ -163,8 +163,9 @@ type Config struct {
 	Queued func()
 	// Hub carries live events to open consoles; New makes one if nil.
 	Hub *Hub
-	// Hasher checks passwords; its Pepper is set from Keys per login.
-	Params auth.Params // zero: pinned; tests lower it
+	// Params are the Argon2id costs of new password hashes; zero means the
+	// pinned ones. Only tests lower them.
+	Params auth.Params
 	// Session limits; zero means the defaults.
 	IdleTimeout, AbsoluteTimeout time.Duration
 	// ResponseTarget is the first-response target shown by the timers.
@@ -283,11 +284,11 @@ func (c *Console) Routes() []Route {
 		{"POST /unseal", public, http.HandlerFunc(c.unseal)},
 		c.route("POST /settings/language", anyone, c.setLanguage),
 		c.route("GET /events", anyone, c.events),
-		c.route("GET /inbox", queue, c.inbox),
-		c.route("GET /inbox/list", queue, c.inboxList),
+		c.route("GET /inbox", queue, c.show("inbox", "layout.html", c.inboxData)),
+		c.route("GET /inbox/list", queue, c.show("inbox", "list", c.inboxData)),
 		c.route("GET /inbox/counts", queue, c.inboxCounts),
-		c.route("GET /c/{id}", read, c.conversation),
-		c.route("GET /c/{id}/history", read, c.history),
+		c.route("GET /c/{id}", read, c.show("conversation", "layout.html", c.conversationData)),
+		c.route("GET /c/{id}/history", read, c.show("conversation", "history", c.conversationData)),
 		c.route("GET /media/{id}", read, c.media),
 		c.route("POST /c/{id}/reply", reply, c.reply),
 		c.route("POST /c/{id}/template", reply, c.sendTemplate),

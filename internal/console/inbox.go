@@ -79,27 +79,21 @@ func (c *Console) inboxData(r *http.Request, s *session) (map[string]any, error)
 	}
 	return map[string]any{
 		"Query": q, "Items": items, "Tabs": tabs, "Streams": streams,
-		"Now": c.cfg.Now(), "TargetMS": c.cfg.ResponseTarget.Milliseconds(),
+		"TargetMS": c.cfg.ResponseTarget.Milliseconds(),
 	}, nil
 }
 
-func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *session) {
-	data, err := c.inboxData(r, s)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
+// show renders a page, or one block of it (a fragment the live updates
+// fetch), from what data returns.
+func (c *Console) show(page, block string, data func(*http.Request, *session) (map[string]any, error)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		d, err := data(r, s)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		c.renderBlock(w, r, s, page, block, http.StatusOK, d)
 	}
-	c.render(w, r, s, "inbox", http.StatusOK, data)
-}
-
-// inboxList renders the queue alone, for the live refresh.
-func (c *Console) inboxList(w http.ResponseWriter, r *http.Request, s *session) {
-	data, err := c.inboxData(r, s)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	c.renderBlock(w, r, s, "inbox", "list", http.StatusOK, data)
 }
 
 func (c *Console) inboxCounts(w http.ResponseWriter, r *http.Request, s *session) {
@@ -182,25 +176,6 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		data["Operators"] = ops
 	}
 	return data, nil
-}
-
-func (c *Console) conversation(w http.ResponseWriter, r *http.Request, s *session) {
-	data, err := c.conversationData(r, s)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	c.render(w, r, s, "conversation", http.StatusOK, data)
-}
-
-// history renders the messages alone, for the live refresh.
-func (c *Console) history(w http.ResponseWriter, r *http.Request, s *session) {
-	data, err := c.conversationData(r, s)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	c.renderBlock(w, r, s, "conversation", "history", http.StatusOK, data)
 }
 
 // unfilled finds placeholders of a canned answer left in a reply.

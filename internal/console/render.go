@@ -65,7 +65,6 @@ type view struct {
 	Cases   bool // the operator works on cases
 	Exports bool // the operator may ask for and approve exports
 	Data    map[string]any
-	Counts  map[string]int
 	Request string // the request id, to quote to the admin
 }
 

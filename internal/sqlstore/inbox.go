@@ -124,7 +124,7 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 				COALESCE((SELECT cs.code_name FROM contacts k JOIN cases cs ON cs.id = k.case_id WHERE k.id = v.contact_id), '')
 			FROM conversations v
 			LEFT JOIN operators o ON o.id = v.assigned_to
-			LEFT JOIN messages m ON m.rowid = v.waiting_seq AND m.conversation_id = v.id
+			LEFT JOIN messages m ON m.rowid = `+waitingMessage+`
 			WHERE `+queueWhere(q.Queue)+` AND (?1 = '' OR v.stream = ?1)
 			ORDER BY v.waiting_seq IS NULL, v.waiting_seq, v.last_activity_day DESC, v.rowid DESC
 			LIMIT ?3`, q.Stream, q.Operator, q.Limit)
@@ -173,22 +173,18 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 	var it InboxItem
 	err := db.Read(ctx, func(tx *Tx) error {
 		var opened, last string
-		var waiting sql.NullInt64
 		var lastInbound sql.NullString
 		err := tx.QueryRow(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
-				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq, v.last_inbound_hour,
+				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.last_inbound_hour,
 				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id)
 			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to WHERE v.id = ?`, id).
 			Scan(&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
-				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &waiting, &lastInbound, &it.Messages)
+				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &lastInbound, &it.Messages)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
 		if err != nil {
 			return err
-		}
-		if waiting.Valid {
-			it.Position = -1 // waiting; the queue gives the rank
 		}
 		it.WindowClosed = !windowOpen(it.Kind, lastInbound, tx.Now())
 		if it.OpenedDay, err = lifeline.ParseDay(opened); err != nil {

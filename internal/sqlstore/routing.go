@@ -175,6 +175,14 @@ type WaitingConversation struct {
 	Since time.Time
 }
 
+// waitingMessage is the SQL for the rowid of the message a conversation
+// v waits since: the first inbound message at or after its queue position
+// (the position is taken as the message is stored, so it is that message's
+// own, unless another write slipped in between). The inbox and the router
+// both use it.
+const waitingMessage = `(SELECT MIN(f.rowid) FROM messages f
+	WHERE f.conversation_id = v.id AND f.rowid >= v.waiting_seq AND f.direction = 'in')`
+
 // WaitingConversations lists every conversation, assigned or not, that is
 // not closed and whose contact waits for a first answer to his latest
 // messages, oldest wait first. The exact waiting times are sealed:
@@ -187,15 +195,11 @@ func (db *DB) WaitingConversations(ctx context.Context) ([]WaitingConversation, 
 			mid sql.NullString
 			at  []byte
 		}
-		// The first inbound message at or after the queue position: the
-		// position is taken as the message is stored, so it is that
-		// message's own, unless another write slipped in between.
 		rows, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			return r, rows.Scan(&r.w.ID, &r.w.Kind, &r.w.Stream, &r.w.Language, &r.w.AssignedTo, &r.w.Escalated, &r.w.Seq, &r.mid, &r.at)
 		}, `SELECT v.id, v.channel_kind, v.stream, v.language, COALESCE(v.assigned_to, ''), v.escalated, v.waiting_seq, m.id, m.at
 			FROM conversations v
-			LEFT JOIN messages m ON m.rowid = (SELECT MIN(f.rowid) FROM messages f
-				WHERE f.conversation_id = v.id AND f.rowid >= v.waiting_seq AND f.direction = 'in')
+			LEFT JOIN messages m ON m.rowid = `+waitingMessage+`
 			WHERE v.waiting_seq IS NOT NULL AND v.state <> 'closed'
 			ORDER BY v.waiting_seq, v.id`)
 		if err != nil {
