@@ -391,7 +391,7 @@ func TestSMSLikeTelegram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if item.Stream != "relatives" || item.Language != "uk" || item.Position == 0 {
-		t.Errorf("conversation in %s, %s, waiting %d: want relatives, uk, waiting for an operator", item.Stream, item.Language, item.Position)
+	if item.Stream != "relatives" || item.Language != "uk" || !item.Waiting {
+		t.Errorf("conversation in %s, %s, waiting %v: want relatives, uk, waiting for an operator", item.Stream, item.Language, item.Waiting)
 	}
 }

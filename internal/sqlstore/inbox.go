@@ -56,7 +56,8 @@ type InboxItem struct {
 	Stream       string
 	Language     string
 	AssignedName string
-	Position     int // 1 for the contact who has waited longest; 0 if not waiting
+	Position     int  // in a queue: 1 for the contact who has waited longest; 0 if not waiting
+	Waiting      bool // the contact waits for an answer (set by Conversation; a queue gives Position)
 	WaitingSince time.Time
 	Escalated    bool
 	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
@@ -175,11 +176,11 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 		var opened, last string
 		var lastInbound sql.NullString
 		err := tx.QueryRow(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
-				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.last_inbound_hour,
+				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq IS NOT NULL, v.last_inbound_hour,
 				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id)
 			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to WHERE v.id = ?`, id).
 			Scan(&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
-				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &lastInbound, &it.Messages)
+				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &it.Waiting, &lastInbound, &it.Messages)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
