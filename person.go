@@ -77,5 +77,26 @@ type Message struct {
 	Direction  Direction
 	Body       Sensitive
 	Author     OperatorID // who wrote an outbound message or a note; "" for a contact or the system
+	Hold       Hold       // inbound only: what its sender's flood budget made of it
 	CreatedDay Day
 }
+
+// Hold is what a sender's flood budget (SECURITY.md §2.12) made of an
+// inbound message. Every authenticated message from a sender who is not
+// blocked is stored; the budget decides only whether it causes automatic
+// work, and past the storage cap whether it is shown.
+type Hold string
+
+// Holds.
+const (
+	// HoldNone: within the budget; the message causes the usual work
+	// (greeting, bot step, notifications).
+	HoldNone Hold = ""
+	// HoldDeferred: over the budget; stored and shown, without automatic
+	// work of its own. A released message is deferred too.
+	HoldDeferred Hold = "deferred"
+	// HoldQuarantined: over the storage cap; stored sealed like any
+	// message, not shown in the conversation but counted on it, until an
+	// operator who may reply there releases it.
+	HoldQuarantined Hold = "quarantined"
+)

@@ -207,7 +207,7 @@ func startBenchServer(ctx context.Context, e env, dir string) (url, secret strin
 		autoUnsealFile: unseal, epochLength: 1000 * time.Hour, retention: time.Hour,
 		// The load comes from a few invented senders, far over any real
 		// sender's budget: lifted, so that every update is stored.
-		senderLimits: intake.Limits{PerMinute: 1 << 30, PerDay: 1 << 30, MediaPerDay: 1 << 30}}
+		senderLimits: intake.Limits{PerMinute: 1 << 30, PerDay: 1 << 30, MediaPerDay: 1 << 30, StorePerHour: 1 << 30}}
 	go func() { done <- serve(sctx, quiet, cfg, slog.LevelError, func(a string) { addr <- a }) }()
 	select {
 	case a := <-addr:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -247,9 +248,13 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	intakeSvc := intake.New(db, keeper, intake.Config{
 		Greet: greet,
 		Notify: func(ns []intake.Notice) {
-			worker.Poke()
-			bot.Poke()
-			router.Poke()
+			// Held messages (over their sender's budget) start no work of
+			// their own, but for the media they may still fetch.
+			if slices.ContainsFunc(ns, func(n intake.Notice) bool { return !n.Held }) {
+				worker.Poke()
+				bot.Poke()
+				router.Poke()
+			}
 			for _, n := range ns {
 				if n.Media {
 					mediaWorker.Poke()
@@ -275,10 +280,15 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		},
 		Limits: cfg.senderLimits,
 	})
-	reg.MustRegister(intakeDropped(intakeSvc, "flood", func(s intake.Stats) int64 { return s.DroppedFlood }),
-		intakeDropped(intakeSvc, "blocked", func(s intake.Stats) int64 { return s.DroppedBlocked }),
+	reg.MustRegister(intakeDropped(intakeSvc, "blocked", func(s intake.Stats) int64 { return s.DroppedBlocked }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "lifeline_intake_media_skipped_total", Help: "Media items not taken, over their sender's daily media budget; the message was stored.",
+			Name: "lifeline_intake_deferred_total", Help: "Messages over their sender's budget: stored and shown, without automatic work of their own.",
+		}, func() float64 { return float64(intakeSvc.Stats().Deferred) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lifeline_intake_quarantined_total", Help: "Messages over their sender's storage cap: stored sealed in quarantine, until an operator releases them.",
+		}, func() float64 { return float64(intakeSvc.Stats().Quarantined) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lifeline_intake_media_skipped_total", Help: "Media items recorded and not fetched: over their sender's daily media budget, or of a quarantined message.",
 		}, func() float64 { return float64(intakeSvc.Stats().MediaSkipped) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lifeline_intake_senders_tracked", Help: "Senders whose flood budgets are in memory.",
@@ -405,11 +415,12 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 }
 
 // intakeDropped counts the message events intake acknowledged and did not
-// store, for one fixed reason: flood (over the sender's budget) or blocked.
+// store, for one fixed reason: blocked, the only one (every other
+// authenticated message is stored).
 func intakeDropped(svc *intake.Service, reason string, n func(intake.Stats) int64) prometheus.Collector {
 	return prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name:        "lifeline_intake_dropped_total",
-		Help:        "Message events acknowledged and not stored, by reason: flood (over the sender's budget) or blocked (sender blocked at the door).",
+		Help:        "Message events acknowledged and not stored, by reason: blocked (sender blocked at the door), the only one.",
 		ConstLabels: prometheus.Labels{"reason": reason},
 	}, func() float64 { return float64(n(svc.Stats())) })
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/lifeline-hotline/lifeline"
 )
 
 func mustInitBudgets(l Limits) *budgets {
@@ -43,11 +45,11 @@ func TestBudgetsBounded(t *testing.T) {
 		if i%1000 == 0 {
 			// A real soldier keeps writing through the flood, every 20 s,
 			// within the budget: never refused, never evicted.
-			if ok, _, _ := b.take("soldier", now, 0); !ok {
+			if hold, _, _ := b.take("soldier", now, 0); hold != lifeline.HoldNone {
 				t.Fatalf("soldier refused at %d", i)
 			}
 		}
-		if ok, _, _ := b.take(fmt.Sprint("fake-", i), now, 0); !ok {
+		if hold, _, _ := b.take(fmt.Sprint("fake-", i), now, 0); hold != lifeline.HoldNone {
 			t.Fatalf("new sender %d refused", i)
 		}
 		if len(b.senders) > maxSenders {
@@ -82,27 +84,61 @@ func TestBudgetsSweep(t *testing.T) {
 	checkList(t, b)
 }
 
-// TestBudgetsRefund: what a failed write took is given back.
+// TestBudgetsRefund: what a failed write took is given back, the storage
+// cap included.
 func TestBudgetsRefund(t *testing.T) {
-	b := mustInitBudgets(Limits{PerMinute: 2, PerDay: 2, MediaPerDay: 1})
+	b := mustInitBudgets(Limits{PerMinute: 2, PerDay: 2, MediaPerDay: 1, StorePerHour: 3})
 	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	var ts []taken
 	for range 2 {
-		ok, media, day := b.take("k", now, 1)
-		if !ok {
-			t.Fatal("refused within budget")
+		hold, media, day := b.take("k", now, 1)
+		if hold != lifeline.HoldNone {
+			t.Fatalf("within budget: got hold %q, want none", hold)
 		}
 		m := 0
 		if media {
 			m = 1
 		}
-		ts = append(ts, taken{key: "k", day: day, media: m})
+		ts = append(ts, taken{key: "k", day: day, work: true, store: true, media: m})
 	}
-	if ok, _, _ := b.take("k", now, 0); ok {
-		t.Fatal("admitted over budget")
+	if hold, _, _ := b.take("k", now, 0); hold != lifeline.HoldDeferred {
+		t.Fatalf("over budget: got hold %q, want deferred", hold)
+	}
+	if hold, _, _ := b.take("k", now, 0); hold != lifeline.HoldQuarantined {
+		t.Fatalf("over the storage cap: got hold %q, want quarantined", hold)
 	}
 	b.refund(ts)
-	if ok, media, _ := b.take("k", now, 1); !ok || !media {
-		t.Fatalf("after refund: ok %v, media %v, want both", ok, media)
+	if hold, media, _ := b.take("k", now, 1); hold != lifeline.HoldNone || !media {
+		t.Fatalf("after refund: hold %q, media %v, want none and media", hold, media)
+	}
+}
+
+// TestBudgetsStorageCap: past the minute's budget messages are deferred,
+// past the storage cap quarantined (never refused); the cap refills evenly
+// over the hour, and a quarantined message takes no media budget.
+func TestBudgetsStorageCap(t *testing.T) {
+	b := mustInitBudgets(Limits{PerMinute: 2, StorePerHour: 5, MediaPerDay: 10})
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	var got []lifeline.Hold
+	for range 7 {
+		hold, _, _ := b.take("k", now, 0)
+		got = append(got, hold)
+	}
+	want := []lifeline.Hold{"", "", "deferred", "deferred", "deferred", "quarantined", "quarantined"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if hold, media, _ := b.take("k", now, 3); hold != lifeline.HoldQuarantined || media {
+		t.Fatalf("quarantined with media: hold %q, media %v; want quarantined, media skipped", hold, media)
+	}
+	if k := b.senders["k"]; k.media != 0 {
+		t.Fatalf("a quarantined message took %d of the media budget, want 0", k.media)
+	}
+	now = now.Add(12 * time.Minute) // a fifth of an hour: one more stored
+	if hold, _, _ := b.take("k", now, 0); hold != lifeline.HoldNone {
+		t.Fatalf("after 12 minutes: got hold %q, want none", hold)
+	}
+	if hold, _, _ := b.take("k", now, 0); hold != lifeline.HoldQuarantined {
+		t.Fatalf("after 12 minutes, the second: got hold %q, want quarantined", hold)
 	}
 }

@@ -7,24 +7,43 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
 // Limits are the per-sender budgets of SECURITY.md §2.12. A field that is
 // zero or negative takes its default, so the zero Limits is the default.
 //
-// A message over budget is acknowledged to the provider (so that it stops
-// retrying) and not stored; a message over the media budget is stored
-// without its media. A sender the service has not seen this boot always gets
-// its first message in: a flood of repeat senders cannot starve a new one.
+// Every authenticated message from a sender who is not blocked is stored,
+// sealed, exactly once: the budgets decide only what else it causes. A
+// message within PerMinute and PerDay is handled as ever (a greeting, a bot
+// step, a notification of its own); one over them is stored and shown
+// without that work (deferred: the bot skips it, and the live views hear
+// of a sender's deferred messages at most once per foldGap). Past the
+// storage cap (StorePerHour) a message is still stored, in quarantine:
+// counted on its conversation and shown once an operator releases it. Media
+// over MediaPerDay, and every media item of a quarantined message, are
+// recorded as skipped with the reason, and not fetched. A sender the
+// service has not seen this boot always gets its first message handled in
+// full: a flood of repeat senders cannot starve a new one.
 type Limits struct {
-	// PerMinute is the burst a sender may send at once, refilled evenly
-	// over a minute (a token bucket). Default 20.
+	// PerMinute is the burst of messages a sender may send at once that
+	// each cause work, refilled evenly over a minute (a token bucket).
+	// Default 20.
 	PerMinute int
-	// PerDay caps a sender's messages per UTC day. Default 300.
+	// PerDay caps a sender's messages per UTC day that cause work.
+	// Default 300.
 	PerDay int
-	// MediaPerDay caps a sender's media items per UTC day. Default 20.
+	// MediaPerDay caps a sender's media items fetched per UTC day.
+	// Default 20.
 	MediaPerDay int
+	// StorePerHour is the storage cap: the messages a sender may have
+	// stored in the open at once, refilled evenly over an hour (a token
+	// bucket); past it, they are quarantined. Default 1,000: a frantic
+	// human writes a few dozen short messages a minute for a minute or two,
+	// not one every 3.6 s for an hour; only a machine does.
+	StorePerHour int
 	// MaxSenders caps the senders tracked at once; past it the longest idle
 	// is forgotten (and starts afresh if it writes again). Default 100,000,
 	// about 15 MB.
@@ -33,16 +52,23 @@ type Limits struct {
 
 // Default limits.
 const (
-	DefaultPerMinute   = 20
-	DefaultPerDay      = 300
-	DefaultMediaPerDay = 20
-	DefaultMaxSenders  = 100_000
+	DefaultPerMinute    = 20
+	DefaultPerDay       = 300
+	DefaultMediaPerDay  = 20
+	DefaultStorePerHour = 1000
+	DefaultMaxSenders   = 100_000
 )
 
 // senderIdle is how long a sender's budget is kept without a message from
-// it. Past a day its bucket is full and its day is over, so forgetting it
+// it. Past a day its buckets are full and its day is over, so forgetting it
 // changes nothing.
 const senderIdle = 24 * time.Hour
+
+// foldGap is how often at most the live views hear of one sender's held
+// (deferred or quarantined) messages in one conversation: one notice for a
+// burst, sent foldGap after its first held message, so that it covers
+// every one stored in between.
+const foldGap = time.Second
 
 func (l Limits) withDefaults() Limits {
 	def := func(v *int, d int) {
@@ -53,21 +79,25 @@ func (l Limits) withDefaults() Limits {
 	def(&l.PerMinute, DefaultPerMinute)
 	def(&l.PerDay, DefaultPerDay)
 	def(&l.MediaPerDay, DefaultMediaPerDay)
+	def(&l.StorePerHour, DefaultStorePerHour)
 	def(&l.MaxSenders, DefaultMaxSenders)
 	return l
 }
 
-// Stats counts what the door turned away since the service started. The
-// counters only grow; they carry no sender, channel or id.
+// Stats counts what the door did since the service started. The counters
+// only grow; they carry no sender, channel or id.
 type Stats struct {
-	// DroppedFlood: message events over their sender's budget,
-	// acknowledged and not stored.
-	DroppedFlood int64
+	// Deferred: message events over their sender's budget, stored and
+	// shown without automatic work of their own.
+	Deferred int64
+	// Quarantined: message events over their sender's storage cap, stored
+	// in quarantine.
+	Quarantined int64
 	// DroppedBlocked: message events from blocked senders, acknowledged
 	// and not stored.
 	DroppedBlocked int64
-	// MediaSkipped: media items over their sender's daily media budget;
-	// the message itself was stored, without them.
+	// MediaSkipped: media items recorded and not fetched, over their
+	// sender's daily media budget or of a quarantined message.
 	MediaSkipped int64
 	// Senders is the number of senders whose budgets are tracked now.
 	Senders int
@@ -76,7 +106,8 @@ type Stats struct {
 // Stats returns the door's counters.
 func (s *Service) Stats() Stats {
 	return Stats{
-		DroppedFlood:   s.door.droppedFlood.Load(),
+		Deferred:       s.door.deferred.Load(),
+		Quarantined:    s.door.quarantined.Load(),
 		DroppedBlocked: s.door.droppedBlocked.Load(),
 		MediaSkipped:   s.door.mediaSkipped.Load(),
 		Senders:        s.door.budgets.len(),
@@ -84,10 +115,13 @@ func (s *Service) Stats() Stats {
 }
 
 // door holds the service's flood state: the per-sender budgets of this
-// boot and the counters of what it turned away.
+// boot, the counters of what it did, and the folded notices under way.
 type door struct {
-	budgets                                    budgets
-	droppedFlood, droppedBlocked, mediaSkipped atomic.Int64
+	budgets                                             budgets
+	deferred, quarantined, droppedBlocked, mediaSkipped atomic.Int64
+
+	foldMu  sync.Mutex
+	folding map[string]bool // sender and conversation: a notice is due
 }
 
 func (s *Service) now() time.Time {
@@ -97,21 +131,52 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+// fold tells the live views of a held message, folded: the first held
+// message of a sender in a conversation schedules one notice foldGap
+// later, and those that follow before it is sent ride on it. The flag is
+// cleared before the notice goes, so a message committed after that
+// schedules the next one: none is left untold.
+func (s *Service) fold(thread string, n Notice) {
+	if s.cfg.Notify == nil {
+		return
+	}
+	d := &s.door
+	key := thread + "\x00" + string(n.Conversation)
+	d.foldMu.Lock()
+	if d.folding[key] {
+		d.foldMu.Unlock()
+		return
+	}
+	if d.folding == nil {
+		d.folding = map[string]bool{}
+	}
+	d.folding[key] = true
+	d.foldMu.Unlock()
+	time.AfterFunc(foldGap, func() {
+		d.foldMu.Lock()
+		delete(d.folding, key)
+		d.foldMu.Unlock()
+		s.cfg.Notify([]Notice{n})
+	})
+}
+
 // admission is one Receive call's passage through the door: the budget it
-// took, to give back if the write fails, and what it turned away, to count
-// once the write is durable.
+// took, to give back if the write fails, and what it did, to count once
+// the write is durable.
 type admission struct {
-	s       *Service
-	taken   []taken
-	flood   int64
-	block   int64
-	skipped int64
+	s                                     *Service
+	taken                                 []taken
+	deferred, quarantined, block, skipped int64
 }
 
 type taken struct {
 	key   string
 	day   int64
-	media int
+	work  bool // a message of the minute's and the day's budget
+	store bool // a message of the storage cap
+	media int  // media items of the day's media budget
+	// skipped counts the media items skipped, to uncount.
+	skipped int
 }
 
 func (s *Service) admission() *admission { return &admission{s: s} }
@@ -119,7 +184,7 @@ func (s *Service) admission() *admission { return &admission{s: s} }
 // reset gives back what an earlier run of the write took.
 func (a *admission) reset() {
 	a.s.door.budgets.refund(a.taken)
-	a.taken, a.flood, a.block, a.skipped = a.taken[:0], 0, 0, 0
+	a.taken, a.deferred, a.quarantined, a.block, a.skipped = a.taken[:0], 0, 0, 0, 0
 }
 
 // end settles the admission once the write has returned: on failure
@@ -131,53 +196,55 @@ func (a *admission) end(err error) {
 		return
 	}
 	d := &a.s.door
-	d.droppedFlood.Add(a.flood)
+	d.deferred.Add(a.deferred)
+	d.quarantined.Add(a.quarantined)
 	d.droppedBlocked.Add(a.block)
 	d.mediaSkipped.Add(a.skipped)
 }
 
-// admit decides, for a fresh event inside the write (its dedupe key already
-// recorded, so that a provider's retry of a dropped event stays dropped),
-// whether it is stored. A message from a blocked sender, or over its
-// sender's budget, is not; media over the sender's media budget is dropped
-// from e. Statuses come from the provider, not a sender, and always pass.
-func (a *admission) admit(e *channel.Event, p *prepared, blocked bool) bool {
-	if !isMessage(e.Type) {
-		return true
-	}
-	if blocked {
-		a.block++
-		return false
-	}
-	if !a.take(e, p) {
-		a.flood++
-		return false
-	}
-	return true
-}
+// blocked counts a message event from a blocked sender, not stored.
+func (a *admission) blocked() { a.block++ }
 
-// take takes a message event from its sender's budget, and reports whether
-// there was budget left; it drops e's media over the media budget.
-func (a *admission) take(e *channel.Event, p *prepared) bool {
+// take takes a message event from its sender's budget, and says what it is
+// to be stored as, and why its media are skipped ("" if they are not).
+func (a *admission) take(e *channel.Event, p *prepared) (lifeline.Hold, string) {
 	t := taken{key: p.thread, media: len(e.Media)}
-	ok, media, day := a.s.door.budgets.take(t.key, a.s.now(), t.media)
-	if !ok {
-		return false
+	hold, mediaOK, day := a.s.door.budgets.take(t.key, a.s.now(), t.media)
+	t.day, t.work, t.store = day, hold == lifeline.HoldNone, hold != lifeline.HoldQuarantined
+	skip := ""
+	switch {
+	case hold == lifeline.HoldQuarantined:
+		skip = sqlstore.SkippedQuarantined
+	case !mediaOK:
+		skip = sqlstore.SkippedMediaBudget
 	}
-	if !media {
-		a.skipped += int64(len(e.Media))
-		e.Media, t.media = nil, 0
+	if skip != "" {
+		t.skipped, t.media = len(e.Media), 0
+		a.skipped += int64(t.skipped)
 	}
-	t.day = day
+	switch hold {
+	case lifeline.HoldDeferred:
+		a.deferred++
+	case lifeline.HoldQuarantined:
+		a.quarantined++
+	}
 	a.taken = append(a.taken, t)
-	return true
+	return hold, skip
 }
 
-// untake gives back what the last take took.
+// untake gives back what the last take took, and uncounts it.
 func (a *admission) untake() {
 	n := len(a.taken) - 1
+	t := a.taken[n]
 	a.s.door.budgets.refund(a.taken[n:])
 	a.taken = a.taken[:n]
+	switch {
+	case !t.store:
+		a.quarantined--
+	case !t.work:
+		a.deferred--
+	}
+	a.skipped -= int64(t.skipped)
 }
 
 // budgets are the per-sender token buckets and day counts, keyed by the
@@ -198,7 +265,8 @@ type bucket struct {
 	key          string
 	newer, older *bucket
 
-	tokens float64   // messages that may be sent at once now, ≤ PerMinute
+	tokens float64   // messages that may cause work at once now, ≤ PerMinute
+	stored float64   // messages that may be stored in the open at once now, ≤ StorePerHour
 	last   time.Time // the last refill, and the last message taken
 	day    int64     // the UTC day of msgs and media, in days since 1970
 	msgs   int       // messages taken on day
@@ -216,11 +284,12 @@ func (b *budgets) len() int {
 	return len(b.senders)
 }
 
-// take takes one message, with media items, from key's budget at now. ok
-// says whether the message may be stored; mediaOK whether its media may
-// (always true without media). A key not tracked is a new sender: admitted,
-// whatever else is tracked.
-func (b *budgets) take(key string, now time.Time, media int) (ok, mediaOK bool, day int64) {
+// take takes one message, with media items, from key's budget at now:
+// hold says what it is to be stored as; mediaOK whether its media may be
+// fetched (always true without media; false for a quarantined message). A
+// key not tracked is a new sender: handled in full, whatever else is
+// tracked.
+func (b *budgets) take(key string, now time.Time, media int) (hold lifeline.Hold, mediaOK bool, day int64) {
 	day = now.Unix() / 86400
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -230,12 +299,13 @@ func (b *budgets) take(key string, now time.Time, media int) (ok, mediaOK bool, 
 		for len(b.senders) >= b.limits.MaxSenders {
 			b.remove(b.tail)
 		}
-		k = &bucket{key: key, tokens: float64(b.limits.PerMinute), last: now, day: day}
+		k = &bucket{key: key, tokens: float64(b.limits.PerMinute), stored: float64(b.limits.StorePerHour), last: now, day: day}
 		b.senders[key] = k
 	} else {
 		b.unlink(k)
 		if dt := now.Sub(k.last); dt > 0 {
 			k.tokens = min(float64(b.limits.PerMinute), k.tokens+dt.Minutes()*float64(b.limits.PerMinute))
+			k.stored = min(float64(b.limits.StorePerHour), k.stored+dt.Hours()*float64(b.limits.StorePerHour))
 		}
 		if k.day != day {
 			k.day, k.msgs, k.media = day, 0, 0
@@ -245,16 +315,21 @@ func (b *budgets) take(key string, now time.Time, media int) (ok, mediaOK bool, 
 		k.last = now
 	}
 	b.pushFront(k)
-	if k.tokens < 1 || k.msgs >= b.limits.PerDay {
-		return false, false, day
+	if k.stored < 1 {
+		return lifeline.HoldQuarantined, media == 0, day
 	}
-	k.tokens--
-	k.msgs++
+	k.stored--
+	hold = lifeline.HoldDeferred
+	if k.tokens >= 1 && k.msgs < b.limits.PerDay {
+		k.tokens--
+		k.msgs++
+		hold = lifeline.HoldNone
+	}
 	mediaOK = media == 0 || k.media+media <= b.limits.MediaPerDay
 	if media > 0 && mediaOK {
 		k.media += media
 	}
-	return true, mediaOK, day
+	return hold, mediaOK, day
 }
 
 // refund gives back what take took, for writes that did not commit.
@@ -269,9 +344,16 @@ func (b *budgets) refund(ts []taken) {
 		if !ok {
 			continue // forgotten since: it starts afresh anyway
 		}
-		k.tokens = min(float64(b.limits.PerMinute), k.tokens+1)
+		if t.store {
+			k.stored = min(float64(b.limits.StorePerHour), k.stored+1)
+		}
+		if t.work {
+			k.tokens = min(float64(b.limits.PerMinute), k.tokens+1)
+		}
 		if k.day == t.day {
-			k.msgs = max(0, k.msgs-1)
+			if t.work {
+				k.msgs = max(0, k.msgs-1)
+			}
 			k.media = max(0, k.media-t.media)
 		}
 	}

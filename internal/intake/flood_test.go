@@ -5,6 +5,7 @@ package intake_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,12 +54,24 @@ func mustReceive(t testing.TB, svc *intake.Service, kind lifeline.ChannelKind, e
 	}
 }
 
-// inbound counts the inbound messages of a sender's contact (0 if none).
+// inbound counts the inbound messages of a sender's contact (0 if none),
+// held ones included.
 func inbound(t testing.TB, db *sqlstore.DB, kind lifeline.ChannelKind, sender string) int {
 	t.Helper()
+	n := 0
+	for _, c := range holds(t, db, kind, sender) {
+		n += c
+	}
+	return n
+}
+
+// holds counts the inbound messages of a sender's contact by their hold.
+func holds(t testing.TB, db *sqlstore.DB, kind lifeline.ChannelKind, sender string) map[lifeline.Hold]int {
+	t.Helper()
+	out := map[lifeline.Hold]int{}
 	id, err := db.FindContact(context.Background(), kind, sender)
 	if lifeline.ErrorCode(err) == lifeline.ENOTFOUND {
-		return 0
+		return out
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -67,55 +80,59 @@ func inbound(t testing.TB, db *sqlstore.DB, kind lifeline.ChannelKind, sender st
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
 	for _, m := range msgs {
 		if m.Direction == lifeline.Inbound {
-			n++
+			out[m.Hold]++
 		}
 	}
-	return n
+	return out
 }
 
-// TestFloodBurstHeldToBudget: a hostile sender's burst of 50 is held to 20
-// stored within the minute, every delivery acknowledged; the bucket refills
-// evenly (one message every 3 s) and fully after a minute.
-func TestFloodBurstHeldToBudget(t *testing.T) {
+// checkHolds checks a sender's inbound messages: none within the budget,
+// deferred over it, quarantined over the storage cap.
+func checkHolds(t testing.TB, db *sqlstore.DB, kind lifeline.ChannelKind, sender string, none, deferred, quarantined int) {
+	t.Helper()
+	got := holds(t, db, kind, sender)
+	if got[lifeline.HoldNone] != none || got[lifeline.HoldDeferred] != deferred || got[lifeline.HoldQuarantined] != quarantined || len(got) > 3 {
+		t.Fatalf("stored %v, want %d within budget, %d deferred, %d quarantined", got, none, deferred, quarantined)
+	}
+}
+
+// TestFloodBurstStoredWorkHeldToBudget: a burst of 50 from one sender is
+// stored whole, every delivery acknowledged; 20 of it are within the
+// minute's budget and the other 30 deferred (no work of their own). The
+// bucket refills evenly (one message every 3 s) and fully after a minute.
+func TestFloodBurstStoredWorkHeldToBudget(t *testing.T) {
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
 	svc := intake.New(db, k, intake.Config{Now: clock.Now, Greetings: map[lifeline.ChannelKind]string{}})
-	const hostile = "100000666"
-	// Half one event per webhook, half in one webhook: both are held.
-	es := burst("a", hostile, 50)
+	const sender = "100000666"
+	// Half one event per webhook, half in one webhook: the same.
+	es := burst("a", sender, 50)
 	for _, e := range es[:25] {
 		mustReceive(t, svc, lifeline.ChannelTelegram, e)
 	}
 	clock.Add(time.Second)
 	mustReceive(t, svc, lifeline.ChannelTelegram, es[25:]...)
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 20 {
-		t.Fatalf("stored %d of a burst of 50, want 20", got)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 20, 30, 0)
+	if st := svc.Stats(); st.Deferred != 30 || st.Quarantined != 0 || st.DroppedBlocked != 0 || st.Senders != 1 {
+		t.Fatalf("stats %+v, want 30 deferred, 1 sender tracked", st)
 	}
-	if st := svc.Stats(); st.DroppedFlood != 30 || st.DroppedBlocked != 0 || st.Senders != 1 {
-		t.Fatalf("stats %+v, want 30 dropped for flood, 1 sender tracked", st)
-	}
-	// Every event's dedupe key is recorded, dropped or not.
-	if got := mustCount(t, db); got.Events != 50 {
-		t.Fatalf("got %d events seen, want 50", got.Events)
+	if got := mustCount(t, db); got.Events != 50 || got.Messages != 50 {
+		t.Fatalf("got %+v, want 50 events seen and 50 messages", got)
 	}
 
-	clock.Add(2 * time.Second) // 3 s after the burst: one more message
-	mustReceive(t, svc, lifeline.ChannelTelegram, burst("b", hostile, 3)...)
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 21 {
-		t.Fatalf("after 3 s: stored %d, want 21", got)
-	}
+	clock.Add(2 * time.Second) // 3 s after the burst: one more within budget
+	mustReceive(t, svc, lifeline.ChannelTelegram, burst("b", sender, 3)...)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 21, 32, 0)
 	clock.Add(time.Minute) // full again: 20, not more
-	mustReceive(t, svc, lifeline.ChannelTelegram, burst("c", hostile, 30)...)
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 41 {
-		t.Fatalf("after a minute: stored %d, want 41", got)
-	}
+	mustReceive(t, svc, lifeline.ChannelTelegram, burst("c", sender, 30)...)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 41, 42, 0)
 }
 
 // TestFloodNewSenderGetsIn: while a sender floods, a new sender's first
-// message gets in, alone or in the same webhook as the flood.
+// message is handled in full (and greeted), alone or in the same webhook
+// as the flood.
 func TestFloodNewSenderGetsIn(t *testing.T) {
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
@@ -127,21 +144,19 @@ func TestFloodNewSenderGetsIn(t *testing.T) {
 	mixed = append(mixed, burst("flood3", hostile, 10)...)
 	mustReceive(t, svc, lifeline.ChannelTelegram, mixed...)
 	for _, s := range []string{"100000001", "100000002"} {
-		if got := inbound(t, db, lifeline.ChannelTelegram, s); got != 1 {
-			t.Errorf("new sender %s: stored %d, want 1", s, got)
-		}
+		checkHolds(t, db, lifeline.ChannelTelegram, s, 1, 0, 0)
 	}
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 20 {
-		t.Errorf("hostile: stored %d, want 20", got)
-	}
-	// Both new senders were greeted.
+	checkHolds(t, db, lifeline.ChannelTelegram, hostile, 20, 50, 0)
+	// The three senders were greeted once each: a deferred message greets
+	// no one.
 	if got := mustCount(t, db); got.Contacts != 3 || got.Jobs != 3 {
 		t.Errorf("got %+v, want 3 contacts and 3 greetings queued", got)
 	}
 }
 
-// TestFloodDailyCap: the day's cap holds however the messages are spread
-// over the day, and lifts at the next UTC day.
+// TestFloodDailyCap: the day's budget holds however the messages are
+// spread over the day, and lifts at the next UTC day; what is over it is
+// stored, deferred.
 func TestFloodDailyCap(t *testing.T) {
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
@@ -151,25 +166,20 @@ func TestFloodDailyCap(t *testing.T) {
 		mustReceive(t, svc, lifeline.ChannelWhatsApp, burst(fmt.Sprint("m", i), sender, 10)...)
 		clock.Add(time.Minute)
 	}
-	if got := inbound(t, db, lifeline.ChannelWhatsApp, sender); got != 25 {
-		t.Fatalf("stored %d in a day, want the cap of 25", got)
-	}
-	if st := svc.Stats(); st.DroppedFlood != 25 {
-		t.Fatalf("dropped %d, want 25", st.DroppedFlood)
-	}
+	checkHolds(t, db, lifeline.ChannelWhatsApp, sender, 25, 25, 0)
 	clock.Add(14 * time.Hour) // past midnight UTC
 	mustReceive(t, svc, lifeline.ChannelWhatsApp, burst("next-day", sender, 3)...)
-	if got := inbound(t, db, lifeline.ChannelWhatsApp, sender); got != 28 {
-		t.Fatalf("next day: stored %d, want 28", got)
-	}
+	checkHolds(t, db, lifeline.ChannelWhatsApp, sender, 28, 25, 0)
 }
 
-// TestFloodMediaBudget: media over the day's media budget are not taken;
-// the messages that carried them are stored.
+// TestFloodMediaBudget: media over the day's media budget are recorded as
+// skipped, with the reason, and not queued for fetching; the messages that
+// carried them are stored.
 func TestFloodMediaBudget(t *testing.T) {
+	ctx := context.Background()
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
-	svc := intake.New(db, k, intake.Config{Now: clock.Now, Limits: intake.Limits{MediaPerDay: 2}})
+	svc := intake.New(db, k, intake.Config{Now: clock.Now, Limits: intake.Limits{MediaPerDay: 2}, Greetings: map[lifeline.ChannelKind]string{}})
 	const sender = "100000003"
 	var es []channel.Event
 	for i := range 4 {
@@ -179,54 +189,72 @@ func TestFloodMediaBudget(t *testing.T) {
 		es = append(es, e)
 	}
 	mustReceive(t, svc, lifeline.ChannelTelegram, es...)
-	if got := inbound(t, db, lifeline.ChannelTelegram, sender); got != 4 {
-		t.Fatalf("stored %d messages, want all 4", got)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 4, 0, 0)
+	if st := svc.Stats(); st.MediaSkipped != 2 || st.Deferred != 0 {
+		t.Fatalf("stats %+v, want 2 media skipped, nothing deferred", st)
 	}
-	if st := svc.Stats(); st.MediaSkipped != 2 || st.DroppedFlood != 0 {
-		t.Fatalf("stats %+v, want 2 media skipped, nothing dropped", st)
+	id, err := db.FindContact(ctx, lifeline.ChannelTelegram, sender)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := db.Messages(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, m := range msgs {
+		ms, err := db.MessageMedia(ctx, m.ID)
+		if err != nil || len(ms) != 1 {
+			t.Fatalf("message media: got %d, %v; want 1", len(ms), err)
+		}
+		states = append(states, ms[0].State+" "+ms[0].Reason)
+	}
+	want := "pending |pending |skipped " + sqlstore.SkippedMediaBudget + "|skipped " + sqlstore.SkippedMediaBudget
+	if got := strings.Join(states, "|"); got != want {
+		t.Fatalf("media states %q, want %q", got, want)
+	}
+	// Only the two within budget are queued for the media worker.
+	if got := mustCount(t, db); got.Jobs != 2 {
+		t.Fatalf("got %d jobs, want 2 media fetches", got.Jobs)
 	}
 }
 
-// TestFloodRetriesStayDropped: a provider retrying events that were
-// dropped for flood gets 200 and stores nothing, even once the sender's
-// budget has refilled: the dedupe key was recorded with the drop.
-func TestFloodRetriesStayDropped(t *testing.T) {
+// TestFloodRetriesStoredOnce: a provider retrying events that were
+// deferred gets 200 and stores nothing more, even once the sender's budget
+// has refilled: each is stored once, as it was first judged.
+func TestFloodRetriesStoredOnce(t *testing.T) {
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
 	svc := intake.New(db, k, intake.Config{Now: clock.Now})
-	const hostile = "100000666"
-	es := burst("r", hostile, 30)
+	const sender = "100000666"
+	es := burst("r", sender, 30)
 	mustReceive(t, svc, lifeline.ChannelTelegram, es...)
 	clock.Add(time.Hour)
 	for range 3 {
 		mustReceive(t, svc, lifeline.ChannelTelegram, es...)
 	}
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 20 {
-		t.Fatalf("stored %d after retries, want 20", got)
-	}
-	// Duplicates are not judged again: the counter is of the first drop.
-	if st := svc.Stats(); st.DroppedFlood != 10 {
-		t.Fatalf("dropped %d, want 10", st.DroppedFlood)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 20, 10, 0)
+	// Duplicates are not judged again: the counter is of the first time.
+	if st := svc.Stats(); st.Deferred != 10 {
+		t.Fatalf("deferred %d, want 10", st.Deferred)
 	}
 	// And they took no budget: the sender has a full minute's worth.
-	mustReceive(t, svc, lifeline.ChannelTelegram, burst("s", hostile, 25)...)
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 40 {
-		t.Fatalf("stored %d, want 40", got)
-	}
+	mustReceive(t, svc, lifeline.ChannelTelegram, burst("s", sender, 25)...)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 40, 15, 0)
 }
 
 // TestFloodConcurrent: 32 goroutines sending for one sender at once store
-// exactly the budget.
+// every message once, exactly the budget of them within it.
 func TestFloodConcurrent(t *testing.T) {
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
 	svc := intake.New(db, k, intake.Config{Now: clock.Now})
-	const hostile = "100000666"
+	const sender = "100000666"
 	var wg sync.WaitGroup
 	for g := range 32 {
 		wg.Go(func() {
 			for i := range 4 {
-				e := text(fmt.Sprintf("g%d-%d", g, i), hostile, "x")
+				e := text(fmt.Sprintf("g%d-%d", g, i), sender, "x")
 				if err := svc.Receive(context.Background(), lifeline.ChannelTelegram, "bot", []channel.Event{e}); err != nil {
 					t.Error(err)
 				}
@@ -234,11 +262,9 @@ func TestFloodConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := inbound(t, db, lifeline.ChannelTelegram, hostile); got != 20 {
-		t.Fatalf("stored %d of 128, want 20", got)
-	}
-	if st := svc.Stats(); st.DroppedFlood != 108 {
-		t.Fatalf("dropped %d, want 108", st.DroppedFlood)
+	checkHolds(t, db, lifeline.ChannelTelegram, sender, 20, 108, 0)
+	if st := svc.Stats(); st.Deferred != 108 {
+		t.Fatalf("deferred %d, want 108", st.Deferred)
 	}
 }
 
@@ -260,7 +286,7 @@ func TestBlockedSender(t *testing.T) {
 	if got := mustCount(t, db); got.Contacts != 0 || got.Messages != 0 || got.Jobs != 0 || got.Events != 3 {
 		t.Fatalf("got %+v, want nothing stored but the 3 dedupe keys", got)
 	}
-	if st := svc.Stats(); st.DroppedBlocked != 3 || st.DroppedFlood != 0 || st.Senders != 0 {
+	if st := svc.Stats(); st.DroppedBlocked != 3 || st.Deferred != 0 || st.Senders != 0 {
 		t.Fatalf("stats %+v, want 3 dropped as blocked, no budget taken", st)
 	}
 	// Another sender, and the same digits on WhatsApp, get in.

@@ -34,6 +34,10 @@ type Notice struct {
 	Message      lifeline.MessageID
 	Kind         lifeline.ChannelKind
 	Media        bool // the message came with media for the media worker
+	// Held: the notice stands for messages over their sender's budget or
+	// storage cap, folded (one a second per sender and conversation); it
+	// is for the live views, and starts no work.
+	Held bool
 }
 
 // Config tunes the service.
@@ -97,7 +101,8 @@ func (s *Service) threadKey(kind lifeline.ChannelKind, sender string) string {
 	return string(m.Sum(nil))
 }
 
-// Receive stores a webhook's events, once each, in one durable write.
+// Receive stores a webhook's events, once each, in one durable write:
+// every message event, unless its sender is blocked (flood.go).
 //
 // The writer serialises every webhook, so what can be done before the
 // write is done first, in the caller's goroutine: the dedupe keys, and for
@@ -116,11 +121,13 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 	var notices []lifeline.MessageID
 	var convs []lifeline.ConversationID
 	var media []bool
+	var holds []lifeline.Hold
+	var threads []string
 	var callbacks []string
 	newThreads := map[string]lifeline.ContactID{}
 	adm := s.admission()
 	err := s.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
-		notices, convs, media, callbacks = notices[:0], convs[:0], media[:0], callbacks[:0]
+		notices, convs, media, holds, threads, callbacks = notices[:0], convs[:0], media[:0], holds[:0], threads[:0], callbacks[:0]
 		clear(newThreads)
 		adm.reset()
 		for i, e := range events {
@@ -142,15 +149,17 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 					return err
 				}
 			case channel.EventMessage, channel.EventEdit, channel.EventCallback:
-				conv, msg, stored, err := s.storeMessage(in, adm, kind, name, &e, p, newThreads)
+				st, err := s.storeMessage(in, adm, kind, name, &e, p, newThreads)
 				if err != nil {
 					return err
 				}
-				if !stored {
-					continue // blocked or over budget: acknowledged, not stored; its dedupe key stays
+				if !st.stored {
+					continue // blocked: acknowledged, not stored; its dedupe key stays
 				}
-				convs, notices, media = append(convs, conv), append(notices, msg), append(media, len(e.Media) > 0)
-				if e.Type == channel.EventCallback && e.ProviderMessageID != "" {
+				convs, notices, media = append(convs, st.conv), append(notices, st.msg), append(media, st.fetch)
+				holds, threads = append(holds, st.hold), append(threads, p.thread)
+				// A press answered spins no more; a held one times out.
+				if e.Type == channel.EventCallback && e.ProviderMessageID != "" && st.hold == lifeline.HoldNone {
 					callbacks = append(callbacks, e.ProviderMessageID)
 				}
 			}
@@ -172,11 +181,23 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 		}
 	}
 	if s.cfg.Notify != nil && len(notices) > 0 {
-		ns := make([]Notice, len(notices))
+		ns := make([]Notice, 0, len(notices))
 		for i := range notices {
-			ns[i] = Notice{Conversation: convs[i], Message: notices[i], Kind: kind, Media: media[i]}
+			n := Notice{Conversation: convs[i], Message: notices[i], Kind: kind, Media: media[i]}
+			if holds[i] != lifeline.HoldNone {
+				// Over budget: the views hear of it folded; a worker is
+				// poked only for media it is to fetch.
+				n.Held = true
+				if !n.Media {
+					s.fold(threads[i], n)
+					continue
+				}
+			}
+			ns = append(ns, n)
 		}
-		s.cfg.Notify(ns)
+		if len(ns) > 0 {
+			s.cfg.Notify(ns)
+		}
 	}
 	return nil
 }
@@ -212,42 +233,55 @@ func (s *Service) prepare(ctx context.Context, kind lifeline.ChannelKind, name s
 	return err
 }
 
+// stored is what storeMessage did with a message event.
+type stored struct {
+	stored bool // false: its sender is blocked
+	conv   lifeline.ConversationID
+	msg    lifeline.MessageID
+	hold   lifeline.Hold
+	fetch  bool // it has media for the media worker to fetch
+}
+
 // storeMessage passes a fresh message event through the door and stores
-// it; stored is false if the door turned it away. A message made Ready
-// takes its sender's budget and goes in with one guarded statement, which
-// also refuses a blocked sender; if that does not store it, the budget is
-// given back and the message takes the long way: the blocked check, the
-// budget, and all of the storing inside the write (store).
-func (s *Service) storeMessage(in *sqlstore.Ingest, adm *admission, kind lifeline.ChannelKind, name string, e *channel.Event, p *prepared, newThreads map[string]lifeline.ContactID) (lifeline.ConversationID, lifeline.MessageID, bool, error) {
-	if p.plan.Ready() && adm.take(e, p) {
-		ok, err := in.StoreInbound(p.plan, kind, string(e.Kind))
+// it, unless its sender is blocked. A message made Ready takes its
+// sender's budget and goes in with one guarded statement, which also
+// refuses a blocked sender; if that does not store it, the budget is given
+// back and the message takes the long way: the blocked check, the budget,
+// and all of the storing inside the write (store).
+func (s *Service) storeMessage(in *sqlstore.Ingest, adm *admission, kind lifeline.ChannelKind, name string, e *channel.Event, p *prepared, newThreads map[string]lifeline.ContactID) (stored, error) {
+	if p.plan.Ready() {
+		hold, skip := adm.take(e, p)
+		ok, err := in.StoreInbound(p.plan, kind, string(e.Kind), hold)
 		if err != nil {
-			return "", "", false, err
+			return stored{}, err
 		}
 		if ok {
 			contact, _ := p.plan.Contact()
-			if err := s.storeMedia(in, p.plan.Message(), contact, *e); err != nil {
-				return "", "", false, err
+			if err := s.storeMedia(in, p.plan.Message(), contact, *e, skip); err != nil {
+				return stored{}, err
 			}
-			return p.plan.Conversation(), p.plan.Message(), true, nil
+			return stored{true, p.plan.Conversation(), p.plan.Message(), hold, len(e.Media) > 0 && skip == ""}, nil
 		}
 		adm.untake()
 	}
 	blocked, err := in.IsBlocked(kind, p.sender)
 	if err != nil {
-		return "", "", false, err
+		return stored{}, err
 	}
-	if !adm.admit(e, p, blocked) {
-		return "", "", false, nil
+	if blocked {
+		adm.blocked()
+		return stored{}, nil
 	}
-	conv, msg, err := s.store(in, kind, name, *e, p, newThreads)
-	return conv, msg, err == nil, err
+	hold, skip := adm.take(e, p)
+	conv, msg, err := s.store(in, kind, name, *e, p, newThreads, hold, skip)
+	return stored{err == nil, conv, msg, hold, len(e.Media) > 0 && skip == ""}, err
 }
 
 // store stores one message event the long way, all of it inside the write:
-// contact, conversation, message, and the greeting of a first
-// conversation; with the ids and keys its plan made.
-func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name string, e channel.Event, p *prepared, newThreads map[string]lifeline.ContactID) (lifeline.ConversationID, lifeline.MessageID, error) {
+// contact, conversation, message with its hold and media (skipped for
+// skip, if not ""), and the greeting of a first conversation; with the ids
+// and keys its plan made.
+func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name string, e channel.Event, p *prepared, newThreads map[string]lifeline.ContactID, hold lifeline.Hold, skip string) (lifeline.ConversationID, lifeline.MessageID, error) {
 	plan := p.plan
 	in.Use(plan)
 	sender := e.Sender.Reveal()
@@ -280,16 +314,18 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 	if err != nil {
 		return "", "", err
 	}
-	m := &lifeline.Message{ID: plan.Message(), ContactID: contact, Direction: lifeline.Inbound, Body: e.Text}
+	m := &lifeline.Message{ID: plan.Message(), ContactID: contact, Direction: lifeline.Inbound, Body: e.Text, Hold: hold}
 	// No provider reference for an inbound message: nothing looks one up,
 	// and a Telegram message_id is unique only within its chat.
 	if err := in.AddMessage(m, conv, string(e.Kind), nil, ""); err != nil {
 		return "", "", err
 	}
-	if err := s.storeMedia(in, m.ID, contact, e); err != nil {
+	if err := s.storeMedia(in, m.ID, contact, e, skip); err != nil {
 		return "", "", err
 	}
-	if created && !found {
+	// A new sender's first message is always within budget; the check
+	// keeps a held message from greeting all the same.
+	if created && !found && hold == lifeline.HoldNone {
 		if greeting := s.greeting(kind); greeting != "" {
 			g := &lifeline.Message{ID: lifeline.NewMessageID(), ContactID: contact, Direction: lifeline.Outbound, Body: lifeline.Sensitive(greeting)}
 			if err := in.AddMessage(g, conv, string(channel.KindText), nil, "queued"); err != nil {
@@ -304,10 +340,11 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 }
 
 // storeMedia records a message's media and queues them for the media
-// worker (internal/media), which fetches them at once.
-func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, e channel.Event) error {
+// worker (internal/media), which fetches them at once; with a skip reason,
+// it records them as skipped, for the reason, instead.
+func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, e channel.Event, skip string) error {
 	for _, md := range e.Media {
-		if _, err := in.AddMedia(message, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size); err != nil {
+		if _, err := in.AddMedia(message, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size, skip); err != nil {
 			return err
 		}
 	}

@@ -34,7 +34,7 @@ func TestPreparedSenderBlockedSince(t *testing.T) {
 	if got := mustCount(t, db); got.Messages != 3 || got.Events != 3 {
 		t.Fatalf("got %+v, want 2 inbound messages and a greeting, 3 dedupe keys", got)
 	}
-	if st := svc.Stats(); st.DroppedBlocked != 1 || st.DroppedFlood != 0 {
+	if st := svc.Stats(); st.DroppedBlocked != 1 || st.Deferred != 0 {
 		t.Fatalf("stats %+v, want 1 dropped as blocked", st)
 	}
 }

@@ -361,9 +361,9 @@ func (db *DB) addMessage(tx *Tx, m *lifeline.Message, conversation lifeline.Conv
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(`INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, author_id, provider_ref, status, created_day)
-		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?)`,
-		m.ID, m.ContactID, conversation, m.Direction, kind, ct, at, m.Author, providerRef, status, m.CreatedDay.String())
+	_, err = tx.Exec(`INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, author_id, provider_ref, status, hold, created_day)
+		VALUES (?, ?, NULLIF(?, ''), ?, ?, ?, ?, NULLIF(?, ''), ?, ?, ?, ?)`,
+		m.ID, m.ContactID, conversation, m.Direction, kind, ct, at, m.Author, providerRef, status, m.Hold, m.CreatedDay.String())
 	return err
 }
 
@@ -418,8 +418,8 @@ func (db *DB) openTime(tx *Tx, id lifeline.MessageID, ct []byte) (time.Time, err
 // maxCachedTimes bounds the opened-times cache; past it, it starts afresh.
 const maxCachedTimes = 1 << 16
 
-// Messages reads a contact's messages, oldest first; EUNAVAILABLE while
-// sealed.
+// Messages reads a contact's messages, oldest first, held ones included
+// (see Message.Hold); EUNAVAILABLE while sealed.
 func (db *DB) Messages(ctx context.Context, contactID lifeline.ContactID) ([]lifeline.Message, error) {
 	var out []lifeline.Message
 	err := db.Read(ctx, func(tx *Tx) error {
@@ -429,8 +429,8 @@ func (db *DB) Messages(ctx context.Context, contactID lifeline.ContactID) ([]lif
 			date string
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.ct, &r.date)
-		}, `SELECT id, direction, body, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.ct, &r.m.Hold, &r.date)
+		}, `SELECT id, direction, body, hold, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func (db *DB) Conversations(ctx context.Context, limit int, after lifeline.Conve
 	var out []ConversationSummary
 	err := db.Read(ctx, func(tx *Tx) error {
 		rows, err := tx.Query(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
-				v.opened_day, v.last_activity_day, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id)
+				v.opened_day, v.last_activity_day, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold <> 'quarantined')
 			FROM conversations v
 			WHERE ? = '' OR (v.last_activity_day, v.rowid) < (SELECT last_activity_day, rowid FROM conversations WHERE id = ?)
 			ORDER BY v.last_activity_day DESC, v.rowid DESC LIMIT ?`, after, after, limit)

@@ -61,6 +61,7 @@ type InboxItem struct {
 	WaitingSince time.Time
 	Escalated    bool
 	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
+	Quarantined  int    // messages held past their sender's storage cap, not among Messages (set by Conversation)
 	CaseCode     string // the code name of the contact's case, if any
 }
 
@@ -177,10 +178,11 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 		var lastInbound sql.NullString
 		err := tx.QueryRow(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
 				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq IS NOT NULL, v.last_inbound_hour,
-				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id)
+				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold <> 'quarantined'),
+				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold = 'quarantined')
 			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to WHERE v.id = ?`, id).
 			Scan(&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
-				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &it.Waiting, &lastInbound, &it.Messages)
+				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &it.Waiting, &lastInbound, &it.Messages, &it.Quarantined)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
@@ -198,6 +200,38 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 		return nil, err
 	}
 	return &it, nil
+}
+
+// ReleaseQuarantined releases a conversation's quarantined messages, held
+// past their sender's storage cap: they take their places among its
+// messages, in the order they arrived, as deferred messages (shown, no bot
+// step). Audited (conversation.release). It returns how
+// many it released; ENOTFOUND if there is no such conversation,
+// ECONFLICT if it holds none. The caller checks that by may reply there.
+func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (int, error) {
+	var n int64
+	err := db.audited(ctx, by, "conversation.release", string(conv), "", func(tx *Tx) error {
+		var one int
+		err := tx.QueryRow(`SELECT 1 FROM conversations WHERE id = ?`, conv).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
+		}
+		if err != nil {
+			return err
+		}
+		res, err := tx.Exec(`UPDATE messages SET hold = ? WHERE conversation_id = ? AND hold = ?`, lifeline.HoldDeferred, conv, lifeline.HoldQuarantined)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if n == 0 {
+			return lifeline.Errorf(lifeline.ECONFLICT, "No messages are held in quarantine in this conversation.")
+		}
+		return nil
+	})
+	return int(n), err
 }
 
 // AddNote stores an operator's internal note on a conversation: sealed like

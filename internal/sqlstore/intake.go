@@ -417,8 +417,8 @@ func (p *Inbound) premake(s Sealer, owner string, c seal.Compartment) (premadeKe
 // already marked with this day, this hour and a waiting message (so that
 // nothing on it changes), and under a key that still exists.
 const (
-	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, created_day)
-	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?
+	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, hold, created_day)
+	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?, ?
 	WHERE NOT EXISTS (SELECT 1 FROM blocked_senders WHERE channel_kind = ? AND sender_ref = ?)
 	AND EXISTS (SELECT 1 FROM conversations WHERE id = ? AND contact_id = ? AND state = 'open'
 		AND last_activity_day = ? AND last_inbound_hour = ? AND waiting_seq IS NOT NULL)`
@@ -427,17 +427,18 @@ const (
 )
 
 // StoreInbound stores a Ready message of the given kind from a sender of
-// the given channel kind if the sender is not blocked and nothing read for
-// it has changed since, and reports whether it did; if not, the caller
+// the given channel kind, with its hold, if the sender is not blocked and
+// nothing read for it has changed since, and reports whether it did; if
+// not, the caller
 // takes the long way, with Use and the ordinary methods (IsBlocked,
 // FindContact, CreateContact, OpenConversation, AddMessage).
-func (in *Ingest) StoreInbound(p *Inbound, channel lifeline.ChannelKind, kind string) (bool, error) {
+func (in *Ingest) StoreInbound(p *Inbound, channel lifeline.ChannelKind, kind string, hold lifeline.Hold) (bool, error) {
 	if !p.Ready() {
 		return false, nil
 	}
 	day := lifeline.DayOf(p.at).String()
 	hour := p.at.UTC().Truncate(time.Hour).Format(hourFormat)
-	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, day,
+	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, hold, day,
 		channel, p.senderRef, p.conversation, p.contact, day, hour}
 	q := insertInbound
 	if p.own == nil {

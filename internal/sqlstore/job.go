@@ -234,7 +234,8 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 }
 
 // ConversationMessages reads a conversation's messages, oldest first, with
-// delivery statuses; EUNAVAILABLE while sealed.
+// delivery statuses; quarantined ones are left out (only counted, see
+// Conversation); EUNAVAILABLE while sealed.
 func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.ConversationID) ([]ConversationMessage, error) {
 	var out []ConversationMessage
 	err := db.Read(ctx, func(tx *Tx) error {
@@ -246,7 +247,7 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d)
 		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day
-			FROM messages m LEFT JOIN operators o ON o.id = m.author_id WHERE m.conversation_id = ? ORDER BY m.rowid`, conv)
+			FROM messages m LEFT JOIN operators o ON o.id = m.author_id WHERE m.conversation_id = ? AND m.hold <> 'quarantined' ORDER BY m.rowid`, conv)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,13 @@ const (
 	MediaStored   = "stored"   // fetched, checked and stored sealed
 	MediaRejected = "rejected" // fetched, and not of a type or size lifeline keeps
 	MediaFailed   = "failed"   // the provider would not give it (too big, expired, gone)
+	MediaSkipped  = "skipped"  // not fetched, by the sender's flood budget; the reason says which
+)
+
+// Reasons a media item was skipped (MediaSkipped): short fixed phrases.
+const (
+	SkippedMediaBudget = "over the sender's daily media budget"
+	SkippedQuarantined = "message held in quarantine"
 )
 
 // The provider's id of a media file and the file itself are sealed under
@@ -34,8 +41,10 @@ func mediaAAD(id lifeline.ID, column string) seal.AAD {
 // AddMedia records a media file of a message stored in this write and
 // queues a job to fetch it; it returns the media id. kind is the message's
 // kind; mime and size are the provider's claims, kept only until the file
-// is checked.
-func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactID, kind string, providerID lifeline.Sensitive, mime string, size int64) (lifeline.ID, error) {
+// is checked. With a skip reason (SkippedMediaBudget, SkippedQuarantined)
+// the file is recorded as MediaSkipped, with the reason, and not fetched:
+// the operator sees that it came and why it is not there.
+func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactID, kind string, providerID lifeline.Sensitive, mime string, size int64, skip string) (lifeline.ID, error) {
 	if providerID.IsEmpty() {
 		return "", lifeline.Errorf(lifeline.EINVALID, "A media file needs the provider's id.")
 	}
@@ -51,9 +60,16 @@ func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactI
 		size = 0
 	}
 	now := in.tx.Now()
-	if _, err := in.tx.Exec(`INSERT INTO media (id, message_id, contact_id, kind, mime, size, state, provider_id, created_day)
-		VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)`, id, message, contact, kind, mime, size, ct, lifeline.DayOf(now).String()); err != nil {
+	state := MediaPending
+	if skip != "" {
+		state = MediaSkipped
+	}
+	if _, err := in.tx.Exec(`INSERT INTO media (id, message_id, contact_id, kind, mime, size, state, reason, provider_id, created_day)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, message, contact, kind, mime, size, state, skip, ct, lifeline.DayOf(now).String()); err != nil {
 		return "", err
+	}
+	if skip != "" {
+		return id, nil
 	}
 	_, err = in.tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after) VALUES (?, 'media', ?, ?, 'pending', ?)`,
 		lifeline.NewID(), message, id, formatTime(now))

@@ -268,7 +268,7 @@ func (db *DB) PendingQuestionnaires(ctx context.Context, limit int) ([]lifeline.
 			WHERE s.state IN ('active', 'paused', 'completing')
 				AND (s.state = 'completing' OR s.reask = 1
 					OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = s.conversation_id AND m.rowid > s.last_rowid
-						AND (m.direction = 'in' OR m.author_id IS NOT NULL)))
+						AND m.hold = '' AND (m.direction = 'in' OR m.author_id IS NOT NULL)))
 			ORDER BY s.updated_day, s.conversation_id LIMIT ?`, limit)
 		return err
 	})
@@ -297,7 +297,7 @@ func (db *DB) QuestionnaireInput(ctx context.Context, conv lifeline.Conversation
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			return r, rows.Scan(&r.m.Rowid, &r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.m.ByOperator)
 		}, `SELECT rowid, id, direction, kind, body, author_id IS NOT NULL FROM messages
-			WHERE conversation_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`, conv, after, limit)
+			WHERE conversation_id = ? AND rowid > ? AND hold = '' ORDER BY rowid LIMIT ?`, conv, after, limit)
 		if err != nil {
 			return err
 		}
