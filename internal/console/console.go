@@ -134,6 +134,7 @@ type Store interface {
 	SaveQuestionnaire(ctx context.Context, by lifeline.Actor, definition []byte) (int, error)
 	QuestionnaireStatus(ctx context.Context, conv lifeline.ConversationID) (*sqlstore.QuestionnaireSession, error)
 	PauseQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
+	ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (int, error)
 	ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
 }
 
@@ -292,6 +293,7 @@ func (c *Console) Routes() []Route {
 		c.route("GET /media/{id}", read, c.media),
 		c.route("POST /c/{id}/reply", reply, c.reply),
 		c.route("POST /c/{id}/template", reply, c.sendTemplate),
+		c.route("POST /c/{id}/release", reply, c.release),
 		c.route("POST /c/{id}/note", read, c.note),
 		c.route("POST /c/{id}/take", read, c.take),
 		c.route("POST /c/{id}/assign", Access{Action: lifeline.ActionCaseAssign}, c.assign),

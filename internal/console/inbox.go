@@ -161,9 +161,10 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		"Conv": conv, "Messages": msgs, "Media": media, "CaseID": caseID,
 		"CanOpenCase": lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity).Permitted(),
 		"CanLink":     lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity) == lifeline.GrantOwn, "Canned": canned, "Templates": c.cfg.Templates,
-		"CanReply":  canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
-		"CanAssign": lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
-		"CanTake":   conv.AssignedTo == "" && conv.State != "closed",
+		"CanReply":   canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
+		"CanRelease": canSee(s, lifeline.ActionReplyConversation, conv),
+		"CanAssign":  lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
+		"CanTake":    conv.AssignedTo == "" && conv.State != "closed",
 	}
 	if data["CanAssign"].(bool) {
 		ops, err := c.store.Operators(r.Context())
@@ -176,6 +177,23 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		data["Operators"] = ops
 	}
 	return data, nil
+}
+
+// release releases the messages a conversation holds in quarantine (past
+// their sender's storage cap), for an operator who may reply there;
+// audited by the store.
+func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session) {
+	conv, err := c.conversationFor(r, s, lifeline.ActionReplyConversation)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if _, err := c.store.ReleaseQuarantined(context.WithoutCancel(r.Context()), s.actor(r), conv.ID); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.changed(conv.ID, "message")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
 }
 
 // unfilled finds placeholders of a canned answer left in a reply.

@@ -24,8 +24,8 @@ const (
 
 // Reasons a media item was skipped (MediaSkipped): short fixed phrases.
 const (
-	SkippedMediaBudget = "over the sender's daily media budget"
-	SkippedQuarantined = "message held in quarantine"
+	SkippedMediaBudget = "media budget" // over the sender's daily media budget
+	SkippedQuarantined = "quarantined"  // the message is held in quarantine
 )
 
 // The provider's id of a media file and the file itself are sealed under
