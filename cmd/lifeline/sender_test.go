@@ -60,8 +60,9 @@ func TestSenderBlockRoundTrip(t *testing.T) {
 		t.Fatalf("while blocked: got %+v, %v; want nothing stored but the dedupe key", got, err)
 	}
 	if _, body := mustGet(t, "http://"+srv.addr+"/metrics"); !strings.Contains(body, `lifeline_intake_dropped_total{reason="blocked"} 1`) ||
-		!strings.Contains(body, `lifeline_intake_dropped_total{reason="flood"} 0`) {
-		t.Errorf("metrics: want one dropped as blocked, none for flood; got\n%s", body)
+		strings.Contains(body, `reason="flood"`) || !strings.Contains(body, "lifeline_intake_deferred_total 0") ||
+		!strings.Contains(body, "lifeline_intake_quarantined_total 0") {
+		t.Errorf("metrics: want one dropped as blocked (the only reason), none deferred or quarantined; got\n%s", body)
 	}
 
 	mustRun(t, nil, "sender", "unblock", "--data", dir, "--kind", "telegram", "--id", "123456789", "--reason", "resolved")
