@@ -5,6 +5,7 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"testing"
 
@@ -221,5 +222,34 @@ func TestQuestionnaireMigrationSkipsOldConversations(t *testing.T) {
 	})
 	if n != 1 {
 		t.Errorf("%d sessions", n)
+	}
+}
+
+// TestQuestionnaireInputSkipsHeldMessages: the bot takes no step for a
+// message over its sender's budget (deferred) or cap (quarantined): it
+// reads only those within budget, in order.
+func TestQuestionnaireInputSkipsHeldMessages(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpenSealedStore(t)
+	conv, contact := newConversation(t, s.DB, "100000321")
+	for i, hold := range []lifeline.Hold{lifeline.HoldNone, lifeline.HoldDeferred, lifeline.HoldQuarantined, lifeline.HoldNone} {
+		err := s.Ingest(ctx, func(in *sqlstore.Ingest) error {
+			m := &lifeline.Message{ID: lifeline.NewMessageID(), ContactID: contact, Direction: lifeline.Inbound, Body: lifeline.Sensitive(string(rune('1' + i))), Hold: hold}
+			return in.AddMessage(m, conv, "text", nil, "")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := s.QuestionnaireInput(ctx, conv, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Text.Reveal())
+	}
+	if want := "Здравствуйте 1 4"; fmt.Sprint(got) != "["+want+"]" {
+		t.Fatalf("bot input %v, want [%s]", got, want)
 	}
 }
