@@ -54,17 +54,6 @@ func mustReceive(t testing.TB, svc *intake.Service, kind lifeline.ChannelKind, e
 	}
 }
 
-// inbound counts the inbound messages of a sender's contact (0 if none),
-// held ones included.
-func inbound(t testing.TB, db *sqlstore.DB, kind lifeline.ChannelKind, sender string) int {
-	t.Helper()
-	n := 0
-	for _, c := range holds(t, db, kind, sender) {
-		n += c
-	}
-	return n
-}
-
 // holds counts the inbound messages of a sender's contact by their hold.
 func holds(t testing.TB, db *sqlstore.DB, kind lifeline.ChannelKind, sender string) map[lifeline.Hold]int {
 	t.Helper()
