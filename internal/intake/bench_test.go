@@ -20,7 +20,7 @@ func BenchmarkReceive(b *testing.B) {
 	db, k, _ := MustOpen(b, false)
 	// A thousand senders writing this fast are far over any budget: lifted,
 	// so that every message is stored (the door's checks still run).
-	svc := intake.New(db, k, intake.Config{Limits: intake.Limits{PerMinute: 1 << 30, PerDay: 1 << 30}})
+	svc := intake.New(db, k, intake.Config{Limits: intake.Limits{PerMinute: 1 << 30, PerDay: 1 << 30, StorePerHour: 1 << 30}})
 	var n atomic.Int64
 	b.SetParallelism(32)
 	b.ResetTimer()
