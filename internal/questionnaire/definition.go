@@ -70,8 +70,8 @@ type Messages struct {
 	// him over (a question, or answers it cannot take). Optional: without
 	// it (definitions saved before hand-offs) the bot says its own.
 	Handoff Text `json:"handoff,omitempty"`
-	Yes      Text `json:"yes"`       // the options of a group's yes-or-no question
-	No       Text `json:"no"`
+	Yes     Text `json:"yes"` // the options of a group's yes-or-no question
+	No      Text `json:"no"`
 }
 
 // Step types.
