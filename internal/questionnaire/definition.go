@@ -66,12 +66,13 @@ type Messages struct {
 	Optional Text `json:"optional"`  // follows a question that may be skipped
 	Paused   Text `json:"paused"`    // the contact paused the bot
 	Resumed  Text `json:"resumed"`   // the bot resumes (then asks the question again)
+	Yes      Text `json:"yes"`       // the options of a group's yes-or-no question
+	No       Text `json:"no"`
+
 	// Handoff tells the contact an operator will answer him: the bot hands
 	// him over (a question, or answers it cannot take). Optional: without
 	// it (definitions saved before hand-offs) the bot says its own.
 	Handoff Text `json:"handoff,omitempty"`
-	Yes     Text `json:"yes"` // the options of a group's yes-or-no question
-	No      Text `json:"no"`
 }
 
 // Step types.
