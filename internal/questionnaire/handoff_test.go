@@ -157,7 +157,7 @@ func TestHandoffAfterTwoUnusableAnswers(t *testing.T) {
 		t.Fatalf("resumed session %+v", s)
 	}
 	r.answer(tg, from, conv, "не понял", "Ответьте номером") // the count starts again: a hint, not a hand-off
-	r.answer(tg, from, conv, "1", "Кто вы?")               // and a usable answer resets it
+	r.answer(tg, from, conv, "1", "Кто вы?")                 // and a usable answer resets it
 	r.answer(tg, from, conv, "не знаю", "Ответьте номером")
 	if s := r.session(conv); s.State != "active" || s.Misses != 1 {
 		t.Fatalf("after a usable answer and one unusable: %+v, want active with one miss", s)
