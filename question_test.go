@@ -80,7 +80,9 @@ func FuzzLooksLikeQuestion(f *testing.F) {
 		if LooksLikeQuestion("  "+s+"\n") != got {
 			t.Errorf("%q: surrounding space changed the answer", s)
 		}
-		if LooksLikeQuestion(strings.ToUpper(s)) != got && strings.ToLower(strings.ToUpper(s)) == strings.ToLower(s) {
+		upper := strings.ToUpper(s)
+		roundTrip, lower := strings.ToLower(upper), strings.ToLower(s) // some letters do not come back
+		if roundTrip == lower && LooksLikeQuestion(upper) != got {
 			t.Errorf("%q: upper case changed the answer", s)
 		}
 	})
