@@ -148,35 +148,53 @@ var demoAnswers = []string{
 	"пропустить", "Курская область", "Да", "2",
 }
 
-// demoLines are what invented soldiers write in the demo.
-var demoLines = []string{
-	"Здравствуйте. Я видел ваше видео. Это правда, что можно сдаться?",
-	"Меня зовут Демьян, я мобилизован. Как это сделать безопасно?",
-	"Нас отправляют через неделю. Что мне нужно знать?",
-	"Жена просит узнать, что будет с семьёй.",
-	"Я могу писать только ночью.",
-	"Спасибо. Я на связи.",
+// demoSoldiers are what invented soldiers write in the demo, one script
+// each. Like most real ones they ask before they answer anything, and the
+// bot hands them to operators: a question at once (a first message, or an
+// answer, that asks), other free text it cannot use on the second try. Each
+// then waits in the inbox with a timer, a place and the bot's chip.
+var demoSoldiers = [][]string{
+	// Asks in his first message: handed over before any question.
+	{"Здравствуйте. Я видел ваше видео. Это правда, что можно сдаться?", "Я могу писать только ночью."},
+	// Writes past the language question twice: the hint, then the hand-off.
+	{"Добрый вечер.", "Меня зовут Демьян, я мобилизован.", "Нас отправляют через неделю, я не знаю, успею ли."},
+	// Starts the questionnaire, then asks instead of giving his name.
+	{"Здравствуйте", "1", "1", "Как это сделать безопасно?"},
+	// Answers the language question with his family's question.
+	{"Привет", "Жена просит узнать, что будет с семьёй."},
 }
 
 // simulateSoldiers posts invented soldiers' Telegram updates to the demo's
-// webhook, signed as Telegram signs them: a dozen over a minute, then it
-// stops. Traffic stays on the loopback.
+// webhook, signed as Telegram signs them: a dozen over a minute, the
+// soldiers taking turns, then it stops. Traffic stays on the loopback.
 func simulateSoldiers(ctx context.Context, hook string, e env) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	base := time.Now().Unix() % 1_000_000 * 100
-	for i := range 12 {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	update := int64(0)
+	for turn := 0; ; turn++ {
+		wrote := false
+		for i, lines := range demoSoldiers {
+			if turn >= len(lines) {
+				continue
+			}
+			wrote = true
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			body := channeltest.TelegramUpdate(base+update, 200000001+int64(i), lines[turn])
+			update++
+			resp, err := channeltest.PostTelegram(hook, demoWebhookSecret, body)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
 		}
-		body := channeltest.TelegramUpdate(base+int64(i), 200000001+int64(i%4), demoLines[i%len(demoLines)])
-		resp, err := channeltest.PostTelegram(hook, demoWebhookSecret, body)
-		if err != nil {
-			return
+		if !wrote {
+			break
 		}
-		resp.Body.Close()
 	}
 	// One of them answers the bot's registration questionnaire to the end:
 	// his case appears in registered, with his wife to be relocated.

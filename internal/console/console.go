@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -130,6 +131,7 @@ type Store interface {
 	ArchiveCannedAnswer(ctx context.Context, by lifeline.Actor, id string) error
 
 	Questionnaire(ctx context.Context) (*sqlstore.QuestionnaireVersion, error)
+	QuestionnaireVersion(ctx context.Context, version int) (*sqlstore.QuestionnaireVersion, error)
 	QuestionnaireVersions(ctx context.Context) ([]sqlstore.QuestionnaireVersion, error)
 	SaveQuestionnaire(ctx context.Context, by lifeline.Actor, definition []byte) (int, error)
 	QuestionnaireStatus(ctx context.Context, conv lifeline.ConversationID) (*sqlstore.QuestionnaireSession, error)
@@ -190,6 +192,7 @@ type Console struct {
 	static  http.Handler
 	backoff *backoff
 	enrols  *enrolments
+	defs    sync.Map // questionnaire version → *questionnaire.Definition, parsed once
 }
 
 // New returns a console.

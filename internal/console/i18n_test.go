@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/questionnaire"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -49,6 +50,9 @@ func TestEveryWordTranslated(t *testing.T) {
 	}
 	for _, k := range []string{"created", "status", "choice", "assign", "screening", "verdict", "operation", "task", "document", "erasure", "hold", "proposal"} {
 		keys["ev."+k] = true // the kinds of timeline events (internal/sqlstore)
+	}
+	for _, why := range []string{questionnaire.HandoffQuestion, questionnaire.HandoffUnusable} {
+		keys["bot.why."+why] = true // why the bot hands a contact to operators
 	}
 	for _, st := range lifeline.CaseStatuses() {
 		keys["cs."+string(st)] = true

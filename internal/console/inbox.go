@@ -166,6 +166,14 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		"CanAssign":  lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
 		"CanTake":    conv.AssignedTo == "" && conv.State != "closed",
 	}
+	if conv.Bot.Handoff != "" {
+		// Where the bot stopped, for the operator who answers in its place.
+		st, err := c.store.QuestionnaireStatus(r.Context(), conv.ID)
+		if err != nil {
+			return nil, err
+		}
+		data["BotPlace"] = c.botPlace(r, s, st.Version, st.Step)
+	}
 	if data["CanAssign"].(bool) {
 		ops, err := c.store.Operators(r.Context())
 		if err != nil {

@@ -85,7 +85,11 @@ func (c *Console) botPage(w http.ResponseWriter, r *http.Request, s *session) {
 		data["Session"] = st
 		data["Running"] = st.State == sqlstore.QuestionnaireActive || st.State == sqlstore.QuestionnaireCompleting
 		data["CanResume"] = st.State == sqlstore.QuestionnairePaused || (st.State == sqlstore.QuestionnaireDone && st.Outcome == sqlstore.QuestionnaireSkipped)
-		data["CanPause"] = st.State == sqlstore.QuestionnaireActive || (st.State == sqlstore.QuestionnairePaused && st.PausedBy != "operator")
+		// A hand-off is for a person to answer, then resume: not to pause.
+		data["CanPause"] = st.State == sqlstore.QuestionnaireActive || (st.State == sqlstore.QuestionnairePaused && st.PausedBy == questionnaire.PausedByContact)
+		if st.State != sqlstore.QuestionnaireDone {
+			data["Place"] = c.botPlace(r, s, st.Version, st.Step)
+		}
 	case lifeline.ENOTFOUND:
 		data["CanResume"] = true // the bot has not looked at it yet: an operator may start it
 	default:
@@ -93,6 +97,43 @@ func (c *Console) botPage(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.render(w, r, s, "questionnaire", http.StatusOK, data)
+}
+
+// botPlace is where a session stands, for people: its question's number
+// and short title in the operator's language; nil if the session's
+// definition or cursor cannot say.
+type botPlace struct {
+	N, Of int
+	Title string
+}
+
+func (c *Console) botPlace(r *http.Request, s *session, version int, step string) *botPlace {
+	cur, err := questionnaire.ParseCursor(step)
+	if version == 0 || step == "" || err != nil {
+		return nil
+	}
+	var d *questionnaire.Definition
+	if v, ok := c.defs.Load(version); ok {
+		d = v.(*questionnaire.Definition)
+	} else {
+		v, err := c.store.QuestionnaireVersion(r.Context(), version)
+		if err != nil {
+			return nil
+		}
+		if d, err = questionnaire.Parse(v.Definition); err != nil {
+			return nil
+		}
+		c.defs.Store(version, d)
+	}
+	lang := "uk"
+	if s.UILanguage == "en" {
+		lang = "en"
+	}
+	n, of, title := d.Place(cur, lang)
+	if n == 0 {
+		return nil
+	}
+	return &botPlace{n, of, title}
 }
 
 func (c *Console) pauseBot(w http.ResponseWriter, r *http.Request, s *session) {

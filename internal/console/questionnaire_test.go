@@ -112,3 +112,54 @@ func TestBotPauseResume(t *testing.T) {
 		t.Errorf("bot page of no conversation: %d", resp.StatusCode)
 	}
 }
+
+// TestBotHandoffInConsole: a soldier whose first message asks is handed
+// to operators by the bot. The inbox row carries the hand-off chip, the
+// conversation says why and where the questionnaire stopped (question
+// 1 of 10), the bot page too, with resume and no pause; resumed, the bot
+// asks that question again and the marks are gone.
+func TestBotHandoffInConsole(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, console.Config{DisableBackoff: true})
+	secret, _ := f.enrolled("iryna", lifeline.RoleIntake)
+	conv := f.inbound(lifeline.ChannelTelegram, "bot", "100000302", "Здравствуйте. Как это сделать безопасно?")
+	w := &questionnaire.Worker{DB: f.db}
+	if _, err := w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(30 * time.Second)
+	_, ck := f.login("iryna", password, code(t, secret, f.clock.Now()))
+
+	inbox := bodyOf(t, f.do("GET", "/inbox?q=unassigned", nil, ck))
+	if !strings.Contains(inbox, `class="chip bot-handoff" title="контакт ставить запитання">бот передав</span>`) {
+		t.Fatalf("inbox row without the hand-off chip:\n%s", inbox)
+	}
+	page := bodyOf(t, f.do("GET", "/c/"+string(conv), nil, ck))
+	if !strings.Contains(page, `id="bot-handoff"`) || !strings.Contains(page, "контакт ставить запитання; анкета зупинилася на питанні 1/10") {
+		t.Fatalf("conversation page without where the bot stopped:\n%s", page)
+	}
+	page = bodyOf(t, f.do("GET", "/c/"+string(conv)+"/bot", nil, ck))
+	if !strings.Contains(page, `id="bot-reason">контакт ставить запитання<`) || !strings.Contains(page, "1/10 · На каком языке") ||
+		!strings.Contains(page, "бот передав контакт операторам") || !strings.Contains(page, `id="bot-resume"`) || strings.Contains(page, `id="bot-pause"`) {
+		t.Fatalf("bot page of a hand-off:\n%s", page)
+	}
+	if resp := f.do("POST", "/c/"+string(conv)+"/bot/resume", url.Values{}, ck); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("resume: %d", resp.StatusCode)
+	}
+	if _, err := w.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := f.db.ConversationMessages(ctx, conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := msgs[len(msgs)-1].Text.Reveal(); !strings.HasPrefix(last, "Продолжим.") || !strings.Contains(last, "1. Русский") {
+		t.Errorf("after resume the bot said %q", last)
+	}
+	if page := bodyOf(t, f.do("GET", "/c/"+string(conv), nil, ck)); strings.Contains(page, `id="bot-handoff"`) {
+		t.Errorf("the hand-off still shows after the resume")
+	}
+	if inbox := bodyOf(t, f.do("GET", "/inbox?q=open", nil, ck)); strings.Contains(inbox, "bot-handoff") {
+		t.Errorf("the hand-off chip still shows after the resume")
+	}
+}

@@ -68,6 +68,11 @@ type Messages struct {
 	Resumed  Text `json:"resumed"`   // the bot resumes (then asks the question again)
 	Yes      Text `json:"yes"`       // the options of a group's yes-or-no question
 	No       Text `json:"no"`
+
+	// Handoff tells the contact an operator will answer him: the bot hands
+	// him over (a question, or answers it cannot take). Optional: without
+	// it (definitions saved before hand-offs) the bot says its own.
+	Handoff Text `json:"handoff,omitempty"`
 }
 
 // Step types.
@@ -235,6 +240,9 @@ func (d *Definition) validate() []string {
 		"messages.yes": d.Messages.Yes, "messages.no": d.Messages.No,
 	} {
 		c.text(name, t)
+	}
+	if len(d.Messages.Handoff) > 0 {
+		c.text("messages.handoff", d.Messages.Handoff)
 	}
 	seen := map[string]string{}
 	for name, words := range map[string][]string{"keywords.pause": d.Keywords.Pause, "keywords.resume": d.Keywords.Resume, "keywords.skip": d.Keywords.Skip} {

@@ -47,7 +47,26 @@ const (
 const (
 	PausedByContact  = "contact"
 	PausedByOperator = "operator"
+	PausedByBot      = "bot" // the bot handed the contact to operators (Session.Handoff says why)
 )
+
+// Why the bot hands a contact to operators. A message the bot cannot use
+// is a question for a human: the bot says an operator will answer, pauses,
+// and the conversation waits for a person like any other (timer, place in
+// the queue, escalation).
+const (
+	// HandoffQuestion: the contact asked something (lifeline.LooksLikeQuestion):
+	// an answer the question cannot take, a text answer with a question
+	// mark, or a first message that asks.
+	HandoffQuestion = "question"
+	// HandoffUnusable: MaxUnusable answers in a row the question could not take.
+	HandoffUnusable = "unusable"
+)
+
+// MaxUnusable is how many answers in a row the question cannot take before
+// the bot hands the contact to operators; the first gets the bot's hint
+// (what is wrong, and the question again).
+const MaxUnusable = 2
 
 // Cursor is the question a session waits on: a top-level step, or inside a
 // group the entry and the sub-step; Sub is -1 at a group's yes-or-no
@@ -97,10 +116,17 @@ type Answers struct {
 // Session is one conversation's run through a questionnaire.
 type Session struct {
 	State    State
-	PausedBy string // while paused: contact or operator
+	PausedBy string // while paused: contact, operator or bot
 	Cursor   Cursor
 	Language string
 	Answers  Answers
+	// Misses counts the answers in a row the question could not take; a
+	// usable answer, a hand-off and a resume reset it.
+	Misses int
+	// Handoff is why the bot handed the contact to operators (HandoffQuestion,
+	// HandoffUnusable), kept while the session stays paused (an operator
+	// taking over keeps it), cleared by a resume; "" otherwise.
+	Handoff string
 }
 
 // Input is one message from the contact.
@@ -122,6 +148,10 @@ type Result struct {
 	Stream   string
 	// Changed: the session is not what it was.
 	Changed bool
+	// Handoff is set when this step handed the contact to operators: why.
+	// The conversation then waits for a human from the message that caused
+	// it.
+	Handoff string
 }
 
 // lang is the language the session speaks.
@@ -177,9 +207,17 @@ func (d *Definition) following(s *Step) string {
 }
 
 // Start opens a session: the greeting and the first question, in the
-// questionnaire's first language.
-func (d *Definition) Start() (Session, Result) {
+// questionnaire's first language. opening are the contact's messages
+// before the bot (none when an operator starts it): if one of them asks
+// something, the bot hands him to operators at once instead, on its first
+// question, to be resumed there.
+func (d *Definition) Start(opening ...Input) (Session, Result) {
 	s := Session{State: Active, Language: d.Languages[0], Cursor: land(d, d.Steps[0].ID)}
+	for _, in := range opening {
+		if lifeline.LooksLikeQuestion(in.Text) {
+			return d.handoff(s, HandoffQuestion, in.Text)
+		}
+	}
 	s, res := d.settle(s, Result{Answered: true, Changed: true})
 	greeting := d.Greeting[d.lang(s)]
 	if len(res.Replies) > 0 {
@@ -243,7 +281,7 @@ func (d *Definition) Resume(s Session) (Session, Result) {
 	if s.State != Paused && s.State != Active {
 		return s, Result{}
 	}
-	s.State, s.PausedBy = Active, ""
+	s.State, s.PausedBy, s.Misses, s.Handoff = Active, "", 0, ""
 	l := d.lang(s)
 	return s, Result{Replies: []string{d.Messages.Resumed[l] + "\n\n" + d.Question(s)}, Answered: true, Changed: true}
 }
@@ -281,8 +319,18 @@ func (d *Definition) Handle(s Session, in Input, now time.Time) (Session, Result
 		s.State, s.PausedBy = Paused, PausedByContact
 		return s, Result{Replies: []string{d.Messages.Paused[l]}, Changed: true}
 	}
+	// again answers an answer the question cannot take: with what is
+	// wrong and the question again the first time; a question, or the
+	// MaxUnusable-th in a row, goes to an operator.
 	again := func(problem Text) (Session, Result) {
-		return s, Result{Replies: []string{problem[l] + "\n\n" + d.Question(s)}, Answered: true}
+		s.Misses++
+		switch {
+		case lifeline.LooksLikeQuestion(text):
+			return d.handoff(s, HandoffQuestion, text)
+		case s.Misses >= MaxUnusable:
+			return d.handoff(s, HandoffUnusable, text)
+		}
+		return s, Result{Replies: []string{problem[l] + "\n\n" + d.Question(s)}, Answered: true, Changed: true}
 	}
 	skip := slices.ContainsFunc(d.Keywords.Skip, func(k string) bool { return normalize(k) == word })
 	step, group := d.at(s.Cursor)
@@ -297,6 +345,7 @@ func (d *Definition) Handle(s Session, in Input, now time.Time) (Session, Result
 		if !ok {
 			return again(d.Messages.Choose)
 		}
+		s.Misses = 0
 		if yes {
 			s.Answers.Relatives = append(s.Answers.Relatives, map[string]string{})
 			s.Cursor = Cursor{Step: group.ID, Entry: len(s.Answers.Relatives) - 1, Sub: 0}
@@ -343,6 +392,11 @@ func (d *Definition) Handle(s Session, in Input, now time.Time) (Session, Result
 			if step.Pattern != "" && !step.matches(text) {
 				return again(d.Messages.Invalid)
 			}
+			if strings.ContainsAny(text, "?？") {
+				// Free text takes anything, but no name, unit or place ends
+				// in a question mark: he asks, a person answers.
+				return d.handoff(s, HandoffQuestion, text)
+			}
 			value = text
 		case TypeDate:
 			v, ok := parseDate(text, now)
@@ -356,6 +410,7 @@ func (d *Definition) Handle(s Session, in Input, now time.Time) (Session, Result
 		}
 	}
 	// Move on.
+	s.Misses = 0
 	switch {
 	case group != nil && s.Cursor.Sub+1 < len(group.Steps):
 		s.Cursor.Sub++
@@ -370,6 +425,89 @@ func (d *Definition) Handle(s Session, in Input, now time.Time) (Session, Result
 	}
 	res.Answered, res.Changed = true, true
 	return d.settle(s, res)
+}
+
+// handoff pauses a session for operators, for why, and tells the contact,
+// in his language (guessed from what he wrote, text, while he has not
+// chosen one), that an operator will answer. It asks nothing more: the
+// conversation waits for a person.
+func (d *Definition) handoff(s Session, why, text string) (Session, Result) {
+	s.State, s.PausedBy, s.Handoff, s.Misses = Paused, PausedByBot, why, 0
+	l := d.lang(s)
+	if s.Answers.Language == "" {
+		if g := guessLanguage(text); slices.Contains(d.Languages, g) {
+			l = g
+		}
+	}
+	msg := d.Messages.Handoff[l]
+	if msg == "" {
+		msg = defaultHandoff[l]
+	}
+	return s, Result{Replies: []string{msg}, Changed: true, Handoff: why}
+}
+
+// defaultHandoff is the hand-off message of a definition that has none
+// (one saved before the bot handed contacts over).
+var defaultHandoff = Text{
+	"ru": "Ваше сообщение передано оператору, он ответит вам здесь как можно скорее. Пока ждёте, ничего не предпринимайте сами и удаляйте переписку после каждого сеанса связи.",
+	"uk": "Ваше повідомлення передано операторові, він відповість вам тут якнайшвидше. Поки чекаєте, нічого не робіть самі й видаляйте листування після кожного сеансу зв'язку.",
+	"en": "Your message has been passed to an operator, who will answer you here as soon as possible. While you wait, do nothing on your own, and delete the chat after every exchange.",
+}
+
+// guessLanguage guesses the language of a contact's text by its letters:
+// uk for the letters only Ukrainian has (і, ї, є, ґ), en for Latin without
+// Cyrillic, ru for other Cyrillic, "" for none.
+func guessLanguage(text string) string {
+	cyrillic, latin := false, false
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case strings.ContainsRune("іїєґ", r):
+			return "uk"
+		case r >= 'а' && r <= 'я' || r == 'ё':
+			cyrillic = true
+		case r >= 'a' && r <= 'z':
+			latin = true
+		}
+	}
+	switch {
+	case cyrillic:
+		return "ru"
+	case latin:
+		return "en"
+	}
+	return ""
+}
+
+// Place says where a cursor stands, for people: the number of its
+// top-level question (a group counts as one), how many there are, and a
+// short title (the question's text in lang, or the first language, cut to
+// a line). n is 0 for a cursor the definition does not have.
+func (d *Definition) Place(c Cursor, lang string) (n, of int, title string) {
+	for _, st := range d.Steps {
+		if st.Type == TypeEnd {
+			continue
+		}
+		of++
+		if st.ID == c.Step {
+			n = of
+		}
+	}
+	step, group := d.at(c)
+	var t Text
+	switch {
+	case step != nil:
+		t = step.Text
+	case group != nil:
+		t = group.Text
+	}
+	title = t[lang]
+	if title == "" {
+		title = t[d.Languages[0]]
+	}
+	if r := []rune(title); len(r) > 60 {
+		title = strings.TrimSpace(string(r[:59])) + "…"
+	}
+	return n, of, title
 }
 
 // settle finishes a move: on an end step the session ends (completing, to

@@ -105,7 +105,7 @@ func TestHandle(t *testing.T) {
 				t.Errorf("a skipped answer was kept")
 			}
 		}}},
-		{"pattern refuses", at("service_number"), Input{Text: "??!"}, want{Active, "service_number", "Не удалось", true, nil}},
+		{"pattern refuses", at("service_number"), Input{Text: "#!"}, want{Active, "service_number", "Не удалось", true, nil}},
 		{"pattern takes", at("service_number"), Input{Text: "ЖЕ-000001"}, want{Active, "whereabouts", "", true, nil}},
 		{"pause", at("unit"), Input{Text: "Пауза"}, want{Paused, "unit", "приостановлены", false, func(t *testing.T, s Session, r Result) {
 			if s.PausedBy != PausedByContact {
@@ -268,6 +268,141 @@ func TestCursor(t *testing.T) {
 	for _, s := range []string{"a/b", "a/1/x", "a/-1/0"} {
 		if _, err := ParseCursor(s); err == nil {
 			t.Errorf("ParseCursor(%q) took it", s)
+		}
+	}
+}
+
+// TestHandoff: a message the bot cannot use is a question for a person.
+// The first unusable answer gets the hint and the question again; the
+// second in a row, or at once one that reads as a question, hands the
+// contact to operators in his language: the bot says so once, pauses
+// (reason kept), and asks nothing more. A usable answer resets the count.
+func TestHandoff(t *testing.T) {
+	d := mustDefault(t)
+	missed := func(cursor string) Session { s := at(cursor); s.Misses = 1; return s }
+	chosen := func(s Session, lang string) Session { s.Language, s.Answers.Language = lang, lang; return s }
+	handedOff := Session{State: Paused, PausedBy: PausedByBot, Handoff: HandoffQuestion, Language: "ru", Cursor: Cursor{Step: "unit"}}
+	for _, tc := range []struct {
+		name    string
+		s       Session
+		in      Input
+		handoff string // the reason, "" for none
+		misses  int    // after the step
+		reply   string // a substring of the only reply; "" for none
+	}{
+		{"first unusable choice: the hint", at("language"), Input{Text: "Я могу писать только ночью."}, "", 1, "Ответьте номером"},
+		{"second unusable in a row", missed("language"), Input{Text: "Спасибо. Я на связи."}, HandoffUnusable, 0, "передано оператору"},
+		{"a question at once", at("stream"), Input{Text: "Как это сделать безопасно?"}, HandoffQuestion, 0, "передано оператору"},
+		{"a question without a question mark", at("stream"), Input{Text: "Жена просит узнать, что будет с семьёй"}, HandoffQuestion, 0, "передано оператору"},
+		{"a usable answer resets the count", missed("stream"), Input{Text: "1"}, "", 0, "фамилия"},
+		{"free text with a question mark", at("name"), Input{Text: "А зачем вам моё имя?"}, HandoffQuestion, 0, "передано оператору"},
+		{"free text opening with a question word is an answer", at("reach"), Input{Text: "Можно писать вечером"}, "", 0, "члены семьи"},
+		{"a bad date, then another", missed("birth_date"), Input{Text: "не помню точно"}, HandoffUnusable, 0, "передано оператору"},
+		{"a bad date that asks", at("birth_date"), Input{Text: "а зачем это"}, HandoffQuestion, 0, "передано оператору"},
+		{"two photos", missed("name"), Input{Media: true}, HandoffUnusable, 0, "передано оператору"},
+		{"a required question skipped twice", missed("unit"), Input{Text: "пропустить"}, HandoffUnusable, 0, "передано оператору"},
+		{"the family question, asked back", at("relatives/0/-1"), Input{Text: "А если у меня нет семьи"}, HandoffQuestion, 0, "передано оператору"},
+		{"a Ukrainian question before a language is chosen", at("language"), Input{Text: "Що буде з моєю сім'єю?"}, HandoffQuestion, 0, "передано операторові"},
+		{"an English question before a language is chosen", at("language"), Input{Text: "how do I do it safely"}, HandoffQuestion, 0, "passed to an operator"},
+		{"the chosen language wins over the script", chosen(at("unit"), "en"), Input{Text: "Как долго ждать?"}, HandoffQuestion, 0, "passed to an operator"},
+		{"handed off: the bot stays silent", handedOff, Input{Text: "Ну что там?"}, "", 0, ""},
+		{"handed off: his resume word cannot lift it", handedOff, Input{Text: "продолжить"}, "", 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, r := d.Handle(tc.s, tc.in, now)
+			if r.Handoff != tc.handoff || s.Misses != tc.misses {
+				t.Errorf("got hand-off %q, misses %d; want %q, %d", r.Handoff, s.Misses, tc.handoff, tc.misses)
+			}
+			switch {
+			case tc.reply == "" && len(r.Replies) > 0:
+				t.Errorf("replies %q, want none", r.Replies)
+			case tc.reply != "" && (len(r.Replies) != 1 || !strings.Contains(r.Replies[0], tc.reply)):
+				t.Errorf("replies %q, want one with %q", r.Replies, tc.reply)
+			}
+			if tc.handoff == "" {
+				return
+			}
+			if s.State != Paused || s.PausedBy != PausedByBot || s.Handoff != tc.handoff || s.Cursor != tc.s.Cursor || r.Answered || !r.Changed {
+				t.Errorf("after the hand-off: %+v, %+v; want paused by the bot at %s, not answered", s, r, tc.s.Cursor)
+			}
+		})
+	}
+}
+
+// TestHandoffResume: an operator taking over keeps the reason; resuming
+// clears it and asks the question the bot stopped at.
+func TestHandoffResume(t *testing.T) {
+	d := mustDefault(t)
+	s, _ := d.Handle(at("unit"), Input{Text: "Что будет с семьёй?"}, now)
+	s, r := d.Takeover(s)
+	if s.PausedBy != PausedByOperator || s.Handoff != HandoffQuestion || !r.Changed {
+		t.Fatalf("takeover: %+v", s)
+	}
+	s, r = d.Resume(s)
+	if s.State != Active || s.Handoff != "" || s.Misses != 0 || s.Cursor.Step != "unit" || len(r.Replies) != 1 || !strings.Contains(r.Replies[0], "воинская часть") {
+		t.Fatalf("resume: %+v %q", s, r.Replies)
+	}
+}
+
+// TestStartOnQuestion: a first message that asks goes to an operator
+// before any question; one that does not gets the greeting.
+func TestStartOnQuestion(t *testing.T) {
+	d := mustDefault(t)
+	s, r := d.Start(Input{Text: "Здравствуйте. Я видел ваше видео. Это правда, что можно сдаться?"})
+	if s.State != Paused || s.PausedBy != PausedByBot || s.Handoff != HandoffQuestion || s.Cursor.Step != "language" ||
+		r.Handoff != HandoffQuestion || r.Answered || len(r.Replies) != 1 || !strings.Contains(r.Replies[0], "передано оператору") {
+		t.Fatalf("start on a question: %+v %+v", s, r)
+	}
+	s, r = d.Start(Input{Text: "Здравствуйте. Хочу сдаться."}, Input{Media: true})
+	if s.State != Active || r.Handoff != "" || !r.Answered || len(r.Replies) != 1 || !strings.Contains(r.Replies[0], "Здравствуйте") {
+		t.Fatalf("start on a greeting: %+v %+v", s, r)
+	}
+}
+
+// TestHandoffMessageOptional: a definition saved before hand-offs (no
+// messages.handoff) still parses, and the bot says its own words; one that
+// has the message must have it in every language.
+func TestHandoffMessageOptional(t *testing.T) {
+	var m map[string]any
+	if err := json.Unmarshal(DefaultJSON, &m); err != nil {
+		t.Fatal(err)
+	}
+	msgs := m["messages"].(map[string]any)
+	msgs["handoff"] = map[string]any{"ru": "Оператор ответит."}
+	raw, _ := json.Marshal(m)
+	if _, err := Parse(raw); err == nil || !strings.Contains(err.Error(), "messages.handoff: no text in uk") {
+		t.Errorf("a hand-off message in one language: %v", err)
+	}
+	delete(msgs, "handoff")
+	raw, _ = json.Marshal(m)
+	d, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, r := d.Handle(at("language"), Input{Text: "Что делать?"}, now)
+	if len(r.Replies) != 1 || r.Replies[0] != defaultHandoff["ru"] {
+		t.Errorf("replies %q, want the built-in hand-off message", r.Replies)
+	}
+}
+
+func TestPlace(t *testing.T) {
+	d := mustDefault(t)
+	for _, tc := range []struct {
+		cursor, lang string
+		n, of        int
+		title        string
+	}{
+		{"language", "uk", 1, 10, "На каком языке вам удобнее? / Якою мовою вам зручніше? / Wh…"},
+		{"unit", "en", 5, 10, "Your military unit (number or name, subunit)?"},
+		{"unit", "de", 5, 10, "Ваша воинская часть (номер или название, подразделение)?"},
+		{"relatives/1/2", "uk", 10, 10, "Дата народження (ДД.ММ.РРРР)?"},
+		{"relatives/0/-1", "en", 10, 10, "Are there family members who may need protection or relocat…"},
+		{"nowhere", "en", 0, 10, ""},
+	} {
+		c, _ := ParseCursor(tc.cursor)
+		n, of, title := d.Place(c, tc.lang)
+		if n != tc.n || of != tc.of || title != tc.title {
+			t.Errorf("Place(%s, %s) = %d, %d, %q; want %d, %d, %q", tc.cursor, tc.lang, n, of, title, tc.n, tc.of, tc.title)
 		}
 	}
 }

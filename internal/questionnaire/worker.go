@@ -213,12 +213,25 @@ func (w *Worker) start(ctx context.Context, c sqlstore.QuestionnaireCandidate) e
 	if err != nil {
 		return err
 	}
-	s, res := d.Start()
+	// What he wrote before the bot: a question goes to an operator at once.
+	msgs, err := w.DB.QuestionnaireInput(ctx, c.Conversation, 0, inputBatch)
+	if err != nil {
+		return err
+	}
+	var opening []Input
+	var last int64
+	for _, m := range msgs {
+		if m.Direction == lifeline.Inbound {
+			opening = append(opening, Input{Text: m.Text.Reveal(), Media: m.Kind != "text"})
+			last = m.Rowid
+		}
+	}
+	s, res := d.Start(opening...)
 	rec, err := record(c.Conversation, c.Contact, version, s)
 	if err != nil {
 		return err
 	}
-	err = w.DB.StartQuestionnaire(ctx, rec, step(res))
+	err = w.DB.StartQuestionnaire(ctx, rec, step(res, last))
 	if lifeline.ErrorCode(err) == lifeline.ECONFLICT {
 		return nil // started meanwhile
 	}
@@ -263,7 +276,7 @@ func (w *Worker) process(ctx context.Context, conv lifeline.ConversationID) erro
 			return err
 		}
 		next.LastRowid = rec.LastRowid
-		if err := w.advance(ctx, rec, next, res); err != nil {
+		if err := w.advance(ctx, rec, next, res, 0); err != nil {
 			return err
 		}
 		return w.process(ctx, conv)
@@ -347,7 +360,7 @@ func (w *Worker) save(ctx context.Context, rec *sqlstore.QuestionnaireSession, s
 	}
 	next.LastRowid = rowid
 	if s.State == Done {
-		err := w.DB.FinishQuestionnaire(ctx, next, rec.Seq, sqlstore.QuestionnaireHandoff, step(res))
+		err := w.DB.FinishQuestionnaire(ctx, next, rec.Seq, sqlstore.QuestionnaireHandoff, step(res, rowid))
 		if err == nil {
 			w.changed(rec.Conversation, len(res.Replies) > 0)
 		}
@@ -366,11 +379,13 @@ func (w *Worker) save(ctx context.Context, rec *sqlstore.QuestionnaireSession, s
 			return err
 		}
 	}
-	return w.advance(ctx, rec, next, res)
+	return w.advance(ctx, rec, next, res, rowid)
 }
 
-func (w *Worker) advance(ctx context.Context, rec, next *sqlstore.QuestionnaireSession, res Result) error {
-	err := w.DB.AdvanceQuestionnaire(ctx, next, rec.Seq, step(res))
+// advance writes a session's next state; rowid is the message that caused
+// it (0 for none).
+func (w *Worker) advance(ctx context.Context, rec, next *sqlstore.QuestionnaireSession, res Result, rowid int64) error {
+	err := w.DB.AdvanceQuestionnaire(ctx, next, rec.Seq, step(res, rowid))
 	if err == nil && (res.Changed || len(res.Replies) > 0) {
 		w.changed(rec.Conversation, len(res.Replies) > 0)
 	}
@@ -466,13 +481,13 @@ func record(conv lifeline.ConversationID, contact lifeline.ContactID, version in
 	}
 	return &sqlstore.QuestionnaireSession{
 		Conversation: conv, Contact: contact, Version: version, State: string(s.State), PausedBy: s.PausedBy,
-		Step: s.Cursor.String(), Language: s.Language, Answers: answers,
+		Step: s.Cursor.String(), Language: s.Language, Answers: answers, Misses: s.Misses, Handoff: s.Handoff,
 	}, nil
 }
 
 // session turns the store's session into the engine's.
 func session(rec *sqlstore.QuestionnaireSession) (Session, error) {
-	s := Session{State: State(rec.State), PausedBy: rec.PausedBy, Language: rec.Language}
+	s := Session{State: State(rec.State), PausedBy: rec.PausedBy, Language: rec.Language, Misses: rec.Misses, Handoff: rec.Handoff}
 	var err error
 	if s.Cursor, err = ParseCursor(rec.Step); err != nil {
 		return s, err
@@ -485,10 +500,15 @@ func session(rec *sqlstore.QuestionnaireSession) (Session, error) {
 	return s, nil
 }
 
-// step turns an engine result into what the store writes.
-func step(res Result) sqlstore.QuestionnaireStep {
-	return sqlstore.QuestionnaireStep{
+// step turns an engine result into what the store writes; rowid is the
+// message that caused it.
+func step(res Result, rowid int64) sqlstore.QuestionnaireStep {
+	st := sqlstore.QuestionnaireStep{
 		Replies: res.Replies, Answered: res.Answered,
 		Language: lifeline.Language(res.Language), Stream: lifeline.Stream(res.Stream),
 	}
+	if res.Handoff != "" {
+		st.Handoff, st.Since = res.Handoff, rowid
+	}
+	return st
 }

@@ -63,7 +63,24 @@ type InboxItem struct {
 	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
 	Quarantined  int    // messages held past their sender's storage cap, not among Messages (set by Conversation)
 	CaseCode     string // the code name of the contact's case, if any
+	Bot          BotState
 }
+
+// BotState is where the registration bot stands in a conversation, as a
+// queue shows it.
+type BotState struct {
+	State    string // active, paused, completing; "" when it has no session or is done
+	PausedBy string // while paused: contact, operator or bot
+	Handoff  string // why the bot handed the contact to operators (question, unusable), while paused; "" otherwise
+}
+
+// HandedOff reports whether the bot handed the contact to operators and no
+// operator has taken over yet.
+func (b BotState) HandedOff() bool { return b.State == QuestionnairePaused && b.PausedBy == "bot" }
+
+// botColumns read a conversation v's BotState from its session q (LEFT JOIN).
+const botColumns = `CASE WHEN q.state IN ('active', 'paused', 'completing') THEN q.state ELSE '' END,
+	CASE WHEN q.state = 'paused' THEN q.paused_by ELSE '' END, CASE WHEN q.state = 'paused' THEN q.handoff ELSE '' END`
 
 // Pseudonym is how the console names a contact who has no case yet: a short
 // tag drawn from the random contact id, never from personal data.
@@ -110,7 +127,8 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 		rows, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			var opened, last string
 			err = rows.Scan(&r.it.ID, &r.it.ContactID, &r.it.Kind, &r.it.Channel, &r.it.State, &r.it.Campaign, &r.it.AssignedTo,
-				&r.it.AssignedName, &r.it.Stream, &r.it.Language, &r.it.Escalated, &opened, &last, &r.mid, &r.at, &r.pos, &r.it.CaseCode)
+				&r.it.AssignedName, &r.it.Stream, &r.it.Language, &r.it.Escalated, &opened, &last, &r.mid, &r.at, &r.pos, &r.it.CaseCode,
+				&r.it.Bot.State, &r.it.Bot.PausedBy, &r.it.Bot.Handoff)
 			if err == nil {
 				r.it.OpenedDay, err = lifeline.ParseDay(opened)
 			}
@@ -123,10 +141,12 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 				CASE WHEN v.waiting_seq IS NULL THEN NULL ELSE
 					(SELECT COUNT(*) FROM conversations w WHERE w.waiting_seq <= v.waiting_seq AND w.state <> 'closed'
 						AND (w.assigned_to IS NULL) = (v.assigned_to IS NULL)) END,
-				COALESCE((SELECT cs.code_name FROM contacts k JOIN cases cs ON cs.id = k.case_id WHERE k.id = v.contact_id), '')
+				COALESCE((SELECT cs.code_name FROM contacts k JOIN cases cs ON cs.id = k.case_id WHERE k.id = v.contact_id), ''),
+				`+botColumns+`
 			FROM conversations v
 			LEFT JOIN operators o ON o.id = v.assigned_to
 			LEFT JOIN messages m ON m.rowid = `+waitingMessage+`
+			LEFT JOIN questionnaire_sessions q ON q.conversation_id = v.id
 			WHERE `+queueWhere(q.Queue)+` AND (?1 = '' OR v.stream = ?1)
 			ORDER BY v.waiting_seq IS NULL, v.waiting_seq, v.last_activity_day DESC, v.rowid DESC
 			LIMIT ?3`, q.Stream, q.Operator, q.Limit)
@@ -179,10 +199,12 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 		err := tx.QueryRow(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
 				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq IS NOT NULL, v.last_inbound_hour,
 				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold <> 'quarantined'),
-				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold = 'quarantined')
-			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to WHERE v.id = ?`, id).
+				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold = 'quarantined'), `+botColumns+`
+			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to
+			LEFT JOIN questionnaire_sessions q ON q.conversation_id = v.id WHERE v.id = ?`, id).
 			Scan(&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
-				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &it.Waiting, &lastInbound, &it.Messages, &it.Quarantined)
+				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &it.Waiting, &lastInbound, &it.Messages, &it.Quarantined,
+				&it.Bot.State, &it.Bot.PausedBy, &it.Bot.Handoff)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}

@@ -143,7 +143,7 @@ type QuestionnaireSession struct {
 	Contact      lifeline.ContactID
 	Version      int    // the definition it runs on; 0 before it started
 	State        string // active, paused, completing, done
-	PausedBy     string // contact or operator, while paused
+	PausedBy     string // contact, operator or bot, while paused
 	Step         string // the question it waits on; "" before the first
 	Language     string
 	// Answers are the answers so far, JSON, opened; nil when the store
@@ -152,6 +152,8 @@ type QuestionnaireSession struct {
 	LastRowid              int64 // the last message of the conversation it has dealt with
 	Reask                  bool  // resumed by an operator: ask the current question again (or start)
 	Outcome                string
+	Misses                 int    // answers in a row the question could not take
+	Handoff                string // why the bot handed the contact to operators (question, unusable), while paused; "" otherwise
 	Case                   lifeline.CaseID
 	Plan                   []byte // completing: the ids the case and its persons get, JSON
 	Seq                    int64  // every change bumps it; writes are conditional on it
@@ -164,14 +166,14 @@ func questionnaireAAD(conv lifeline.ConversationID) seal.AAD {
 	return seal.AAD{Table: "questionnaire_sessions", Column: "answers", Row: string(conv)}
 }
 
-const questionnaireSessionColumns = `conversation_id, contact_id, version, state, paused_by, step, language, answers, last_rowid, reask, outcome, COALESCE(case_id, ''), plan, seq, started_day, updated_day`
+const questionnaireSessionColumns = `conversation_id, contact_id, version, state, paused_by, step, language, answers, last_rowid, reask, outcome, misses, handoff, COALESCE(case_id, ''), plan, seq, started_day, updated_day`
 
 func (db *DB) scanQuestionnaireSession(tx *Tx, row interface{ Scan(...any) error }, open bool) (*QuestionnaireSession, error) {
 	var s QuestionnaireSession
 	var answers []byte
 	var plan, started, updated string
 	if err := row.Scan(&s.Conversation, &s.Contact, &s.Version, &s.State, &s.PausedBy, &s.Step, &s.Language, &answers,
-		&s.LastRowid, &s.Reask, &s.Outcome, &s.Case, &plan, &s.Seq, &started, &updated); err != nil {
+		&s.LastRowid, &s.Reask, &s.Outcome, &s.Misses, &s.Handoff, &s.Case, &plan, &s.Seq, &started, &updated); err != nil {
 		return nil, err
 	}
 	var err error
@@ -327,6 +329,12 @@ type QuestionnaireStep struct {
 	// Language and Stream, if set, become the conversation's.
 	Language lifeline.Language
 	Stream   lifeline.Stream
+	// Handoff, if set, says why the bot hands the contact to operators
+	// (question, unusable): audited (questionnaire.handoff), and the
+	// conversation waits for a person from the message at rowid Since on,
+	// unless it waits already, whatever the bot answered before.
+	Handoff string
+	Since   int64
 }
 
 // SkipQuestionnaire marks a conversation the bot is not to run on.
@@ -346,9 +354,9 @@ func (db *DB) SkipQuestionnaire(ctx context.Context, conv lifeline.ConversationI
 func (db *DB) StartQuestionnaire(ctx context.Context, s *QuestionnaireSession, step QuestionnaireStep) error {
 	return db.Write(ctx, func(tx *Tx) error {
 		day := lifeline.DayOf(tx.Now()).String()
-		res, err := tx.Exec(`INSERT INTO questionnaire_sessions (conversation_id, contact_id, version, state, step, language, last_rowid, started_day, updated_day)
-			VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) FROM messages WHERE conversation_id = ?), ?, ?) ON CONFLICT DO NOTHING`,
-			s.Conversation, s.Contact, s.Version, s.State, s.Step, s.Language, s.Conversation, day, day)
+		res, err := tx.Exec(`INSERT INTO questionnaire_sessions (conversation_id, contact_id, version, state, paused_by, step, language, misses, handoff, last_rowid, started_day, updated_day)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) FROM messages WHERE conversation_id = ?), ?, ?) ON CONFLICT DO NOTHING`,
+			s.Conversation, s.Contact, s.Version, s.State, s.PausedBy, s.Step, s.Language, s.Misses, s.Handoff, s.Conversation, day, day)
 		if err != nil {
 			return err
 		}
@@ -378,7 +386,8 @@ func (db *DB) sealAnswers(tx *Tx, conv lifeline.ConversationID, answers []byte) 
 }
 
 // AdvanceQuestionnaire writes a session's new state (State, PausedBy,
-// Step, Language, Answers, LastRowid, Plan; Reask is cleared) and queues
+// Step, Language, Answers, LastRowid, Misses, Handoff, Plan; Reask is
+// cleared) and queues
 // the step's replies, in one transaction, if the session is still at seq;
 // else ECONFLICT (read it again). The message at LastRowid and everything
 // it caused commit together: after a crash the bot neither skips nor
@@ -386,9 +395,9 @@ func (db *DB) sealAnswers(tx *Tx, conv lifeline.ConversationID, answers []byte) 
 func (db *DB) AdvanceQuestionnaire(ctx context.Context, s *QuestionnaireSession, seq int64, step QuestionnaireStep) error {
 	return db.Write(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`UPDATE questionnaire_sessions SET state = ?, paused_by = ?, step = ?, language = ?, last_rowid = ?, plan = ?,
-				reask = 0, seq = seq + 1, updated_day = ?
+				misses = ?, handoff = ?, reask = 0, seq = seq + 1, updated_day = ?
 			WHERE conversation_id = ? AND seq = ? AND state <> 'done'`,
-			s.State, s.PausedBy, s.Step, s.Language, s.LastRowid, string(s.Plan), lifeline.DayOf(tx.Now()).String(), s.Conversation, seq)
+			s.State, s.PausedBy, s.Step, s.Language, s.LastRowid, string(s.Plan), s.Misses, s.Handoff, lifeline.DayOf(tx.Now()).String(), s.Conversation, seq)
 		if err != nil {
 			return err
 		}
@@ -402,9 +411,22 @@ func (db *DB) AdvanceQuestionnaire(ctx context.Context, s *QuestionnaireSession,
 	})
 }
 
-// applyStep queues a step's replies and sets the conversation's language
-// and stream.
+// applyStep queues a step's replies, sets the conversation's language and
+// stream, and records a hand-off.
 func (db *DB) applyStep(tx *Tx, conv lifeline.ConversationID, contact lifeline.ContactID, step QuestionnaireStep) error {
+	if step.Handoff != "" {
+		// The contact waits for a person, exactly as if no bot had run: the
+		// router's rule (waiting_seq) takes the conversation, its timer
+		// starts at the message that caused the hand-off, and it escalates
+		// past the target. The bot's earlier replies may have ended an
+		// earlier wait; a wait already running keeps its start.
+		if _, err := tx.Exec(`UPDATE conversations SET waiting_seq = COALESCE(waiting_seq, ?) WHERE id = ? AND state <> 'closed'`, step.Since, conv); err != nil {
+			return err
+		}
+		if _, err := AppendAudit(tx, audit.Entry{Actor: lifeline.ActorSystem, Action: "questionnaire.handoff", Object: string(conv), Reason: step.Handoff, Decision: audit.DecisionAllow}); err != nil {
+			return err
+		}
+	}
 	if step.Language != "" && step.Language.Valid() {
 		if _, err := tx.Exec(`UPDATE conversations SET language = ? WHERE id = ?`, step.Language, conv); err != nil {
 			return err
@@ -608,7 +630,7 @@ func (db *DB) ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv l
 			VALUES (?, ?, 0, 'done', 'skipped', ?, ?) ON CONFLICT DO NOTHING`, conv, contact, day, day); err != nil {
 			return err
 		}
-		res, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'active', paused_by = '', step = '', version = 0, outcome = '', answers = NULL,
+		res, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'active', paused_by = '', step = '', version = 0, outcome = '', answers = NULL, misses = 0, handoff = '',
 				last_rowid = (SELECT COALESCE(MAX(rowid), 0) FROM messages WHERE conversation_id = ?), reask = 1, seq = seq + 1, started_day = ?, updated_day = ?
 			WHERE conversation_id = ? AND state = 'done' AND outcome = 'skipped'`, conv, day, day, conv)
 		if err != nil {
@@ -617,7 +639,7 @@ func (db *DB) ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv l
 		if n, _ := res.RowsAffected(); n > 0 {
 			return nil
 		}
-		res, err = tx.Exec(`UPDATE questionnaire_sessions SET state = 'active', paused_by = '', reask = 1, seq = seq + 1, updated_day = ?,
+		res, err = tx.Exec(`UPDATE questionnaire_sessions SET state = 'active', paused_by = '', misses = 0, handoff = '', reask = 1, seq = seq + 1, updated_day = ?,
 				last_rowid = (SELECT COALESCE(MAX(rowid), 0) FROM messages WHERE conversation_id = ?)
 			WHERE conversation_id = ? AND state = 'paused'`, day, conv, conv)
 		if err != nil {
