@@ -97,7 +97,7 @@ type Event struct {
 	// (with the sender), by which the message is stored once and its edits
 	// find it. Empty if the provider does neither.
 	MessageRef lifeline.Sensitive
-	Status            *Status // EventStatus only
+	Status     *Status // EventStatus only
 
 	Time time.Time // the provider's timestamp, UTC
 }

@@ -107,9 +107,9 @@ type version struct {
 // message, in seq order.
 func (db *DB) conversationVersions(tx *Tx, conv lifeline.ConversationID) (map[lifeline.MessageID][]version, error) {
 	type row struct {
-		id  string
-		v   version
-		ct  []byte
+		id string
+		v  version
+		ct []byte
 	}
 	rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 		return r, rows.Scan(&r.id, &r.v.message, &r.v.seq, &r.ct)
