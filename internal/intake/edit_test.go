@@ -5,10 +5,14 @@ package intake_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -18,6 +22,7 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/channel"
 	"github.com/lifeline-hotline/lifeline/internal/channel/channeltest"
 	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
+	"github.com/lifeline-hotline/lifeline/internal/channel/whatsapp"
 	"github.com/lifeline-hotline/lifeline/internal/intake"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
@@ -329,4 +334,48 @@ func inboundOnly(msgs []sqlstore.ConversationMessage) []sqlstore.ConversationMes
 		}
 	}
 	return out
+}
+
+// TestWhatsAppEditReplacesText: Meta's edit message (sent for numbers
+// shared with the WhatsApp Business app) names the message edited by its
+// wamid; through the real webhook handler it changes that message, the
+// earlier text kept, and its redelivery changes nothing more.
+func TestWhatsAppEditReplacesText(t *testing.T) {
+	db, k, _ := MustOpen(t, false)
+	const appSecret = "edit-test-app-secret"
+	a, err := whatsapp.New(whatsapp.Config{Name: "wa", PhoneNumberID: "106540352242922", AccessToken: "edit-test-access-token",
+		AppSecret: appSecret, VerifyToken: "edit-test-verify"}, channeltest.LoopbackClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := channeltest.Mux(channel.NewHandler(slog.New(slog.DiscardHandler), channel.NewRegistry(a), intake.New(db, k, noGreeting()), db, nil))
+	post := func(fixture string) {
+		t.Helper()
+		body, err := os.ReadFile(filepath.Join("..", "channel", "whatsapp", "testdata", fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, []byte(appSecret))
+		mac.Write(body)
+		req := httptest.NewRequest(http.MethodPost, "/hooks/whatsapp/wa", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: webhook answered %d", fixture, rec.Code)
+		}
+	}
+	post("text.json")
+	post("edit.json")
+	post("edit.json")
+	id, err := db.FindContact(context.Background(), lifeline.ChannelWhatsApp, "15550100001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := contactMessages(t, db, id)
+	if len(msgs) != 1 || msgs[0].Text.Reveal() != "Hello, we are three. How?" || !msgs[0].Edited ||
+		!slices.Equal(texts(msgs[0].Earlier), []string{"Hello, I want to surrender. How?"}) {
+		t.Fatalf("got %+v, want the one message edited, its first text earlier", msgs)
+	}
 }
