@@ -39,7 +39,7 @@ type EventType string
 // Event types.
 const (
 	EventMessage  EventType = "message"  // a new message from a contact
-	EventEdit     EventType = "edit"     // a contact edited an earlier message
+	EventEdit     EventType = "edit"     // a contact edited an earlier message (MessageRef names it; Time is the edit's)
 	EventCallback EventType = "callback" // an inline-button press (Telegram) or an interactive reply
 	EventStatus   EventType = "status"   // delivery status of an outbound message
 )
@@ -89,7 +89,15 @@ type Event struct {
 	// ProviderMessageID is the provider's id of the message itself (for an
 	// edit, of the message edited; for a status, of our outbound message).
 	ProviderMessageID string
-	Status            *Status // EventStatus only
+	// MessageRef names the message itself on its channel, for messages and
+	// edits, where a provider may deliver one message under two event IDs
+	// or edit it later: Telegram's "<chat id>:<message_id>" (a message_id is
+	// unique only in its chat), a WhatsApp wamid. An edit carries the name
+	// of the message it changes. Intake keeps only a keyed reference of it
+	// (with the sender), by which the message is stored once and its edits
+	// find it. Empty if the provider does neither.
+	MessageRef lifeline.Sensitive
+	Status     *Status // EventStatus only
 
 	Time time.Time // the provider's timestamp, UTC
 }

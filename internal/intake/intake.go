@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -149,6 +150,29 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 					return err
 				}
 			case channel.EventMessage, channel.EventEdit, channel.EventCallback:
+				if p.edit != nil {
+					// The same edit under another event id (Telegram: the same
+					// chat, message and edit_date).
+					if fresh, err := in.MarkSeen(kind, name, p.edit); err != nil || !fresh {
+						if err != nil {
+							return err
+						}
+						continue
+					}
+				}
+				if found, ok, err := in.FindInbound(p.msg); err != nil {
+					return err
+				} else if ok {
+					changed, hold, err := s.changeMessage(in, adm, kind, &e, p, found)
+					if err != nil {
+						return err
+					}
+					if changed {
+						convs, notices, media = append(convs, found.Conversation), append(notices, found.ID), append(media, false)
+						holds, threads = append(holds, hold), append(threads, p.thread)
+					}
+					continue
+				}
 				st, err := s.storeMessage(in, adm, kind, name, &e, p, newThreads)
 				if err != nil {
 					return err
@@ -205,6 +229,8 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 // prepared is what Receive works out for an event before its write.
 type prepared struct {
 	ref    []byte            // the dedupe key
+	msg    []byte            // messages and edits with a MessageRef: the message's provider reference
+	edit   []byte            // edits: the edit's own dedupe key, of the message and the edit's time
 	thread string            // messages: the sender's boot-keyed thread key
 	sender []byte            // messages: the sender's reference, by which it may be blocked
 	plan   *sqlstore.Inbound // messages: the message made ready
@@ -226,9 +252,18 @@ func (s *Service) prepare(ctx context.Context, kind lifeline.ChannelKind, name s
 	known := s.threads[p.thread]
 	s.mu.Unlock()
 	p.sender = s.refs.IntakeRef(string(kind), "sender", sender)
+	if e.MessageRef != "" && e.Type != channel.EventCallback {
+		// Keyed with the sender too: an edit names a message of its
+		// sender's, never another contact's.
+		p.msg = s.refs.IntakeRef(string(kind), name, "inbound", sender, e.MessageRef.Reveal())
+		if e.Type == channel.EventEdit {
+			p.edit = s.refs.IntakeRef(string(kind), name, "edit", sender, e.MessageRef.Reveal(), strconv.FormatInt(e.Time.Unix(), 10))
+		}
+	}
 	var err error
 	p.plan, err = s.db.PrepareInbound(ctx, sqlstore.InboundArgs{
 		Kind: kind, Channel: name, Handle: sender, SenderRef: p.sender, Known: known, Body: e.Text,
+		Ref: p.msg, Edit: e.Type == channel.EventEdit,
 	})
 	return err
 }
@@ -240,6 +275,41 @@ type stored struct {
 	msg    lifeline.MessageID
 	hold   lifeline.Hold
 	fetch  bool // it has media for the media worker to fetch
+}
+
+// changeMessage applies a fresh message or edit event to the message
+// already stored under its provider reference, and reports whether it
+// changed it. The same message under a new event id changes nothing; its
+// original, after an edit that came first, becomes the earliest version; an
+// edit becomes the current text. Edits pass the door as messages do. An edit
+// of a live location (Telegram sends one per move) is not a new text, and is
+// not kept.
+func (s *Service) changeMessage(in *sqlstore.Ingest, adm *admission, kind lifeline.ChannelKind, e *channel.Event, p *prepared, m sqlstore.StoredInbound) (bool, lifeline.Hold, error) {
+	switch {
+	case e.Type == channel.EventMessage && !m.OriginalMissing:
+		return false, lifeline.HoldNone, nil // a duplicate under a new event id
+	case e.Type == channel.EventEdit && e.Kind == channel.KindLocation:
+		return false, lifeline.HoldNone, nil
+	case e.Type != channel.EventMessage && e.Type != channel.EventEdit:
+		return false, lifeline.HoldNone, nil
+	}
+	blocked, err := in.IsBlocked(kind, p.sender)
+	if err != nil {
+		return false, lifeline.HoldNone, err
+	}
+	if blocked {
+		adm.blocked()
+		return false, lifeline.HoldNone, nil
+	}
+	// A change is of text: the media are the message's own. It takes its
+	// sender's budget like a message, and is kept whatever the budget says:
+	// the hold decides only how the views hear of it.
+	e.Media = nil
+	hold, _ := adm.take(e, p)
+	if e.Type == channel.EventMessage {
+		return true, hold, in.AddOriginal(m, e.Text)
+	}
+	return true, hold, in.AddEdit(m, e.Text)
 }
 
 // storeMessage passes a fresh message event through the door and stores
@@ -315,10 +385,13 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 		return "", "", err
 	}
 	m := &lifeline.Message{ID: plan.Message(), ContactID: contact, Direction: lifeline.Inbound, Body: e.Text, Hold: hold}
-	// No provider reference for an inbound message: nothing looks one up,
-	// and a Telegram message_id is unique only within its chat.
-	if err := in.AddMessage(m, conv, string(e.Kind), nil, ""); err != nil {
+	if err := in.AddMessage(m, conv, string(e.Kind), plan.Ref(), ""); err != nil {
 		return "", "", err
+	}
+	if plan.Edit() {
+		if err := in.MarkEditOfUnknown(m.ID); err != nil {
+			return "", "", err
+		}
 	}
 	if err := s.storeMedia(in, m.ID, contact, e, skip); err != nil {
 		return "", "", err

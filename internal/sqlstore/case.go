@@ -509,6 +509,12 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			n++
 		}
 
+		nv, err := db.resealVersions(tx)
+		if err != nil {
+			return err
+		}
+		n += nv
+
 		type unindexed struct {
 			id lifeline.ContactID
 			ch lifeline.ChannelKind
@@ -603,6 +609,8 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'media:' || d.id FROM media d JOIN contacts c ON c.id = d.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM jobs WHERE media_id IN (SELECT d.id FROM media d JOIN contacts c ON c.id = d.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM media WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
+			`DELETE FROM data_keys WHERE owner IN (SELECT 'version:' || x.id FROM message_versions x JOIN messages m ON m.id = x.message_id JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM message_versions WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'message:' || m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM jobs WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,

@@ -108,7 +108,8 @@ func (in *Ingest) OpenConversation(contact lifeline.ContactID, kind lifeline.Cha
 
 // AddMessage stores a message of a conversation, sealed (see
 // DB.AddMessage). providerRef, if not nil, is the keyed HMAC of the
-// provider's id of the message, by which status updates find it.
+// provider's id of the message, by which status updates find an outbound
+// message, and duplicates and edits an inbound one (FindInbound).
 func (in *Ingest) AddMessage(m *lifeline.Message, conversation lifeline.ConversationID, kind string, providerRef []byte, status string) error {
 	return in.db.addMessage(in.tx, m, conversation, kind, providerRef, status)
 }
@@ -187,6 +188,8 @@ type Inbound struct {
 	at           time.Time
 	senderRef    []byte
 	cacheKey     string // "" if not cached
+	ref          []byte // the provider reference, or nil (see InboundArgs.Ref)
+	edit         bool   // stored from an edit whose original is unknown
 
 	body, sealedAt []byte      // sealed; nil unless StoreInbound may store them
 	keyID          []byte      // the stored key they are sealed under
@@ -207,6 +210,12 @@ type InboundArgs struct {
 	// keys are sealed (no blind index to find it by), if any.
 	Known lifeline.ContactID
 	Body  lifeline.Sensitive
+	// Ref, if not nil, is the provider reference the message is stored
+	// under (see FindInbound): the intake key's HMAC of its provider id.
+	Ref []byte
+	// Edit: the message is an edit whose original is unknown; it is stored
+	// marked edited, its original missing.
+	Edit bool
 }
 
 // Contact is the contact the message belongs to, and whether it was found
@@ -216,6 +225,12 @@ func (p *Inbound) Contact() (lifeline.ContactID, bool) { return p.contact, p.fou
 
 // Message is the id the message is to be stored under.
 func (p *Inbound) Message() lifeline.MessageID { return p.message }
+
+// Ref is the provider reference the message is to be stored under, or nil.
+func (p *Inbound) Ref() []byte { return p.ref }
+
+// Edit reports whether the message is an edit whose original is unknown.
+func (p *Inbound) Edit() bool { return p.edit }
 
 // Conversation is the open conversation the message was stored in by
 // StoreInbound.
@@ -298,7 +313,7 @@ func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, erro
 	if db.sealer == nil {
 		return nil, errNoSealer
 	}
-	p := &Inbound{message: lifeline.NewMessageID(), at: db.Now(), senderRef: a.SenderRef}
+	p := &Inbound{message: lifeline.NewMessageID(), at: db.Now(), senderRef: a.SenderRef, ref: a.Ref, edit: a.Edit}
 	var exact []byte
 	ik, err := db.sealer.IndexKeys()
 	sealed := errors.Is(err, keys.ErrSealed)
@@ -417,8 +432,8 @@ func (p *Inbound) premake(s Sealer, owner string, c seal.Compartment) (premadeKe
 // already marked with this day, this hour and a waiting message (so that
 // nothing on it changes), and under a key that still exists.
 const (
-	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, hold, created_day)
-	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?, ?
+	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, hold, created_day, provider_ref, edited_day, original_missing)
+	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?
 	WHERE NOT EXISTS (SELECT 1 FROM blocked_senders WHERE channel_kind = ? AND sender_ref = ?)
 	AND EXISTS (SELECT 1 FROM conversations WHERE id = ? AND contact_id = ? AND state = 'open'
 		AND last_activity_day = ? AND last_inbound_hour = ? AND waiting_seq IS NOT NULL)`
@@ -438,7 +453,12 @@ func (in *Ingest) StoreInbound(p *Inbound, channel lifeline.ChannelKind, kind st
 	}
 	day := lifeline.DayOf(p.at).String()
 	hour := p.at.UTC().Truncate(time.Hour).Format(hourFormat)
-	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, hold, day,
+	var editedDay any
+	missing := 0
+	if p.edit {
+		editedDay, missing = day, 1
+	}
+	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, hold, day, p.ref, editedDay, missing,
 		channel, p.senderRef, p.conversation, p.contact, day, hour}
 	q := insertInbound
 	if p.own == nil {

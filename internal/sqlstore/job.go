@@ -243,11 +243,16 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 			m      ConversationMessage
 			ct, at []byte
 			d      string
+			edited sql.NullString
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d)
-		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d, &r.edited, &r.m.OriginalMissing)
+		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day, m.edited_day, m.original_missing = 1
 			FROM messages m LEFT JOIN operators o ON o.id = m.author_id WHERE m.conversation_id = ? AND m.hold <> 'quarantined' ORDER BY m.rowid`, conv)
+		if err != nil {
+			return err
+		}
+		versions, err := db.conversationVersions(tx, conv)
 		if err != nil {
 			return err
 		}
@@ -263,6 +268,13 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 			if r.m.Day, err = lifeline.ParseDay(r.d); err != nil {
 				return err
 			}
+			if r.edited.Valid {
+				r.m.Edited = true
+				if r.m.EditedDay, err = lifeline.ParseDay(r.edited.String); err != nil {
+					return err
+				}
+			}
+			withVersions(&r.m, versions[r.m.ID])
 			out = append(out, r.m)
 		}
 		return nil
@@ -281,6 +293,17 @@ type ConversationMessage struct {
 	Day          lifeline.Day
 	At           time.Time // exact time, opened from its sealed copy; zero for rows older than that column
 	Author       string    // the username of the operator who wrote it; "" for the contact or the system
+
+	// Edited: the contact edited the message (Text is its current text), or
+	// it was stored from an edit whose original was unknown; EditedDay is the
+	// day of the latest edit.
+	Edited    bool
+	EditedDay lifeline.Day
+	// OriginalMissing: stored from an edit; the text first sent never came.
+	OriginalMissing bool
+	// Earlier are the message's texts before the current one, oldest first,
+	// for those who may read the conversation.
+	Earlier []lifeline.Sensitive
 }
 
 // ReleaseLeases frees the leases of every job: call it when a server starts

@@ -110,6 +110,14 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 		for _, m := range msgs {
 			owners = append(owners, "message:"+m)
 		}
+		versions, err := queryAll(tx, func(rows *sql.Rows) (v string, err error) { return v, rows.Scan(&v) },
+			`SELECT x.id FROM message_versions x JOIN messages m ON m.id = x.message_id WHERE m.contact_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, v := range versions {
+			owners = append(owners, versionOwner(v))
+		}
 		media, err := queryAll(tx, func(rows *sql.Rows) (m string, err error) { return m, rows.Scan(&m) },
 			`SELECT id FROM media WHERE contact_id = ?`, id)
 		if err != nil {
@@ -121,6 +129,7 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 		for _, q := range []string{
 			`DELETE FROM jobs WHERE media_id IN (SELECT id FROM media WHERE contact_id = ?)`,
 			`DELETE FROM media WHERE contact_id = ?`,
+			`DELETE FROM message_versions WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?)`,
 			`DELETE FROM jobs WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?)`,
 			`DELETE FROM messages WHERE contact_id = ?`,
 			`DELETE FROM questionnaire_sessions WHERE contact_id = ?`,

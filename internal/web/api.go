@@ -135,6 +135,13 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		Status       string             `json:"status,omitempty"`
 		StatusReason string             `json:"status_reason,omitempty"`
 		Day          lifeline.Day       `json:"day"`
+		// Edited: the contact edited it (text is the current one) or it
+		// was stored from an edit; earlier holds the texts before, oldest
+		// first.
+		Edited          bool          `json:"edited,omitempty"`
+		EditedDay       *lifeline.Day `json:"edited_day,omitempty"`
+		OriginalMissing bool          `json:"original_missing,omitempty"`
+		Earlier         []string      `json:"earlier,omitempty"`
 	}
 	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
@@ -151,8 +158,15 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 			Messages []message `json:"messages"`
 		}{Messages: make([]message, 0, len(list))}
 		for _, m := range list {
-			out.Messages = append(out.Messages, message{ID: m.ID, Direction: m.Direction, Kind: m.Kind, Text: m.Text.Reveal(),
-				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day})
+			msg := message{ID: m.ID, Direction: m.Direction, Kind: m.Kind, Text: m.Text.Reveal(),
+				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day, Edited: m.Edited, OriginalMissing: m.OriginalMissing}
+			if m.Edited {
+				msg.EditedDay = &m.EditedDay
+			}
+			for _, e := range m.Earlier {
+				msg.Earlier = append(msg.Earlier, e.Reveal())
+			}
+			out.Messages = append(out.Messages, msg)
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

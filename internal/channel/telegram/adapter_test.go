@@ -90,40 +90,40 @@ func TestWebhook(t *testing.T) {
 	}{
 		{name: "text", fixture: "text", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000101", Type: channel.EventMessage, Kind: channel.KindText,
-			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас двое.", ProviderMessageID: "101", Time: unix(1782000101),
+			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас двое.", ProviderMessageID: "101", MessageRef: "6100000001:101", Time: unix(1782000101),
 		})}},
 		{name: "start with payload", fixture: "start_with_payload", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000102", Type: channel.EventMessage, Kind: channel.KindText,
-			Text: "/start tg_ad-2026_06", Campaign: "tg_ad-2026_06", ProviderMessageID: "102", Time: unix(1782000102),
+			Text: "/start tg_ad-2026_06", Campaign: "tg_ad-2026_06", ProviderMessageID: "102", MessageRef: "6100000001:102", Time: unix(1782000102),
 		})}},
 		{name: "photo: the largest size", fixture: "photo", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000103", Type: channel.EventMessage, Kind: channel.KindPhoto, Text: "Мой жетон",
 			Media:             []channel.Media{{ProviderID: "AgACAgIAAxkBAAIBZ2ZlargeAAFAKE_photo_y", Size: 187311}},
-			ProviderMessageID: "103", Time: unix(1782000103),
+			ProviderMessageID: "103", MessageRef: "6100000001:103", Time: unix(1782000103),
 		})}},
 		{name: "voice", fixture: "voice", want: 200, events: []channel.Event{{
 			ID: "update:700000104", Type: channel.EventMessage, Kind: channel.KindVoice,
 			Sender: "5200000002", ReplyTo: "5200000002", SenderName: "Дмитрий", Language: "be",
 			Media:             []channel.Media{{ProviderID: "AwACAgIAAxkBAAIBaFAKE_voice", MIME: "audio/ogg", Size: 23456}},
-			ProviderMessageID: "104", Time: unix(1782000104),
+			ProviderMessageID: "104", MessageRef: "5200000002:104", Time: unix(1782000104),
 		}}},
 		{name: "document", fixture: "document", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000105", Type: channel.EventMessage, Kind: channel.KindDocument, Text: "Приказ о переброске",
 			Media:             []channel.Media{{ProviderID: "BQACAgIAAxkBAAIBaFAKE_doc", MIME: "application/pdf", Size: 48213}},
-			ProviderMessageID: "105", Time: unix(1782000105),
+			ProviderMessageID: "105", MessageRef: "6100000001:105", Time: unix(1782000105),
 		})}},
 		{name: "location, digits as sent", fixture: "location", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000106", Type: channel.EventMessage, Kind: channel.KindLocation,
 			Location:          &channel.Location{Latitude: "48.015883", Longitude: "37.80285"},
-			ProviderMessageID: "106", Time: unix(1782000106),
+			ProviderMessageID: "106", MessageRef: "6100000001:106", Time: unix(1782000106),
 		})}},
 		{name: "contact", fixture: "contact", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000107", Type: channel.EventMessage, Kind: channel.KindContact,
-			Text: "79990000001 (Алексей Воробьёв)", ProviderMessageID: "107", Time: unix(1782000107),
+			Text: "79990000001 (Алексей Воробьёв)", ProviderMessageID: "107", MessageRef: "6100000001:107", Time: unix(1782000107),
 		})}},
 		{name: "edited message", fixture: "edited", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000108", Type: channel.EventEdit, Kind: channel.KindText,
-			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас трое.", ProviderMessageID: "101", Time: unix(1782000222),
+			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас трое.", ProviderMessageID: "101", MessageRef: "6100000001:101", Time: unix(1782000222),
 		})}},
 		{name: "callback query", fixture: "callback", want: 200, events: []channel.Event{alexey(channel.Event{
 			ID: "update:700000109", Type: channel.EventCallback, Text: "lang:ru", ProviderMessageID: "4382947382947382901",
@@ -142,7 +142,7 @@ func TestWebhook(t *testing.T) {
 			Sender: "6300000004", ReplyTo: "6300000004", Language: "uk",
 			SenderName:        "\u202eвеселый\u202c Op\u200berator \u2067مرحبا\u2069",
 			Text:              lifeline.Sensitive("gnp.\u202eexe\nline1\r\n2026-06-21 INFO admin login ok\u001b[2J a\uFFFDb Z" + strings.Repeat("\u0336", 50)),
-			ProviderMessageID: "117", Time: unix(1782000117),
+			ProviderMessageID: "117", MessageRef: "6300000004:117", Time: unix(1782000117),
 		}}},
 		{name: "4096 Cyrillic characters stored whole", fixture: "huge_text", want: 200, check: func(t *testing.T, got []channel.Event) {
 			if len(got) != 1 || got[0].Text.Reveal() != strings.Repeat("я", 4095)+"!" {
@@ -154,12 +154,12 @@ func TestWebhook(t *testing.T) {
 		{name: "invalid UTF-8 replaced", body: invalidUTF8(`{"update_id":9,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"from":{"id":42,"is_bot":false,"first_name":"<FF>"},"text":"ok <C3 28> bad"}}`),
 			want: 200, events: []channel.Event{{
 				ID: "update:9", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
-				SenderName: "\uFFFD", Text: "ok \uFFFD( bad", ProviderMessageID: "1", Time: unix(1782000000),
+				SenderName: "\uFFFD", Text: "ok \uFFFD( bad", ProviderMessageID: "1", MessageRef: "42:1", Time: unix(1782000000),
 			}}},
 		{name: "lone surrogates", body: []byte(`{"update_id":10,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"text":"\ud800 \udfff\ud800"}}`),
 			want: 200, events: []channel.Event{{
 				ID: "update:10", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
-				Text: "\uFFFD \uFFFD\uFFFD", ProviderMessageID: "1", Time: unix(1782000000),
+				Text: "\uFFFD \uFFFD\uFFFD", ProviderMessageID: "1", MessageRef: "42:1", Time: unix(1782000000),
 			}}},
 		{name: "over-long text still stored", body: []byte(`{"update_id":11,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"text":"` + strings.Repeat("ы", 100000) + `"}}`),
 			want: 200, check: func(t *testing.T, got []channel.Event) {
@@ -170,7 +170,7 @@ func TestWebhook(t *testing.T) {
 		{name: "invalid deep-link payloads are text only", body: []byte(`{"update_id":12,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"text":"/start ../../x"}}`),
 			want: 200, events: []channel.Event{{
 				ID: "update:12", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
-				Text: "/start ../../x", ProviderMessageID: "1", Time: unix(1782000000),
+				Text: "/start ../../x", ProviderMessageID: "1", MessageRef: "42:1", Time: unix(1782000000),
 			}}},
 		{name: "unknown update type ignored", body: []byte(`{"update_id":13,"hologram":{"x":1}}`), want: 200},
 		{name: "poll ignored whatever its content", body: []byte(`{"update_id":14,"poll":{"id":[1,2]}}`), want: 200},
@@ -637,6 +637,15 @@ func FuzzParse(f *testing.F) {
 		for _, e := range b.Events {
 			if !strings.HasPrefix(e.ID, "update:") || e.Sender.IsEmpty() || e.ReplyTo.IsEmpty() || e.ProviderMessageID == "" {
 				t.Fatalf("incomplete event %+v", e)
+			}
+			// A message or an edit names itself by chat and message id,
+			// which dedupes it and finds what an edit changes; a callback
+			// names no message.
+			if wantRef := e.ReplyTo.Reveal() + ":" + e.ProviderMessageID; e.Type != channel.EventCallback && e.MessageRef.Reveal() != wantRef {
+				t.Fatalf("%s event names message %q, want %q", e.Type, e.MessageRef.Reveal(), wantRef)
+			}
+			if e.Type == channel.EventCallback && !e.MessageRef.IsEmpty() {
+				t.Fatalf("callback names a message")
 			}
 			for _, s := range []string{e.Text.Reveal(), e.SenderName.Reveal(), e.Campaign, e.Language} {
 				if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {

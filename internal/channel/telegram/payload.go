@@ -282,6 +282,7 @@ func parseMessage(id string, typ channel.EventType, m *message) (channel.Batch, 
 		Type:              typ,
 		ReplyTo:           lifeline.Sensitive(strconv.FormatInt(m.Chat.ID, 10)),
 		ProviderMessageID: strconv.FormatInt(m.MessageID, 10),
+		MessageRef:        lifeline.Sensitive(strconv.FormatInt(m.Chat.ID, 10) + ":" + strconv.FormatInt(m.MessageID, 10)),
 		Time:              unixTime(m.Date),
 	}
 	if typ == channel.EventEdit && m.EditDate > 0 {

@@ -347,6 +347,7 @@ func (p *parser) message(m *message, names map[string]string, own string) error 
 		Sender:            lifeline.Sensitive(sender),
 		SenderName:        lifeline.Sensitive(clean(names[sender])),
 		ProviderMessageID: m.ID,
+		MessageRef:        lifeline.Sensitive(m.ID),
 		Time:              p.timestamp(m.Timestamp),
 	}
 	switch m.Type {
@@ -416,14 +417,37 @@ func (p *parser) message(m *message, names map[string]string, own string) error 
 		if r == nil {
 			return p.placeholder(e)
 		}
-		e.Type, e.Text = channel.EventCallback, sensitive(firstNonEmpty(r.ID, r.Title))
+		e.Type, e.Text, e.MessageRef = channel.EventCallback, sensitive(firstNonEmpty(r.ID, r.Title)), ""
 	case "button":
 		// A quick-reply button of a template we sent: a callback like an
 		// interactive reply; Text is its payload, or its label.
 		if m.Button == nil {
 			return p.placeholder(e)
 		}
-		e.Type, e.Text = channel.EventCallback, sensitive(firstNonEmpty(m.Button.Payload, m.Button.Text))
+		e.Type, e.Text, e.MessageRef = channel.EventCallback, sensitive(firstNonEmpty(m.Button.Payload, m.Button.Text)), ""
+	case "edit":
+		// A contact edited a message (text, or a caption): Meta sends this
+		// for numbers shared with the WhatsApp Business app ("Coexistence";
+		// elsewhere an edit comes as unsupported). The event names the
+		// message edited; its content is the new text. An edit lifeline
+		// cannot read is kept as a placeholder, as any message.
+		ed := m.Edit
+		if ed == nil || ed.Message == nil || !validProviderID(ed.OriginalMessageID) || ed.OriginalMessageID == m.ID {
+			return p.placeholder(e)
+		}
+		e.Type, e.ProviderMessageID, e.MessageRef = channel.EventEdit, ed.OriginalMessageID, lifeline.Sensitive(ed.OriginalMessageID)
+		switch n := ed.Message; {
+		case n.Type == "text" && n.Text != nil:
+			e.Kind, e.Text = channel.KindText, sensitive(n.Text.Body)
+		case n.Type == "image" && n.Image != nil:
+			e.Kind, e.Text = channel.KindPhoto, sensitive(n.Image.Caption)
+		case n.Type == "video" && n.Video != nil:
+			e.Kind, e.Text = channel.KindVideo, sensitive(n.Video.Caption)
+		case n.Type == "document" && n.Document != nil:
+			e.Kind, e.Text = channel.KindDocument, sensitive(n.Document.Caption)
+		default:
+			return p.placeholder(e)
+		}
 	case "reaction":
 		p.ignore(ignoredReaction)
 		return nil
@@ -443,6 +467,7 @@ func (p *parser) message(m *message, names map[string]string, own string) error 
 // placeholder keeps a message whose content lifeline cannot show.
 func (p *parser) placeholder(e channel.Event) error {
 	e.Type, e.Kind, e.Text, e.Media, e.Location = channel.EventMessage, channel.KindOther, "", nil, nil
+	e.ProviderMessageID, e.MessageRef = e.ID, lifeline.Sensitive(e.ID)
 	p.add(e)
 	return nil
 }

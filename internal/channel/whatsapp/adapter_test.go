@@ -81,7 +81,7 @@ func msgEvent(id, from, name string, kind channel.MessageKind, text string) chan
 	return channel.Event{
 		ID: id, Type: channel.EventMessage, Kind: kind,
 		Sender: lifeline.Sensitive(from), SenderName: lifeline.Sensitive(name), Text: lifeline.Sensitive(text),
-		ProviderMessageID: id, Time: testTime,
+		ProviderMessageID: id, MessageRef: lifeline.Sensitive(id), Time: testTime,
 	}
 }
 
@@ -105,11 +105,17 @@ func TestFixtures(t *testing.T) {
 	batchC := msgEvent(wamid(userC, 4), userC, "Cyril", channel.KindText, "third")
 	batchC.Time = time.Unix(1750000005, 0).UTC()
 	button := msgEvent(wamid(userA, 10), userA, "Alex", "", "lang:ru")
-	button.Type = channel.EventCallback
+	button.Type, button.MessageRef = channel.EventCallback, ""
 	list := msgEvent(wamid(userA, 11), userA, "Alex", "", "topic:surrender")
-	list.Type = channel.EventCallback
+	list.Type, list.MessageRef = channel.EventCallback, ""
+	// An edit names the message edited (original_message_id) and carries
+	// the new text; its own wamid is the event's.
+	edited := msgEvent(wamid(userA, 30), userA, "Alex", channel.KindText, "Hello, we are three. How?")
+	edited.Type, edited.ProviderMessageID, edited.MessageRef = channel.EventEdit, wamid(userA, 1), lifeline.Sensitive(wamid(userA, 1))
+	editedCaption := msgEvent(wamid(userA, 31), userA, "Alex", channel.KindPhoto, "my unit's position, north side")
+	editedCaption.Type, editedCaption.ProviderMessageID, editedCaption.MessageRef = channel.EventEdit, wamid(userA, 5), lifeline.Sensitive(wamid(userA, 5))
 	tmplButton := msgEvent(wamid(userA, 12), userA, "Alex", "", "continue")
-	tmplButton.Type = channel.EventCallback
+	tmplButton.Type, tmplButton.MessageRef = channel.EventCallback, ""
 	loc := msgEvent(wamid(userA, 8), userA, "Alex", channel.KindLocation, "Bus stop\nMain street 1")
 	loc.Location = &channel.Location{Latitude: "48.4647", Longitude: "35.0462"}
 	bsuid := "US.13491208655302741918"
@@ -148,6 +154,9 @@ func TestFixtures(t *testing.T) {
 		{"unsupported.json", []channel.Event{msgEvent(wamid(userA, 17), userA, "Alex", channel.KindOther, "")}, false},
 		{"bsuid_only.json", []channel.Event{msgEvent(wamid(bsuid, 22), bsuid, "Anon", channel.KindText, "hello without a phone")}, false},
 		{"duplicate_in_body.json", []channel.Event{msgEvent(wamid(userA, 23), userA, "Alex", channel.KindText, "twice")}, false},
+		{"edit.json", []channel.Event{edited}, false},
+		{"edit_of_caption.json", []channel.Event{editedCaption}, false},
+		{"edit_unreadable.json", []channel.Event{msgEvent(wamid(userA, 32), userA, "Alex", channel.KindOther, "")}, false},
 		{"non_ascii_text.json", []channel.Event{msgEvent(wamid(userA, 21), userA, "Иван Петров 🇷🇺", channel.KindText, "Здравствуйте! Хочу сдаться 🙏🏻 äöå")}, false},
 		{"missing_wamid.json", nil, true},
 		{"wrong_types.json", nil, true},

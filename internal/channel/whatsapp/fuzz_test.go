@@ -51,9 +51,19 @@ func FuzzParse(f *testing.F) {
 			}
 			seen[e.ID] = true
 			switch e.Type {
-			case channel.EventMessage, channel.EventCallback:
+			case channel.EventMessage, channel.EventCallback, channel.EventEdit:
 				if e.Sender.IsEmpty() {
 					t.Fatal("message without a sender")
+				}
+				// A message names itself, an edit the message it edits, a
+				// callback nothing: what intake dedupes and finds by.
+				switch want := e.ProviderMessageID; {
+				case e.Type == channel.EventCallback && !e.MessageRef.IsEmpty():
+					t.Fatal("callback names a message")
+				case e.Type == channel.EventMessage && (e.MessageRef.Reveal() != e.ID || want != e.ID):
+					t.Fatalf("message names %q, want its own id", e.MessageRef.Reveal())
+				case e.Type == channel.EventEdit && (e.MessageRef.Reveal() != want || want == e.ID || len(e.Media) > 0):
+					t.Fatalf("edit names %q, want another message's id and no media", e.MessageRef.Reveal())
 				}
 			case channel.EventStatus:
 				if e.Status == nil || !strings.HasPrefix(e.ID, e.ProviderMessageID+":") {

@@ -67,6 +67,14 @@ type message struct {
 	Button      *button       `json:"button"`
 	Errors      []graphData   `json:"errors"`
 	Unsupported *unsupportedT `json:"unsupported"`
+	Edit        *edit         `json:"edit"`
+}
+
+// edit is the object of an edit message: the new content (a message of its
+// own, without sender or id) of the message original_message_id names.
+type edit struct {
+	OriginalMessageID string   `json:"original_message_id"`
+	Message           *message `json:"message"`
 }
 
 type text struct {
