@@ -85,6 +85,10 @@ type Event struct {
 	Campaign string             // the payload of a Telegram /start deep link: a campaign code, never personal
 	Media    []Media
 	Location *Location
+	// OptOut is OptOutStop or OptOutStart when the message opts the
+	// contact out of, or back into, messages from this channel (an SMS
+	// STOP or START); "" otherwise. The message is stored all the same.
+	OptOut string
 
 	// ProviderMessageID is the provider's id of the message itself (for an
 	// edit, of the message edited; for a status, of our outbound message).
@@ -94,12 +98,31 @@ type Event struct {
 	Time time.Time // the provider's timestamp, UTC
 }
 
-// Media is a file the provider holds for us, to fetch at once.
+// Opt-outs an Event carries.
+const (
+	OptOutStop  = "stop"
+	OptOutStart = "start"
+)
+
+// Media is a file the provider holds for us, to fetch at once; or, if
+// Refused is set, one that arrived and that the adapter will not fetch.
 type Media struct {
-	ProviderID string // file_id, media id, MediaUrl
-	MIME       string
-	Size       int64 // bytes, if the provider says; 0 if not
+	ProviderID string // file_id, media id, MediaUrl; empty if Refused
+	MIME       string // the provider's claim
+	Size       int64  // bytes, if the provider says; 0 if not
+	// Refused is why the file is not fetched: a fixed reason
+	// (MediaRefusedHost), never the URL. The message records that a file
+	// arrived and was refused, so that the operator can ask for it again.
+	Refused string
 }
+
+// Reasons an adapter refuses to fetch a file.
+const (
+	// MediaRefusedHost: the file is not on the provider's API host (and
+	// our account there); fetching it would send our credentials, or us,
+	// elsewhere (HOSTILE-INPUTS G-02).
+	MediaRefusedHost = "not on the provider's host"
+)
 
 // Location is a point a contact shared.
 type Location struct {

@@ -62,6 +62,7 @@ type InboxItem struct {
 	Escalated    bool
 	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
 	CaseCode     string // the code name of the contact's case, if any
+	OptOut       *OptOut // the contact has opted out of this channel (SMS STOP): nothing can be sent; nil if not (set by Conversation)
 }
 
 // Pseudonym is how the console names a contact who has no case yet: a short
@@ -188,6 +189,9 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 			return err
 		}
 		it.WindowClosed = !windowOpen(it.Kind, lastInbound, tx.Now())
+		if it.OptOut, err = conversationOptOut(tx, it.ID); err != nil {
+			return err
+		}
 		if it.OpenedDay, err = lifeline.ParseDay(opened); err != nil {
 			return err
 		}

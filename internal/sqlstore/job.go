@@ -134,13 +134,26 @@ func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent boo
 //
 // On WhatsApp, outside the 24-hour customer-service window only an approved
 // template can be sent: a free-form reply then is refused (ECONFLICT) with
-// a message that says so; QueueTemplate sends the template.
+// a message that says so; QueueTemplate sends the template. A text longer
+// than the channel's provider takes, counted as it counts
+// (lifeline.MessageLength), is refused (EINVALID); so is any message to a
+// contact who has opted out of the channel (SMS STOP), with ECONFLICT and
+// a sentence naming the other channel kinds he has used (OptOut.Refusal).
 func (db *DB) QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error) {
-	if text == "" || len(text) > 4096 {
-		return "", lifeline.Errorf(lifeline.EINVALID, "A reply is 1 to 4096 bytes of text.")
+	if text == "" {
+		return "", lifeline.Errorf(lifeline.EINVALID, "A reply needs some text.")
+	}
+	if len(text) > maxReplyBytes {
+		// Past any provider's limit however it counts; checked before
+		// anything is read. The channel's own rule is checked below.
+		return "", lifeline.Errorf(lifeline.EINVALID, "Not sent: the reply is far too long for any channel.")
 	}
 	return db.queueOutbound(ctx, by, conv, "conversation.reply", "text", text)
 }
+
+// maxReplyBytes bounds a reply before its channel is known: 4,096
+// characters of four bytes each.
+const maxReplyBytes = 4 * lifeline.MaxTelegramText
 
 // QueueTemplate queues an approved WhatsApp message template (its name and
 // language code), the only message Meta lets a business send outside the
@@ -200,6 +213,17 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 		}
 		if kind == "template" && channelKind != lifeline.ChannelWhatsApp {
 			return lifeline.Errorf(lifeline.EINVALID, "Templates are for WhatsApp conversations.")
+		}
+		if kind == "text" {
+			if p := lifeline.MessageLength(channelKind, text).Problem(); p != "" {
+				return lifeline.Errorf(lifeline.EINVALID, "%s", p)
+			}
+		}
+		if o, err := conversationOptOut(tx, conv); err != nil || o != nil {
+			if err != nil {
+				return err
+			}
+			return lifeline.Errorf(lifeline.ECONFLICT, "%s", o.Refusal())
 		}
 		// Staged disclosure (SECURITY.md §2.13): before the contact's case
 		// is verified, nothing about procedures, meeting points or staff
