@@ -31,6 +31,9 @@ var (
 	// ErrPermanent: a send that will never succeed (the user blocked the bot,
 	// the number does not exist); the outbox stops retrying.
 	ErrPermanent = errors.New("permanent send failure")
+	// ErrOptedOut: the recipient has opted out of messages from this
+	// channel (Twilio error 21610); it comes with ErrPermanent.
+	ErrOptedOut = errors.New("recipient opted out")
 )
 
 // EventType says what an Event carries.

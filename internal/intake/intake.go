@@ -149,7 +149,7 @@ func (s *Service) Receive(ctx context.Context, kind lifeline.ChannelKind, name s
 				if !stored {
 					continue // blocked or over budget: acknowledged, not stored; its dedupe key stays
 				}
-				convs, notices, media = append(convs, conv), append(notices, msg), append(media, len(e.Media) > 0)
+				convs, notices, media = append(convs, conv), append(notices, msg), append(media, fetchable(e))
 				if e.Type == channel.EventCallback && e.ProviderMessageID != "" {
 					callbacks = append(callbacks, e.ProviderMessageID)
 				}
@@ -226,7 +226,7 @@ func (s *Service) storeMessage(in *sqlstore.Ingest, adm *admission, kind lifelin
 		}
 		if ok {
 			contact, _ := p.plan.Contact()
-			if err := s.storeMedia(in, p.plan.Message(), contact, *e); err != nil {
+			if err := s.storeMedia(in, p.plan.Message(), contact, kind, name, *e); err != nil {
 				return "", "", false, err
 			}
 			return p.plan.Conversation(), p.plan.Message(), true, nil
@@ -286,7 +286,7 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 	if err := in.AddMessage(m, conv, string(e.Kind), nil, ""); err != nil {
 		return "", "", err
 	}
-	if err := s.storeMedia(in, m.ID, contact, e); err != nil {
+	if err := s.storeMedia(in, m.ID, contact, kind, name, e); err != nil {
 		return "", "", err
 	}
 	if created && !found {
@@ -304,14 +304,35 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 }
 
 // storeMedia records a message's media and queues them for the media
-// worker (internal/media), which fetches them at once.
-func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, e channel.Event) error {
+// worker (internal/media), which fetches them at once; files the channel
+// refused are recorded as arrived and refused. It also records an opt-out
+// (SMS STOP) or opt-in the message carries: it is part of the message.
+func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, kind lifeline.ChannelKind, name string, e channel.Event) error {
 	for _, md := range e.Media {
+		if md.Refused != "" {
+			if _, err := in.AddRefusedMedia(message, contact, string(e.Kind), md.MIME, md.Refused); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := in.AddMedia(message, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size); err != nil {
 			return err
 		}
 	}
+	if e.OptOut == channel.OptOutStop || e.OptOut == channel.OptOutStart {
+		return in.SetOptOut(contact, kind, name, e.OptOut == channel.OptOutStop)
+	}
 	return nil
+}
+
+// fetchable reports whether an event carries a file for the media worker.
+func fetchable(e channel.Event) bool {
+	for _, md := range e.Media {
+		if md.Refused == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) greeting(kind lifeline.ChannelKind) string {

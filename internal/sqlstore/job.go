@@ -58,6 +58,9 @@ type Outbound struct {
 	Channel     string
 	To          lifeline.Sensitive // the conversation's reply address, else the contact's handle
 	Text        lifeline.Sensitive
+	// OptedOut says the contact has opted out of the channel since the
+	// message was queued (SMS STOP): it must not be sent.
+	OptedOut bool
 }
 
 // OutboundMessage opens a queued message for sending; EUNAVAILABLE while
@@ -68,9 +71,10 @@ func (db *DB) OutboundMessage(ctx context.Context, id lifeline.MessageID) (Outbo
 		var body, handle, replyTo []byte
 		var contact lifeline.ContactID
 		var conv sql.NullString
-		err := tx.QueryRow(`SELECT m.kind, m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to
+		err := tx.QueryRow(`SELECT m.kind, m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to,
+				EXISTS (SELECT 1 FROM opt_outs x WHERE x.contact_id = v.contact_id AND x.channel_kind = v.channel_kind AND x.channel_name = v.channel_name)
 			FROM messages m JOIN contacts c ON c.id = m.contact_id LEFT JOIN conversations v ON v.id = m.conversation_id
-			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&o.MessageKind, &body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo)
+			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&o.MessageKind, &body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo, &o.OptedOut)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such message.")
 		}

@@ -412,7 +412,8 @@ func (s *SMS) MalformedStatus() int { return http.StatusBadRequest }
 // Send sends text to an E.164 number from the channel's number, with the
 // channel's status callback, and returns the message SID. A send that can
 // never succeed (invalid, unsubscribed or landline number; text over
-// MaxText) wraps channel.ErrPermanent; a rate limit is a
+// MaxText) wraps channel.ErrPermanent, and a recipient who texted STOP
+// (error 21610) channel.ErrOptedOut too; a rate limit is a
 // *channel.RetryAfter; anything else is worth retrying. Errors never carry
 // the auth token, the account SID, the number or Twilio's message text.
 //
@@ -490,6 +491,8 @@ func sendError(resp *http.Response, body []byte) error {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || ae.Code == 20429:
 		return &channel.RetryAfter{After: retryAfter(resp.Header.Get("Retry-After"), time.Second), Err: err}
+	case ae.Code == 21610:
+		return fmt.Errorf("%w: %w: %w", err, channel.ErrOptedOut, channel.ErrPermanent)
 	case permanentCodes[ae.Code]:
 		return fmt.Errorf("%w: %w", err, channel.ErrPermanent)
 	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
