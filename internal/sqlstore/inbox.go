@@ -60,8 +60,8 @@ type InboxItem struct {
 	Waiting      bool // the contact waits for an answer (set by Conversation; a queue gives Position)
 	WaitingSince time.Time
 	Escalated    bool
-	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
-	CaseCode     string // the code name of the contact's case, if any
+	WindowClosed bool    // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
+	CaseCode     string  // the code name of the contact's case, if any
 	OptOut       *OptOut // the contact has opted out of this channel (SMS STOP): nothing can be sent; nil if not (set by Conversation)
 }
 
