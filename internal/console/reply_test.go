@@ -3,18 +3,24 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"html"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/auth"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
 	"github.com/lifeline-hotline/lifeline/internal/console"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"github.com/lifeline-hotline/lifeline/internal/web"
 )
 
 // signedIn enrols an intake operator, signs him in, and sets his console
@@ -157,5 +163,72 @@ func TestRefusedMediaShown(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("%s: refused file not shown as %q", lang, want)
 		}
+	}
+}
+
+// TestAPIReplyRules: the JSON API applies the same rules: length as the
+// provider counts (4,000 Cyrillic characters go to Telegram, 4,097 do
+// not), no reply to an opted-out contact (409 with the reason), and a
+// conversation's messages say that a file arrived and was refused, and
+// that the contact opted out.
+func TestAPIReplyRules(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, console.Config{DisableBackoff: true})
+	f.signedIn("oksana", "en")
+	plain, hash, err := auth.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := auth.TokenID(plain)
+	if err := f.db.CreateToken(ctx, lifeline.CLIActor, "oksana", id, hash); err != nil {
+		t.Fatal(err)
+	}
+	srv := web.NewServer(nil, web.Config{API: &web.API{Store: f.db}}, nil, nil)
+	api := func(method, path string, body any) (int, map[string]any) {
+		t.Helper()
+		var r io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+		req := httptest.NewRequest(method, "https://console.example"+path, r)
+		req.Header.Set("Authorization", "Bearer "+plain)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		var out map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, out
+	}
+
+	tg := f.inbound(lifeline.ChannelTelegram, "bot", "100000001", "Здравствуйте")
+	if code, out := api("POST", "/api/v1/conversations/"+string(tg)+"/messages", map[string]string{"text": strings.Repeat("ж", 4000)}); code != http.StatusAccepted {
+		t.Fatalf("4,000 Cyrillic characters: %d %v, want 202", code, out)
+	}
+	code, out := api("POST", "/api/v1/conversations/"+string(tg)+"/messages", map[string]string{"text": strings.Repeat("ж", 4097)})
+	if msg, _ := out["error"].(string); code != http.StatusBadRequest || !strings.Contains(msg, "4097 characters as Telegram counts them") {
+		t.Fatalf("4,097 characters: %d %v, want 400 with the reason", code, out)
+	}
+
+	sms := f.inbound(lifeline.ChannelSMS, "hotline", "+79990001122", "фото")
+	c, _ := f.db.Conversation(ctx, sms)
+	msgs, _ := f.db.ConversationMessages(ctx, sms)
+	if err := f.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
+		if _, err := in.AddRefusedMedia(msgs[0].ID, c.ContactID, "photo", "image/jpeg", channel.MediaRefusedHost); err != nil {
+			return err
+		}
+		return in.SetOptOut(c.ContactID, lifeline.ChannelSMS, "hotline", true)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, out = api("POST", "/api/v1/conversations/"+string(sms)+"/messages", map[string]string{"text": "Вы на связи?"})
+	if msg, _ := out["error"].(string); code != http.StatusConflict || !strings.Contains(msg, "opted out of SMS") || !strings.Contains(msg, "START") {
+		t.Fatalf("reply to an opted-out contact: %d %v, want 409 with the reason", code, out)
+	}
+	code, out = api("GET", "/api/v1/conversations/"+string(sms)+"/messages", nil)
+	b, _ := json.Marshal(out)
+	if code != http.StatusOK || !strings.Contains(string(b), `"state":"failed"`) || !strings.Contains(string(b), channel.MediaRefusedHost) ||
+		!strings.Contains(string(b), `"opt_out":"Not sent: the contact has opted out`) {
+		t.Fatalf("messages: %d %s, want the refused file and the opt-out", code, b)
 	}
 }
