@@ -31,6 +31,9 @@ var (
 	// ErrPermanent: a send that will never succeed (the user blocked the bot,
 	// the number does not exist); the outbox stops retrying.
 	ErrPermanent = errors.New("permanent send failure")
+	// ErrOptedOut: the recipient has opted out of messages from this
+	// channel (Twilio error 21610); it comes with ErrPermanent.
+	ErrOptedOut = errors.New("recipient opted out")
 )
 
 // EventType says what an Event carries.
@@ -85,6 +88,10 @@ type Event struct {
 	Campaign string             // the payload of a Telegram /start deep link: a campaign code, never personal
 	Media    []Media
 	Location *Location
+	// OptOut is OptOutStop or OptOutStart when the message opts the
+	// contact out of, or back into, messages from this channel (an SMS
+	// STOP or START); "" otherwise. The message is stored all the same.
+	OptOut string
 
 	// ProviderMessageID is the provider's id of the message itself (for an
 	// edit, of the message edited; for a status, of our outbound message).
@@ -102,12 +109,31 @@ type Event struct {
 	Time time.Time // the provider's timestamp, UTC
 }
 
-// Media is a file the provider holds for us, to fetch at once.
+// Opt-outs an Event carries.
+const (
+	OptOutStop  = "stop"
+	OptOutStart = "start"
+)
+
+// Media is a file the provider holds for us, to fetch at once; or, if
+// Refused is set, one that arrived and that the adapter will not fetch.
 type Media struct {
-	ProviderID string // file_id, media id, MediaUrl
-	MIME       string
-	Size       int64 // bytes, if the provider says; 0 if not
+	ProviderID string // file_id, media id, MediaUrl; empty if Refused
+	MIME       string // the provider's claim
+	Size       int64  // bytes, if the provider says; 0 if not
+	// Refused is why the file is not fetched: a fixed reason
+	// (MediaRefusedHost), never the URL. The message records that a file
+	// arrived and was refused, so that the operator can ask for it again.
+	Refused string
 }
+
+// Reasons an adapter refuses to fetch a file.
+const (
+	// MediaRefusedHost: the file is not on the provider's API host (and
+	// our account there); fetching it would send our credentials, or us,
+	// elsewhere (HOSTILE-INPUTS G-02).
+	MediaRefusedHost = "not on the provider's host"
+)
 
 // Location is a point a contact shared.
 type Location struct {

@@ -2,6 +2,11 @@
 
 package console
 
+import (
+	"github.com/lifeline-hotline/lifeline/internal/channel"
+	mediapkg "github.com/lifeline-hotline/lifeline/internal/media"
+)
+
 // messages are the console's words in Ukrainian and English. A key with no
 // entry shows as itself, which a test catches.
 var messages = map[string][2]string{ // {uk, en}
@@ -42,6 +47,20 @@ var messages = map[string][2]string{ // {uk, en}
 	"sound":                      {"Звук", "Sound"},
 	"reply":                      {"Відповісти", "Reply"},
 	"reply.placeholder":          {"Відповідь контакту (російською)…", "Reply to the contact (in Russian)…"},
+	"reply.empty":                {"Відповідь порожня.", "A reply needs some text."},
+	"reply.toolong":              {"Не надіслано: відповідь має %d символів за підрахунком %s, а приймається щонайбільше %d. Скоротіть її або надішліть частинами.", "Not sent: the reply is %d characters as %s counts them; it takes at most %d. Shorten it or send it in parts."},
+	"reply.toolong.sms":          {"Не надіслано: відповідь займає %d SMS-сегментів (%s, %d символів); в одне SMS уміщується щонайбільше %d сегментів (%d таких символів). Скоротіть її або надішліть частинами.", "Not sent: the reply is %d SMS segments (%s, %d characters); at most %d segments (%d such characters) go in one SMS. Shorten it or send it in parts."},
+	"counter.chars":              {"символів", "characters"},
+	"counter.segments":           {"SMS-сегментів", "SMS segments"},
+	"counter.over":               {"задовго, не буде надіслано", "too long, will not be sent"},
+	"optout":                     {"Контакт відмовився від SMS (STOP)", "The contact opted out of SMS (STOP)"},
+	"optout.refused":             {"Не надіслано: %s контакт відмовився від SMS з цього номера (%s), і Twilio нічого не доставить, доки він не надішле START.", "Not sent: on %s the contact opted out of SMS from this number (%s), and Twilio delivers nothing more until he texts START."},
+	"optout.stop":                {"надіслав STOP", "he texted STOP"},
+	"optout.21610":               {"Twilio відхилив повідомлення з помилкою 21610", "Twilio refused a message with error 21610"},
+	"optout.others":              {"Він також писав через", "He has also written on"},
+	"optout.noothers":            {"Інших каналів він не використовував.", "He has written on no other channel."},
+	"media.refused":              {"файл надійшов, відхилено", "a file arrived, refused"},
+	"media.fetching":             {"завантажується", "being fetched"},
 	"canned":                     {"Шаблони відповідей", "Canned answers"},
 	"canned.choose":              {"Вставити шаблон…", "Insert a canned answer…"},
 	"canned.fill":                {"Заповніть поля у фігурних дужках перед надсиланням.", "Fill in the fields in braces before sending."},
@@ -312,6 +331,34 @@ var messages = map[string][2]string{ // {uk, en}
 	"bot.help":                   {"Відповідь оператора в розмові ставить бота на паузу. Після відновлення бот повторить поточне питання.", "An operator's reply in the conversation pauses the bot. Resumed, the bot asks its current question again."},
 	"bot.pause":                  {"Поставити бота на паузу", "Pause the bot"},
 	"bot.resume":                 {"Запустити бота", "Resume the bot"},
+}
+
+// mediaReasons are the reasons a file arrived and was not kept
+// (internal/media, internal/channel), in Ukrainian and English; a reason
+// not here shows as stored.
+var mediaReasons = map[string][2]string{
+	channel.MediaRefusedHost:          {"не на сервері провайдера", "not on the provider's host"},
+	mediapkg.ReasonEmpty:              {"порожній файл", "empty file"},
+	mediapkg.ReasonType:               {"тип файлу не дозволено", "type not allowed"},
+	mediapkg.ReasonMismatch:           {"вміст не відповідає типу", "content does not match its type"},
+	mediapkg.ReasonMalformed:          {"пошкоджений або неповний файл", "malformed or truncated file"},
+	mediapkg.ReasonTooLarge:           {"завеликий", "too large"},
+	mediapkg.ReasonPixels:             {"завеликі розміри зображення", "image dimensions too large"},
+	mediapkg.ReasonUnavailable:        {"провайдер не віддає файл", "unavailable at the provider"},
+	mediapkg.ReasonUnreachable:        {"провайдер недоступний (після повторних спроб)", "provider unreachable (after retries)"},
+	mediapkg.ReasonChannelCannotFetch: {"канал не вміє завантажувати файли", "the channel cannot fetch files"},
+}
+
+// mediaReason is a media file's reason in lang.
+func mediaReason(lang, reason string) string {
+	m, ok := mediaReasons[reason]
+	if !ok {
+		return reason
+	}
+	if lang == "en" {
+		return m[1]
+	}
+	return m[0]
 }
 
 // translate returns key's words in lang (uk or en).

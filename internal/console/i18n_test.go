@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/channel"
+	mediapkg "github.com/lifeline-hotline/lifeline/internal/media"
 	"github.com/lifeline-hotline/lifeline/internal/questionnaire"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
@@ -61,6 +63,18 @@ func TestEveryWordTranslated(t *testing.T) {
 		m, ok := messages[k]
 		if !ok || m[0] == "" || m[1] == "" {
 			t.Errorf("no words for %q", k)
+		}
+	}
+}
+
+// TestEveryMediaReasonTranslated: each reason a file is refused or not
+// kept (internal/media, internal/channel) has Ukrainian and English words.
+func TestEveryMediaReasonTranslated(t *testing.T) {
+	for _, r := range []string{channel.MediaRefusedHost, mediapkg.ReasonEmpty, mediapkg.ReasonType, mediapkg.ReasonMismatch,
+		mediapkg.ReasonMalformed, mediapkg.ReasonTooLarge, mediapkg.ReasonPixels, mediapkg.ReasonUnavailable,
+		mediapkg.ReasonUnreachable, mediapkg.ReasonChannelCannotFetch} {
+		if m, ok := mediaReasons[r]; !ok || m[0] == "" || m[1] == "" {
+			t.Errorf("no words for the media reason %q", r)
 		}
 	}
 }

@@ -5,6 +5,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
@@ -165,6 +166,7 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		"CanRelease": canSee(s, lifeline.ActionReplyConversation, conv),
 		"CanAssign":  lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
 		"CanTake":    conv.AssignedTo == "" && conv.State != "closed",
+		"Limit":      lifeline.MessageLength(conv.Kind, ""),
 	}
 	if conv.Bot.Handoff != "" {
 		// Where the bot stopped, for the operator who answers in its place.
@@ -173,6 +175,9 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 			return nil, err
 		}
 		data["BotPlace"] = c.botPlace(r, s, st.Version, st.Step)
+	}
+	if conv.OptOut != nil {
+		data["OptOut"] = optOutText(c.view(r, s, nil).L, conv.OptOut)
 	}
 	if data["CanAssign"].(bool) {
 		ops, err := c.store.Operators(r.Context())
@@ -218,12 +223,71 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Fill in %s before sending.", m))
 		return
 	}
+	// Refusals the operator can act on come back on the conversation, in
+	// his language, with his text still in the box.
+	lang := c.view(r, s, nil).L
+	if conv.OptOut != nil {
+		c.replyRefused(w, r, s, http.StatusConflict, optOutText(lang, conv.OptOut), text)
+		return
+	}
+	if l := lifeline.MessageLength(conv.Kind, text); !l.Fits() {
+		c.replyRefused(w, r, s, http.StatusBadRequest, lengthText(lang, l), text)
+		return
+	}
 	if _, err := c.store.QueueReply(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, text); err != nil {
-		c.fail(w, r, s, err)
+		switch lifeline.ErrorCode(err) {
+		case lifeline.EINVALID:
+			c.replyRefused(w, r, s, http.StatusBadRequest, lifeline.ErrorMessage(err), text)
+		case lifeline.ECONFLICT:
+			c.replyRefused(w, r, s, http.StatusConflict, lifeline.ErrorMessage(err), text)
+		default:
+			c.fail(w, r, s, err)
+		}
 		return
 	}
 	c.changed(conv.ID, "message")
 	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
+// replyRefused shows the conversation again with why a reply was not
+// sent and the reply kept in its box.
+func (c *Console) replyRefused(w http.ResponseWriter, r *http.Request, s *session, status int, why, text string) {
+	data, err := c.conversationData(r, s)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	data["ReplyError"], data["ReplyText"] = why, text
+	c.render(w, r, s, "conversation", status, data)
+}
+
+// lengthText says, in lang, why a reply does not fit its channel.
+func lengthText(lang string, l lifeline.Length) string {
+	switch {
+	case l.Count == 0:
+		return translate(lang, "reply.empty")
+	case l.Kind == lifeline.ChannelSMS:
+		return fmt.Sprintf(translate(lang, "reply.toolong.sms"), l.Segments, l.Encoding, l.Count, lifeline.MaxSMSSegments, l.Limit)
+	}
+	return fmt.Sprintf(translate(lang, "reply.toolong"), l.Count, l.Kind.Title(), l.Limit)
+}
+
+// optOutText says, in lang, that the contact opted out of this channel,
+// and which other channel kinds he has used (never a handle).
+func optOutText(lang string, o *sqlstore.OptOut) string {
+	why := translate(lang, "optout.stop")
+	if o.Source == sqlstore.OptOut21610 {
+		why = translate(lang, "optout.21610")
+	}
+	text := fmt.Sprintf(translate(lang, "optout.refused"), o.Since, why) + " "
+	if len(o.Others) == 0 {
+		return text + translate(lang, "optout.noothers")
+	}
+	kinds := make([]string, len(o.Others))
+	for i, k := range o.Others {
+		kinds[i] = k.Title()
+	}
+	return text + translate(lang, "optout.others") + ": " + strings.Join(kinds, ", ") + "."
 }
 
 func (c *Console) sendTemplate(w http.ResponseWriter, r *http.Request, s *session) {

@@ -20,11 +20,12 @@ import (
 // render one block alone.
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"t":     translate,
-		"clock": func(t time.Time) string { return t.UTC().Format("15:04:05") },
-		"day":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"ms":    func(t time.Time) int64 { return t.UnixMilli() },
-		"langs": lifeline.Languages,
+		"t":           translate,
+		"mediaReason": mediaReason,
+		"clock":       func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"day":         func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"ms":          func(t time.Time) int64 { return t.UnixMilli() },
+		"langs":       lifeline.Languages,
 		"relations": func() []lifeline.Relation {
 			return []lifeline.Relation{lifeline.RelationApplicant, lifeline.RelationSpouse, lifeline.RelationChild, lifeline.RelationParent, lifeline.RelationSibling, lifeline.RelationOther}
 		},

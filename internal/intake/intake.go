@@ -327,10 +327,10 @@ func (s *Service) storeMessage(in *sqlstore.Ingest, adm *admission, kind lifelin
 		}
 		if ok {
 			contact, _ := p.plan.Contact()
-			if err := s.storeMedia(in, p.plan.Message(), contact, *e, skip); err != nil {
+			if err := s.storeMedia(in, p.plan.Message(), contact, kind, name, *e, skip); err != nil {
 				return stored{}, err
 			}
-			return stored{true, p.plan.Conversation(), p.plan.Message(), hold, len(e.Media) > 0 && skip == ""}, nil
+			return stored{true, p.plan.Conversation(), p.plan.Message(), hold, fetchable(*e) && skip == ""}, nil
 		}
 		adm.untake()
 	}
@@ -344,7 +344,7 @@ func (s *Service) storeMessage(in *sqlstore.Ingest, adm *admission, kind lifelin
 	}
 	hold, skip := adm.take(e, p)
 	conv, msg, err := s.store(in, kind, name, *e, p, newThreads, hold, skip)
-	return stored{err == nil, conv, msg, hold, len(e.Media) > 0 && skip == ""}, err
+	return stored{err == nil, conv, msg, hold, fetchable(*e) && skip == ""}, err
 }
 
 // store stores one message event the long way, all of it inside the write:
@@ -393,7 +393,7 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 			return "", "", err
 		}
 	}
-	if err := s.storeMedia(in, m.ID, contact, e, skip); err != nil {
+	if err := s.storeMedia(in, m.ID, contact, kind, name, e, skip); err != nil {
 		return "", "", err
 	}
 	// A new sender's first message is always within budget; the check
@@ -414,14 +414,35 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 
 // storeMedia records a message's media and queues them for the media
 // worker (internal/media), which fetches them at once; with a skip reason,
-// it records them as skipped, for the reason, instead.
-func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, e channel.Event, skip string) error {
+// it records them as skipped, for the reason, instead; files the channel
+// refused are recorded as arrived and refused. It also records an opt-out
+// (SMS STOP) or opt-in the message carries: it is part of the message.
+func (s *Service) storeMedia(in *sqlstore.Ingest, message lifeline.MessageID, contact lifeline.ContactID, kind lifeline.ChannelKind, name string, e channel.Event, skip string) error {
 	for _, md := range e.Media {
+		if md.Refused != "" {
+			if _, err := in.AddRefusedMedia(message, contact, string(e.Kind), md.MIME, md.Refused); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := in.AddMedia(message, contact, string(e.Kind), lifeline.Sensitive(md.ProviderID), md.MIME, md.Size, skip); err != nil {
 			return err
 		}
 	}
+	if e.OptOut == channel.OptOutStop || e.OptOut == channel.OptOutStart {
+		return in.SetOptOut(contact, kind, name, e.OptOut == channel.OptOutStop)
+	}
 	return nil
+}
+
+// fetchable reports whether an event carries a file for the media worker.
+func fetchable(e channel.Event) bool {
+	for _, md := range e.Media {
+		if md.Refused == "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Service) greeting(kind lifeline.ChannelKind) string {

@@ -60,6 +60,11 @@ const (
 	ReasonMalformed = "malformed or truncated file"
 	ReasonTooLarge  = "too large"
 	ReasonPixels    = "image dimensions too large"
+
+	// The provider would not give the file, or could not be reached.
+	ReasonUnavailable        = "unavailable at the provider"
+	ReasonUnreachable        = "gave up: provider unreachable"
+	ReasonChannelCannotFetch = "channel cannot fetch media"
 )
 
 // A Verdict is what Check found.

@@ -296,7 +296,7 @@ func (w *Worker) handle(ctx context.Context, j sqlstore.MediaJob) error {
 func (w *Worker) fetch(ctx context.Context, j sqlstore.MediaJob, a channel.Adapter, m sqlstore.MediaFetch) (retry bool, err error) {
 	f, ok := FetcherFor(a)
 	if !ok {
-		return false, w.DB.MediaUnavailable(ctx, j, "channel cannot fetch media")
+		return false, w.DB.MediaUnavailable(ctx, j, ReasonChannelCannotFetch)
 	}
 	limit := fetchLimit(m)
 	if m.Size > limit {
@@ -315,7 +315,7 @@ func (w *Worker) fetch(ctx context.Context, j sqlstore.MediaJob, a channel.Adapt
 		case errors.Is(err, channel.ErrPermanent):
 			return false, w.DB.MediaUnavailable(ctx, j, fetchReason(err))
 		case j.Attempts >= w.MaxAttempts:
-			return false, w.DB.MediaUnavailable(ctx, j, "gave up: provider unreachable")
+			return false, w.DB.MediaUnavailable(ctx, j, ReasonUnreachable)
 		case errors.As(err, &ra):
 			return true, w.DB.FailMediaJob(ctx, j, "fetch: retry after", false, w.DB.Now().Add(ra.After), true)
 		default:
@@ -394,7 +394,7 @@ func fetchReason(err error) string {
 	if errors.Is(err, errTooLarge) || strings.Contains(s, "larger") || strings.Contains(s, "over the limit") || strings.Contains(s, "too big") || strings.Contains(s, "over ") {
 		return ReasonTooLarge
 	}
-	return "unavailable at the provider"
+	return ReasonUnavailable
 }
 
 // shortError bounds an error for last_error. The adapters' errors name no

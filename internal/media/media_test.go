@@ -10,6 +10,9 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
+	"log/slog"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -492,4 +495,59 @@ func TestTelegramLyingSize(t *testing.T) {
 	if n, _ := e.w.RunOnce(context.Background()); n != 0 {
 		t.Fatal("retried")
 	}
+}
+
+// TestTwilioMMSThroughAPIBase is issue 10 item 2: with the channel's API
+// base pointing at the fake (as --api-url does), a signed MMS whose
+// MediaUrl0 is on api.twilio.com goes through the real webhook handler and
+// its photo is fetched from the base and stored; a file on another host
+// is not fetched, and the message records that it arrived and was
+// refused, and why, without its URL.
+func TestTwilioMMSThroughAPIBase(t *testing.T) {
+	e := setup(t)
+	f := e.twilio()
+	hook := channeltest.Mux(channel.NewHandler(slog.New(slog.DiscardHandler), e.reg, e.svc, nil, nil))
+	post := func(form url.Values) lifeline.MessageID {
+		t.Helper()
+		e.mu.Lock()
+		n := len(e.msgs)
+		e.mu.Unlock()
+		rec := httptest.NewRecorder()
+		hook.ServeHTTP(rec, channeltest.TwilioRequest(twToken, "https://hotline.example", "/hooks/sms/hotline/sms", form.Encode()))
+		if rec.Code != 200 {
+			t.Fatalf("webhook: status %d", rec.Code)
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if len(e.msgs) != n+1 {
+			t.Fatalf("stored %d messages, want 1", len(e.msgs)-n)
+		}
+		return e.msgs[n]
+	}
+	mms := func(mediaURL string) url.Values {
+		return channeltest.TwilioSMSForm(channeltest.TwilioSMS{AccountSID: twSID, MessageSID: channeltest.TwilioSID("MM"), From: senderSMS, To: twNumber,
+			Media: []channeltest.TwilioMedia{{URL: mediaURL, ContentType: "image/jpeg"}}})
+	}
+
+	jpg := testJPEG(t)
+	sid := channeltest.TwilioSID("MM")
+	onTwilio := "https://api.twilio.com" + strings.TrimPrefix(f.AddMedia(sid, "image/jpeg", jpg), f.URL())
+	form := mms(onTwilio)
+	form.Set("MessageSid", sid)
+	msg := post(form)
+	got := e.run(msg)
+	if len(got) != 1 || got[0].State != sqlstore.MediaStored || !bytes.Equal(got[0].Data, jpg) || got[0].Kind != "photo" {
+		t.Fatalf("media %+v, want the photo fetched through the API base and stored", got)
+	}
+	if d := strings.Join(f.Deleted(), " "); !strings.Contains(d, "/Messages/"+sid+"/Media/") {
+		t.Errorf("deleted at the fake %q, want the media", d)
+	}
+
+	refused := "https://media.evil.example/2010-04-01/Accounts/" + twSID + "/Messages/" + sid + "/Media/ME1"
+	msg = post(mms(refused))
+	got = e.run(msg)
+	if len(got) != 1 || got[0].State != sqlstore.MediaFailed || got[0].Reason != channel.MediaRefusedHost || got[0].Kind != "photo" || got[0].Data != nil {
+		t.Fatalf("media %+v, want one photo recorded as refused: %s", got, channel.MediaRefusedHost)
+	}
+	e.mustNotHold("refused URL", []byte("media.evil.example"))
 }

@@ -199,6 +199,11 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	default:
 		return err
 	}
+	if out.OptedOut {
+		// Queued before the contact texted STOP: the provider would refuse
+		// it (Twilio error 21610), and he asked for nothing more.
+		return w.DB.FailJob(ctx, j, ReasonOptedOut, true, time.Time{})
+	}
 	a, ok := w.Senders.Lookup(out.Kind, out.Channel)
 	if !ok {
 		return w.DB.FailJob(ctx, j, "channel removed", true, time.Time{})
@@ -215,6 +220,11 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	}
 	var ra *channel.RetryAfter
 	switch {
+	case errors.Is(err, channel.ErrOptedOut):
+		// Twilio's 21610: the contact opted out without our seeing his
+		// STOP (or on another of the account's numbers). Recorded, so that
+		// no further reply is queued to him there.
+		return errors.Join(w.DB.MarkOptedOut(ctx, j.MessageID), w.DB.FailJob(ctx, j, ReasonOptedOut+" ("+err.Error()+")", true, time.Time{}))
 	case errors.Is(err, channel.ErrPermanent):
 		return w.DB.FailJob(ctx, j, err.Error(), true, time.Time{})
 	case j.Attempts >= w.MaxAttempts:
@@ -225,6 +235,10 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 		return w.DB.FailJob(ctx, j, err.Error(), false, time.Now().Add(Backoff(j.Attempts)))
 	}
 }
+
+// ReasonOptedOut is the failure of a message to a contact who has opted
+// out of the channel (SMS STOP).
+const ReasonOptedOut = "not sent: the contact opted out (STOP)"
 
 // providerRef is the keyed reference by which delivery statuses find a
 // sent message. WhatsApp's wamids and Twilio's SIDs are unique; Telegram's

@@ -616,6 +616,7 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'conversation:' || v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM conversations WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
+			`DELETE FROM opt_outs WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM contacts WHERE case_id = ?`,
 			// Case work: the timeline, screening, tasks, documents, its
 			// persons in operations (an operation left with no one goes too).

@@ -60,9 +60,10 @@ type InboxItem struct {
 	Waiting      bool // the contact waits for an answer (set by Conversation; a queue gives Position)
 	WaitingSince time.Time
 	Escalated    bool
-	WindowClosed bool   // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
-	Quarantined  int    // messages held past their sender's storage cap, not among Messages (set by Conversation)
-	CaseCode     string // the code name of the contact's case, if any
+	WindowClosed bool    // WhatsApp only: past 24 hours since the contact wrote, only a template may go (set by Conversation)
+	Quarantined  int     // messages held past their sender's storage cap, not among Messages (set by Conversation)
+	CaseCode     string  // the code name of the contact's case, if any
+	OptOut       *OptOut // the contact has opted out of this channel (SMS STOP): nothing can be sent; nil if not (set by Conversation)
 	Bot          BotState
 }
 
@@ -212,6 +213,9 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 			return err
 		}
 		it.WindowClosed = !windowOpen(it.Kind, lastInbound, tx.Now())
+		if it.OptOut, err = conversationOptOut(tx, it.ID); err != nil {
+			return err
+		}
 		if it.OpenedDay, err = lifeline.ParseDay(opened); err != nil {
 			return err
 		}

@@ -58,6 +58,9 @@ type Outbound struct {
 	Channel     string
 	To          lifeline.Sensitive // the conversation's reply address, else the contact's handle
 	Text        lifeline.Sensitive
+	// OptedOut says the contact has opted out of the channel since the
+	// message was queued (SMS STOP): it must not be sent.
+	OptedOut bool
 }
 
 // OutboundMessage opens a queued message for sending; EUNAVAILABLE while
@@ -68,9 +71,10 @@ func (db *DB) OutboundMessage(ctx context.Context, id lifeline.MessageID) (Outbo
 		var body, handle, replyTo []byte
 		var contact lifeline.ContactID
 		var conv sql.NullString
-		err := tx.QueryRow(`SELECT m.kind, m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to
+		err := tx.QueryRow(`SELECT m.kind, m.body, m.contact_id, m.conversation_id, c.handle, c.channel, COALESCE(v.channel_name, ''), v.reply_to,
+				EXISTS (SELECT 1 FROM opt_outs x WHERE x.contact_id = v.contact_id AND x.channel_kind = v.channel_kind AND x.channel_name = v.channel_name)
 			FROM messages m JOIN contacts c ON c.id = m.contact_id LEFT JOIN conversations v ON v.id = m.conversation_id
-			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&o.MessageKind, &body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo)
+			WHERE m.id = ? AND m.direction = 'out'`, id).Scan(&o.MessageKind, &body, &contact, &conv, &handle, &o.Kind, &o.Channel, &replyTo, &o.OptedOut)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such message.")
 		}
@@ -134,13 +138,26 @@ func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent boo
 //
 // On WhatsApp, outside the 24-hour customer-service window only an approved
 // template can be sent: a free-form reply then is refused (ECONFLICT) with
-// a message that says so; QueueTemplate sends the template.
+// a message that says so; QueueTemplate sends the template. A text longer
+// than the channel's provider takes, counted as it counts
+// (lifeline.MessageLength), is refused (EINVALID); so is any message to a
+// contact who has opted out of the channel (SMS STOP), with ECONFLICT and
+// a sentence naming the other channel kinds he has used (OptOut.Refusal).
 func (db *DB) QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error) {
-	if text == "" || len(text) > 4096 {
-		return "", lifeline.Errorf(lifeline.EINVALID, "A reply is 1 to 4096 bytes of text.")
+	if text == "" {
+		return "", lifeline.Errorf(lifeline.EINVALID, "A reply needs some text.")
+	}
+	if len(text) > maxReplyBytes {
+		// Past any provider's limit however it counts; checked before
+		// anything is read. The channel's own rule is checked below.
+		return "", lifeline.Errorf(lifeline.EINVALID, "Not sent: the reply is far too long for any channel.")
 	}
 	return db.queueOutbound(ctx, by, conv, "conversation.reply", "text", text)
 }
+
+// maxReplyBytes bounds a reply before its channel is known: 4,096
+// characters of four bytes each.
+const maxReplyBytes = 4 * lifeline.MaxTelegramText
 
 // QueueTemplate queues an approved WhatsApp message template (its name and
 // language code), the only message Meta lets a business send outside the
@@ -200,6 +217,17 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 		}
 		if kind == "template" && channelKind != lifeline.ChannelWhatsApp {
 			return lifeline.Errorf(lifeline.EINVALID, "Templates are for WhatsApp conversations.")
+		}
+		if kind == "text" {
+			if p := lifeline.MessageLength(channelKind, text).Problem(); p != "" {
+				return lifeline.Errorf(lifeline.EINVALID, "%s", p)
+			}
+		}
+		if o, err := conversationOptOut(tx, conv); err != nil || o != nil {
+			if err != nil {
+				return err
+			}
+			return lifeline.Errorf(lifeline.ECONFLICT, "%s", o.Refusal())
 		}
 		// Staged disclosure (SECURITY.md §2.13): before the contact's case
 		// is verified, nothing about procedures, meeting points or staff

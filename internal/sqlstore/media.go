@@ -76,6 +76,24 @@ func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactI
 	return id, err
 }
 
+// AddRefusedMedia records, in the write that stores its message, a file
+// that arrived and that the channel refused to fetch, and why (a short
+// fixed phrase): nothing of it is kept, not even the provider's id, but
+// the operator sees that it came and can ask for it again. kind and mime
+// are as for AddMedia.
+func (in *Ingest) AddRefusedMedia(message lifeline.MessageID, contact lifeline.ContactID, kind, mime, reason string) (lifeline.ID, error) {
+	if reason == "" {
+		return "", lifeline.Errorf(lifeline.EINVALID, "A refused file needs its reason.")
+	}
+	if len(mime) > 100 {
+		mime = ""
+	}
+	id := lifeline.NewID()
+	_, err := in.tx.Exec(`INSERT INTO media (id, message_id, contact_id, kind, mime, size, state, reason, created_day)
+		VALUES (?, ?, ?, ?, ?, 0, 'failed', ?, ?)`, id, message, contact, kind, mime, truncateReason(reason), lifeline.DayOf(in.tx.Now()).String())
+	return id, err
+}
+
 // A MediaJob is a media job as the media worker claims it.
 type MediaJob struct {
 	ID       string

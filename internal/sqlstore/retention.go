@@ -134,6 +134,7 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 			`DELETE FROM messages WHERE contact_id = ?`,
 			`DELETE FROM questionnaire_sessions WHERE contact_id = ?`,
 			`DELETE FROM conversations WHERE contact_id = ?`,
+			`DELETE FROM opt_outs WHERE contact_id = ?`,
 			`DELETE FROM contacts WHERE id = ? AND case_id IS NULL`,
 		} {
 			if _, err := tx.Exec(q, id); err != nil {

@@ -20,6 +20,7 @@ type APIStore interface {
 	OperatorByToken(ctx context.Context, hash []byte) (*lifeline.Operator, error)
 	Conversations(ctx context.Context, limit int, after lifeline.ConversationID) ([]sqlstore.ConversationSummary, error)
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
+	ConversationMedia(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.Media, error)
 	Conversation(ctx context.Context, id lifeline.ConversationID) (*sqlstore.InboxItem, error)
 	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
 	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
@@ -62,18 +63,24 @@ func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, n
 // same rule as the console's): a conversation out of reach answers exactly
 // like one that does not exist.
 func reaches(ctx context.Context, store APIStore, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) error {
+	_, err := reach(ctx, store, op, action, id)
+	return err
+}
+
+// reach is reaches, returning the conversation.
+func reach(ctx context.Context, store APIStore, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) (*sqlstore.InboxItem, error) {
 	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 	if !id.Valid() {
-		return notFound
+		return nil, notFound
 	}
 	c, err := store.Conversation(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !lifeline.Reaches(op.Role, action, op.ID, []lifeline.OperatorID{c.AssignedTo}, c.AssignedTo == "") {
-		return notFound
+		return nil, notFound
 	}
-	return nil
+	return c, nil
 }
 
 func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
@@ -127,6 +134,15 @@ func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
 }
 
 func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
+	// media is a file of a message: stored, pending, or arrived and not
+	// kept (rejected, failed) with the reason; never its content or URL.
+	type media struct {
+		ID     lifeline.ID `json:"id"`
+		State  string      `json:"state"`
+		Reason string      `json:"reason,omitempty"`
+		MIME   string      `json:"mime,omitempty"`
+		Size   int64       `json:"size,omitempty"`
+	}
 	type message struct {
 		ID           lifeline.MessageID `json:"id"`
 		Direction    lifeline.Direction `json:"direction"`
@@ -142,10 +158,12 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		EditedDay       *lifeline.Day `json:"edited_day,omitempty"`
 		OriginalMissing bool          `json:"original_missing,omitempty"`
 		Earlier         []string      `json:"earlier,omitempty"`
+		Media           []media       `json:"media,omitempty"`
 	}
 	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
-		if err := reaches(r.Context(), api.Store, op, lifeline.ActionReadConversation, id); err != nil {
+		conv, err := reach(r.Context(), api.Store, op, lifeline.ActionReadConversation, id)
+		if err != nil {
 			writeAPIError(logger, w, r, err)
 			return
 		}
@@ -154,12 +172,27 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 			writeAPIError(logger, w, r, err)
 			return
 		}
+		files, err := api.Store.ConversationMedia(r.Context(), id)
+		if err != nil {
+			writeAPIError(logger, w, r, err)
+			return
+		}
+		byMessage := map[lifeline.MessageID][]media{}
+		for _, f := range files {
+			byMessage[f.MessageID] = append(byMessage[f.MessageID], media{ID: f.ID, State: f.State, Reason: f.Reason, MIME: f.MIME, Size: f.Size})
+		}
 		out := struct {
+			// OptOut, if set, says why nothing can be sent (SMS STOP).
+			OptOut   string    `json:"opt_out,omitempty"`
 			Messages []message `json:"messages"`
 		}{Messages: make([]message, 0, len(list))}
+		if conv.OptOut != nil {
+			out.OptOut = conv.OptOut.Refusal()
+		}
 		for _, m := range list {
 			msg := message{ID: m.ID, Direction: m.Direction, Kind: m.Kind, Text: m.Text.Reveal(),
-				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day, Edited: m.Edited, OriginalMissing: m.OriginalMissing}
+				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day, Edited: m.Edited, OriginalMissing: m.OriginalMissing,
+				Media: byMessage[m.ID]}
 			if m.Edited {
 				msg.EditedDay = &m.EditedDay
 			}

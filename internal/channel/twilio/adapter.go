@@ -218,37 +218,87 @@ func (s *SMS) parseMessage(f form) (channel.Batch, error) {
 	if err != nil {
 		return channel.Batch{}, err
 	}
-	var media []channel.Media
+	var media, refused []channel.Media
 	for i := range n {
-		u, _, err := f.one("MediaUrl" + strconv.Itoa(i))
+		u, present, err := f.one("MediaUrl" + strconv.Itoa(i))
 		if err != nil {
 			return channel.Batch{}, err
+		}
+		if !present {
+			continue // NumMedia promised more than came: nothing arrived
 		}
 		ct, _, err := f.one("MediaContentType" + strconv.Itoa(i))
 		if err != nil {
 			return channel.Batch{}, err
 		}
-		// Only media on our own account at the API host is kept: the
-		// fetcher sends our credentials there (HOSTILE-INPUTS G-02).
-		if s.mediaAllowed(u) {
+		// Only media on our own account at the API host is fetched: the
+		// fetcher sends our credentials there (HOSTILE-INPUTS G-02). The
+		// rest is recorded as arrived and refused, without its URL.
+		if _, ok := s.mediaPath(u); ok {
 			media = append(media, channel.Media{ProviderID: u, MIME: mediaMIME(ct)})
+		} else {
+			refused = append(refused, channel.Media{MIME: mediaMIME(ct), Refused: channel.MediaRefusedHost})
 		}
+	}
+	optOut, err := optOutOf(f, text)
+	if err != nil {
+		return channel.Batch{}, err
+	}
+	// The kind of what arrived: of the first file fetched, else of the
+	// first refused if its claimed type says, else text.
+	kind := kindOf(media)
+	if len(media) == 0 {
+		if k := kindOf(refused); k != channel.KindOther || text == "" {
+			kind = k
+		}
+	}
+	if kind == channel.KindText && text == "" {
+		kind = channel.KindOther // a file of no known kind, or nothing at all
 	}
 	e := channel.Event{
 		ID:                sid,
 		Type:              channel.EventMessage,
-		Kind:              kindOf(media),
+		Kind:              kind,
 		Sender:            lifeline.Sensitive(sender),
 		Text:              lifeline.Sensitive(sanitize(text)),
-		Media:             media,
+		Media:             append(media, refused...),
+		OptOut:            optOut,
 		ProviderMessageID: sid,
 		// Twilio sends no timestamp with an incoming message: Time is zero
 		// and the receiver stamps the time of receipt.
 	}
-	if e.Kind == channel.KindText && text == "" {
-		e.Kind = channel.KindOther // media we would not fetch, and no text
-	}
 	return channel.Batch{Events: []channel.Event{e}}, nil
+}
+
+// optOutOf reads whether an incoming message opts its sender out of this
+// number or back in: Twilio's OptOutType (Advanced Opt-Out) if present,
+// else the body as one of the keywords Twilio's default opt-out handling
+// acts on (the whole body, any case, spaces around it ignored). HELP is
+// neither.
+func optOutOf(f form, body string) (string, error) {
+	t, present, err := f.one("OptOutType")
+	if err != nil {
+		return "", err
+	}
+	if present {
+		switch strings.ToUpper(t) {
+		case "STOP":
+			return channel.OptOutStop, nil
+		case "START":
+			return channel.OptOutStart, nil
+		}
+		return "", nil
+	}
+	if len(body) > 16 {
+		return "", nil
+	}
+	switch strings.ToUpper(strings.TrimSpace(body)) {
+	case "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE":
+		return channel.OptOutStop, nil
+	case "START", "UNSTOP", "YES":
+		return channel.OptOutStart, nil
+	}
+	return "", nil
 }
 
 func parseStatus(f form) (channel.Batch, error) {
@@ -293,22 +343,51 @@ func parseStatus(f form) (channel.Batch, error) {
 	}}}, nil
 }
 
-// mediaAllowed reports whether u is a media URL of this account on the
-// API host, over the API's scheme.
-func (s *SMS) mediaAllowed(u string) bool {
+// twilioAPI is Twilio's own API host, where MediaUrl{N} point.
+var twilioAPI = &url.URL{Scheme: "https", Host: "api.twilio.com"}
+
+// mediaPath returns the path of u below the API base if u is a media URL
+// of this account: on Twilio's API host over HTTPS, or on the configured
+// API base (a test fake, an egress proxy), with the account's messages'
+// path, clean and unescaped. Anything else is not ours to fetch.
+func (s *SMS) mediaPath(u string) (string, bool) {
 	if len(u) > 2048 {
-		return false
+		return "", false
 	}
 	p, err := url.Parse(u)
-	if err != nil || p.User != nil || p.Fragment != "" {
-		return false
+	if err != nil || p.User != nil || p.Fragment != "" || p.RawQuery != "" || p.ForceQuery || p.Opaque != "" {
+		return "", false
 	}
 	// A path with dot segments or empty ones ("…/Media/..", "…//…") could
 	// resolve, at the API, to another resource of the account than a
 	// media item: the fetcher would GET and DeleteMedia DELETE it.
-	return p.Scheme == s.api.Scheme && p.Host == s.api.Host &&
-		strings.HasPrefix(p.Path, s.api.Path+"/2010-04-01/Accounts/"+s.sid+"/Messages/") &&
-		path.Clean(p.Path) == p.Path && !strings.Contains(p.EscapedPath(), "%")
+	if path.Clean(p.Path) != p.Path || strings.Contains(p.EscapedPath(), "%") {
+		return "", false
+	}
+	var rest string
+	switch {
+	case p.Scheme == twilioAPI.Scheme && p.Host == twilioAPI.Host:
+		rest = p.Path
+	case p.Scheme == s.api.Scheme && p.Host == s.api.Host && strings.HasPrefix(p.Path, s.api.Path+"/"):
+		rest = strings.TrimPrefix(p.Path, s.api.Path)
+	default:
+		return "", false
+	}
+	if !strings.HasPrefix(rest, "/2010-04-01/Accounts/"+s.sid+"/Messages/") {
+		return "", false
+	}
+	return rest, true
+}
+
+// mediaURL is where a media URL of this account is fetched and deleted:
+// the same path on the configured API base, like every other request to
+// Twilio, so that a test fake or an egress proxy sees it.
+func (s *SMS) mediaURL(u string) (string, bool) {
+	rest, ok := s.mediaPath(u)
+	if !ok {
+		return "", false
+	}
+	return strings.TrimRight(s.api.String(), "/") + rest, true
 }
 
 // twimlEmpty is the empty TwiML answer: replies go through the REST API
@@ -333,7 +412,8 @@ func (s *SMS) MalformedStatus() int { return http.StatusBadRequest }
 // Send sends text to an E.164 number from the channel's number, with the
 // channel's status callback, and returns the message SID. A send that can
 // never succeed (invalid, unsubscribed or landline number; text over
-// MaxText) wraps channel.ErrPermanent; a rate limit is a
+// MaxText) wraps channel.ErrPermanent, and a recipient who texted STOP
+// (error 21610) channel.ErrOptedOut too; a rate limit is a
 // *channel.RetryAfter; anything else is worth retrying. Errors never carry
 // the auth token, the account SID, the number or Twilio's message text.
 //
@@ -411,6 +491,8 @@ func sendError(resp *http.Response, body []byte) error {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || ae.Code == 20429:
 		return &channel.RetryAfter{After: retryAfter(resp.Header.Get("Retry-After"), time.Second), Err: err}
+	case ae.Code == 21610:
+		return fmt.Errorf("%w: %w: %w", err, channel.ErrOptedOut, channel.ErrPermanent)
 	case permanentCodes[ae.Code]:
 		return fmt.Errorf("%w: %w", err, channel.ErrPermanent)
 	case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
@@ -449,14 +531,16 @@ func stripURL(err error) error {
 }
 
 // FetchMedia downloads a media item of an incoming MMS (a Media.ProviderID
-// this adapter produced) with the account's credentials, reading at most
-// limit bytes: an item over it is an error. It refuses any URL outside this
-// account's media on the API host.
+// this adapter produced) with the account's credentials, from the same
+// path on the configured API base, reading at most limit bytes: an item
+// over it is an error. It refuses any URL outside this account's media on
+// Twilio's API host or the API base.
 func (s *SMS) FetchMedia(ctx context.Context, mediaURL string, limit int64) (data []byte, contentType string, err error) {
-	if !s.mediaAllowed(mediaURL) {
+	target, ok := s.mediaURL(mediaURL)
+	if !ok {
 		return nil, "", fmt.Errorf("twilio: fetch media: URL not on this account's API host: %w", channel.ErrPermanent)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, mediaURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, "", errors.New("twilio: fetch media: cannot build request")
 	}
@@ -487,10 +571,11 @@ func (s *SMS) FetchMedia(ctx context.Context, mediaURL string, limit int64) (dat
 // DeleteMedia deletes a fetched media item at Twilio (SECURITY.md §2.9:
 // provider copies go right after ingest). A 404 is success: already gone.
 func (s *SMS) DeleteMedia(ctx context.Context, mediaURL string) error {
-	if !s.mediaAllowed(mediaURL) {
+	target, ok := s.mediaURL(mediaURL)
+	if !ok {
 		return fmt.Errorf("twilio: delete media: URL not on this account's API host: %w", channel.ErrPermanent)
 	}
-	return s.delete(ctx, strings.TrimSuffix(mediaURL, ".json")+".json")
+	return s.delete(ctx, strings.TrimSuffix(target, ".json")+".json")
 }
 
 // DeleteMessage deletes a message's record (incoming or sent) at Twilio,

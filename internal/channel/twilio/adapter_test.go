@@ -477,12 +477,13 @@ func TestHostile(t *testing.T) {
 		return kv
 	}
 	tests := []struct {
-		name       string
-		body       string
-		wantStatus int
-		wantMedia  int
-		wantText   string
-		wantKind   channel.MessageKind
+		name        string
+		body        string
+		wantStatus  int
+		wantMedia   int
+		wantRefused int // arrived, not fetched: recorded without the URL
+		wantText    string
+		wantKind    channel.MessageKind
 	}{
 		{name: "C-06 invalid UTF-8", body: with("Body", "\xff\xfe\xc3("), wantStatus: 200, wantText: "\uFFFD(", wantKind: channel.KindText},
 		{name: "C-07 bad percent-encoding", body: with() + "&Body=%zz", wantStatus: 400},
@@ -495,12 +496,12 @@ func TestHostile(t *testing.T) {
 		{name: "D-14 NumMedia abc", body: with("NumMedia", "abc"), wantStatus: 400},
 		{name: "D-14 NumMedia 1e3", body: with("NumMedia", "1e3"), wantStatus: 400},
 		{name: "G-01 eleven media", body: with(append([]string{"NumMedia", "11"}, media(11, "image/png")...)...), wantStatus: 200, wantMedia: 10, wantText: "hello", wantKind: channel.KindPhoto},
-		{name: "G-02 metadata host", body: with("NumMedia", "1", "MediaUrl0", "http://169.254.169.254/latest/meta-data/", "MediaContentType0", "image/jpeg"), wantStatus: 200, wantText: "hello", wantKind: channel.KindText},
-		{name: "G-02 loopback", body: with("NumMedia", "1", "MediaUrl0", "http://127.0.0.1:6379/", "Body", ""), wantStatus: 200, wantKind: channel.KindOther},
-		{name: "G-02 file", body: with("NumMedia", "1", "MediaUrl0", "file:///etc/passwd"), wantStatus: 200, wantText: "hello", wantKind: channel.KindText},
-		{name: "G-02 look-alike host", body: with("NumMedia", "1", "MediaUrl0", "https://api.twilio.com.evil.example/x"), wantStatus: 200, wantText: "hello", wantKind: channel.KindText},
-		{name: "G-02 plain http", body: with("NumMedia", "1", "MediaUrl0", "http://api.twilio.com/2010-04-01/Accounts/"+testSID+"/Messages/MM1/Media/ME1"), wantStatus: 200, wantText: "hello", wantKind: channel.KindText},
-		{name: "G-02 other account", body: with("NumMedia", "1", "MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/MM1/Media/ME1"), wantStatus: 200, wantText: "hello", wantKind: channel.KindText},
+		{name: "G-02 metadata host", body: with("NumMedia", "1", "MediaUrl0", "http://169.254.169.254/latest/meta-data/", "MediaContentType0", "image/jpeg"), wantStatus: 200, wantRefused: 1, wantText: "hello", wantKind: channel.KindPhoto},
+		{name: "G-02 loopback", body: with("NumMedia", "1", "MediaUrl0", "http://127.0.0.1:6379/", "Body", ""), wantStatus: 200, wantRefused: 1, wantKind: channel.KindOther},
+		{name: "G-02 file", body: with("NumMedia", "1", "MediaUrl0", "file:///etc/passwd"), wantStatus: 200, wantRefused: 1, wantText: "hello", wantKind: channel.KindText},
+		{name: "G-02 look-alike host", body: with("NumMedia", "1", "MediaUrl0", "https://api.twilio.com.evil.example/x"), wantStatus: 200, wantRefused: 1, wantText: "hello", wantKind: channel.KindText},
+		{name: "G-02 plain http", body: with("NumMedia", "1", "MediaUrl0", "http://api.twilio.com/2010-04-01/Accounts/"+testSID+"/Messages/MM1/Media/ME1"), wantStatus: 200, wantRefused: 1, wantText: "hello", wantKind: channel.KindText},
+		{name: "G-02 other account", body: with("NumMedia", "1", "MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC00000000000000000000000000000000/Messages/MM1/Media/ME1"), wantStatus: 200, wantRefused: 1, wantText: "hello", wantKind: channel.KindText},
 		{name: "H-10 From anonymous", body: with("From", "Anonymous"), wantStatus: 400},
 		{name: "H-10 From client", body: with("From", "client:alice"), wantStatus: 400},
 		{name: "H-10 From sip", body: with("From", "sip:a@b"), wantStatus: 400},
@@ -533,8 +534,19 @@ func TestHostile(t *testing.T) {
 				t.Fatalf("events: got %d, want 1", len(events))
 			}
 			e := events[0]
-			if len(e.Media) != tt.wantMedia {
-				t.Errorf("media: got %d, want %d", len(e.Media), tt.wantMedia)
+			fetched, refused := 0, 0
+			for _, m := range e.Media {
+				switch {
+				case m.Refused == "" && m.ProviderID != "":
+					fetched++
+				case m.Refused == channel.MediaRefusedHost && m.ProviderID == "":
+					refused++
+				default:
+					t.Errorf("media %+v: neither to fetch nor refused", m)
+				}
+			}
+			if fetched != tt.wantMedia || refused != tt.wantRefused {
+				t.Errorf("media: got %d to fetch and %d refused, want %d and %d", fetched, refused, tt.wantMedia, tt.wantRefused)
 			}
 			if e.Text.Reveal() != tt.wantText {
 				t.Errorf("text: got %q, want %q", e.Text.Reveal(), tt.wantText)
@@ -796,5 +808,95 @@ func TestURLs(t *testing.T) {
 	}
 	if a.Kind() != lifeline.ChannelSMS || a.Name() != testName || a.MaxBody() != 256<<10 || a.MalformedStatus() != 400 {
 		t.Error("adapter constants")
+	}
+}
+
+// TestMediaOnTwilioHostFetchedThroughAPIBase: with an API base configured
+// (a fake, an egress proxy with a path), a MediaUrl on api.twilio.com is
+// fetched and deleted at the same path on that base, with the account's
+// credentials; nothing goes to api.twilio.com itself (the loopback-only
+// client would refuse it).
+func TestMediaOnTwilioHostFetchedThroughAPIBase(t *testing.T) {
+	fake := channeltest.NewTwilioFake(testSID, testToken)
+	defer fake.Close()
+	proxy := httptest.NewServer(http.StripPrefix("/egress/twilio", fake.Server.Config.Handler))
+	defer proxy.Close()
+	ctx := context.Background()
+	for _, base := range []string{fake.URL(), proxy.URL + "/egress/twilio"} {
+		a := MustNewSMS(t, func(c *twilio.Config) { c.APIURL = base })
+		mm := channeltest.TwilioSID("MM")
+		jpeg := []byte("\xff\xd8\xff\xe0 invented jpeg")
+		onTwilio := "https://api.twilio.com" + strings.TrimPrefix(fake.AddMedia(mm, "image/jpeg", jpeg), fake.URL())
+
+		form := channeltest.TwilioSMSForm(channeltest.TwilioSMS{
+			MessageSID: mm, AccountSID: testSID, From: testFrom, To: testNumber,
+			Media: []channeltest.TwilioMedia{{URL: onTwilio, ContentType: "image/jpeg"}},
+		})
+		h := channeltest.NewHarness(a)
+		if rec := h.Do(channeltest.TwilioRequest(testToken, testPublic, smsPath, form.Encode())); rec.Code != 200 {
+			t.Fatalf("%s: status %d", base, rec.Code)
+		}
+		e := h.Recorder.Events()[0]
+		if len(e.Media) != 1 || e.Media[0].ProviderID != onTwilio || e.Media[0].Refused != "" || e.Kind != channel.KindPhoto {
+			t.Fatalf("%s: event %+v, want one photo to fetch", base, e)
+		}
+		data, _, err := a.FetchMedia(ctx, onTwilio, 1<<20)
+		if err != nil || string(data) != string(jpeg) {
+			t.Fatalf("%s: FetchMedia: %q, %v", base, data, err)
+		}
+		if err := a.DeleteMedia(ctx, onTwilio); err != nil {
+			t.Fatalf("%s: DeleteMedia: %v", base, err)
+		}
+		if d := fake.Deleted(); len(d) == 0 || !strings.Contains(d[len(d)-1], mm) {
+			t.Errorf("%s: deleted %q, want the media of %s", base, d, mm)
+		}
+		// The base's own host with the base's path is the account's too;
+		// without the path (past the proxy), or on another host, it is not.
+		if base != fake.URL() {
+			for _, evil := range []string{
+				strings.Replace(onTwilio, "https://api.twilio.com", proxy.URL, 1),
+				strings.Replace(onTwilio, "https://api.twilio.com", "https://api.twilio.com.evil.example", 1),
+			} {
+				if _, _, err := a.FetchMedia(ctx, evil, 1<<20); !errors.Is(err, channel.ErrPermanent) {
+					t.Errorf("FetchMedia(%s): got %v, want refusal", evil, err)
+				}
+			}
+		}
+	}
+}
+
+// TestOptOutKeywords: Twilio's OptOutType decides when present; otherwise
+// a body that is exactly one of Twilio's opt-out or opt-in keywords does.
+// The message itself is kept either way.
+func TestOptOutKeywords(t *testing.T) {
+	for _, tt := range []struct {
+		name, body, optOutType, want string
+	}{
+		{"OptOutType STOP", "STOP", "STOP", channel.OptOutStop},
+		{"OptOutType STOP on a custom keyword", "хватит", "STOP", channel.OptOutStop},
+		{"OptOutType START", "START", "START", channel.OptOutStart},
+		{"OptOutType HELP", "HELP", "HELP", ""},
+		{"stop in lower case with spaces", "  stop ", "", channel.OptOutStop},
+		{"UNSUBSCRIBE", "Unsubscribe", "", channel.OptOutStop},
+		{"QUIT", "QUIT", "", channel.OptOutStop},
+		{"UNSTOP", "unstop", "", channel.OptOutStart},
+		{"a sentence with stop in it is no keyword", "stop the shelling please", "", ""},
+		{"Russian стоп is no Twilio keyword", "стоп", "", ""},
+		{"ordinary text", "hello", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := channeltest.NewHarness(MustNewSMS(t, nil))
+			f := smsForm(hostileSID, tt.body)
+			if tt.optOutType != "" {
+				f.Set("OptOutType", tt.optOutType)
+			}
+			if rec := h.Do(channeltest.TwilioRequest(testToken, testPublic, smsPath, f.Encode())); rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			e := h.Recorder.Events()
+			if len(e) != 1 || e[0].OptOut != tt.want || e[0].Text.Reveal() != tt.body {
+				t.Fatalf("events %+v, want the message with opt-out %q", e, tt.want)
+			}
+		})
 	}
 }

@@ -72,6 +72,14 @@ func FuzzParse(f *testing.F) {
 				if len(e.Media) > twilio.MaxMedia {
 					t.Fatalf("%d media", len(e.Media))
 				}
+				for _, m := range e.Media {
+					if (m.Refused == "") == (m.ProviderID == "") {
+						t.Fatalf("media %+v: a refused file keeps no URL, a fetched one has one", m)
+					}
+				}
+				if e.OptOut != "" && e.OptOut != channel.OptOutStop && e.OptOut != channel.OptOutStart {
+					t.Fatalf("opt-out %q", e.OptOut)
+				}
 			case channel.EventStatus:
 				if e.Status == nil || e.Status.State == "" {
 					t.Fatal("status event without a status")

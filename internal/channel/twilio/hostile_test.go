@@ -238,8 +238,10 @@ func TestHostileMediaURLs(t *testing.T) {
 		f.Set("MediaUrl0", u)
 		f.Set("MediaContentType0", "image/jpeg")
 		tests = append(tests, hostileCase{name: fmt.Sprintf("G-02 dot segments in a media URL #%d", i), body: f.Encode(), want: 200, stored: 1, check: func(t *testing.T, got []channel.Event) {
-			if len(got[0].Media) != 0 {
-				t.Errorf("media kept: %v", got[0].Media)
+			// Recorded as arrived and refused, without the URL; the kind
+			// still says a photo came.
+			if m := got[0].Media; len(m) != 1 || m[0].ProviderID != "" || m[0].Refused != channel.MediaRefusedHost || got[0].Kind != channel.KindPhoto {
+				t.Errorf("media %+v, kind %s: want one refused photo without its URL", m, got[0].Kind)
 			}
 		}})
 	}

@@ -121,6 +121,48 @@
     text.addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) $("#reply-form").requestSubmit(); });
   }
 
+  // Reply length as the channel's provider counts it, live (the same rule
+  // as lifeline.MessageLength, which the server applies): Telegram UTF-16
+  // code units, WhatsApp characters, SMS GSM-7 or UCS-2 segments.
+  const counter = $("#reply-counter");
+  if (counter && text) {
+    const gsm = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+    const gsmExt = "^{}\\[~]|€\f";
+    function smsLength(s) {
+      const chars = Array.from(s);
+      const isGSM = chars.every((c) => gsm.includes(c) || gsmExt.includes(c));
+      const width = isGSM ? (c) => (gsmExt.includes(c) ? 2 : 1) : (c) => c.length; // UTF-16 units
+      const single = isGSM ? 160 : 70, multi = isGSM ? 153 : 67;
+      let count = 0, used = 0, segments = 1;
+      for (const c of chars) {
+        const w = width(c);
+        count += w;
+        if (used + w > multi) { segments++; used = 0; }
+        used += w;
+      }
+      if (count === 0) segments = 0; else if (count <= single) segments = 1;
+      return { count, segments, encoding: isGSM ? "GSM-7" : "UCS-2", limit: 10 * multi };
+    }
+    function show() {
+      const kind = counter.dataset.kind, s = text.value.trim();
+      let count, limit = Number(counter.dataset.limit), over, line;
+      if (kind === "sms") {
+        const l = smsLength(s);
+        count = l.count; limit = l.limit; over = l.segments > 10;
+        line = l.segments + " " + counter.dataset.segments + " (" + l.encoding + ") · " + count + " / " + limit + " " + counter.dataset.chars;
+      } else {
+        count = kind === "telegram" ? s.length : Array.from(s).length;
+        over = count > limit;
+        line = count + " / " + limit + " " + counter.dataset.chars;
+      }
+      counter.textContent = over ? line + " · " + counter.dataset.over : line;
+      counter.classList.toggle("error", over);
+    }
+    text.addEventListener("input", show);
+    if (canned) canned.addEventListener("change", show);
+    show();
+  }
+
   // Copy buttons (coordinates).
   document.addEventListener("click", (e) => {
     const b = e.target.closest("[data-copy]");
