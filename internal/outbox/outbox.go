@@ -63,6 +63,7 @@ type Worker struct {
 	once     sync.Once
 	limitMu  sync.Mutex
 	next     map[lifeline.ChannelKind]time.Time
+	sendTime map[lifeline.ChannelKind]time.Duration // a moving average of each provider's send round trip
 	nextChat map[[32]byte]time.Time // by a hash of kind and recipient: no address kept
 }
 
@@ -125,6 +126,7 @@ func (w *Worker) init() {
 			w.pokes[kind] = make(chan struct{}, 1)
 		}
 		w.next = map[lifeline.ChannelKind]time.Time{}
+		w.sendTime = map[lifeline.ChannelKind]time.Duration{}
 	})
 }
 
@@ -157,8 +159,11 @@ func (w *Worker) runLane(ctx context.Context, kind lifeline.ChannelKind) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
+		// Claim when the provider can take the next message, not before:
+		// a reply queued meanwhile is then in this claim.
+		w.waitSlot(ctx, kind)
 		start := time.Now()
-		n, _, wait, err := w.pass(ctx, &kind, batch(w.Limits[kind]))
+		n, _, wait, err := w.pass(ctx, &kind, w.batch(kind))
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			w.Logger.Error("outbox", "component", "outbox", "channel", string(kind), "error", err.Error())
 		}
@@ -185,14 +190,49 @@ func (w *Worker) runLane(ctx context.Context, kind lifeline.ChannelKind) {
 	}
 }
 
-// batch is how many jobs a lane claims at once: about half a second of
-// sends at the provider's rate, so that a reply queued meanwhile waits at
-// most that long for the next claim, which takes it first.
-func batch(rate float64) int {
-	if rate <= 0 {
-		return 32
+// batchTime is about how long one claimed batch takes to send: a reply
+// queued meanwhile waits at most that long for the next claim, which
+// takes it first.
+const batchTime = 500 * time.Millisecond
+
+// batch is how many jobs a lane claims at once: about batchTime of sends,
+// at the provider's rate and at its round trip as measured, 1 to 32.
+func (w *Worker) batch(kind lifeline.ChannelKind) int {
+	n := 32
+	if rate := w.Limits[kind]; rate > 0 {
+		n = int(rate * batchTime.Seconds())
 	}
-	return min(max(int(rate/2), 1), 32)
+	w.limitMu.Lock()
+	rtt := w.sendTime[kind]
+	w.limitMu.Unlock()
+	if rtt > 0 {
+		n = min(n, int(batchTime/rtt))
+	}
+	return min(max(n, 1), 32)
+}
+
+// measured folds one send's round trip into the lane's moving average.
+func (w *Worker) measured(kind lifeline.ChannelKind, d time.Duration) {
+	w.limitMu.Lock()
+	defer w.limitMu.Unlock()
+	if avg := w.sendTime[kind]; avg > 0 {
+		d = (7*avg + d) / 8
+	}
+	w.sendTime[kind] = d
+}
+
+// waitSlot waits until the provider's rate lets the lane send again,
+// reserving nothing.
+func (w *Worker) waitSlot(ctx context.Context, kind lifeline.ChannelKind) {
+	w.limitMu.Lock()
+	wait := time.Until(w.next[kind])
+	w.limitMu.Unlock()
+	if wait > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 }
 
 // pokeGap is the shortest time between passes when poked.
@@ -288,7 +328,9 @@ func (w *Worker) attempt(ctx context.Context, j sqlstore.Job) error {
 		return deferral(d)
 	}
 	w.pace(ctx, out.Kind)
+	sendStart := time.Now()
 	id, err := send(ctx)
+	w.measured(out.Kind, time.Since(sendStart))
 	if err == nil {
 		return w.DB.CompleteJob(ctx, j, providerRef(w.Refs, out, id))
 	}

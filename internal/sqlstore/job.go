@@ -3,10 +3,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -62,20 +64,31 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 	if lane != nil {
 		laneCond, args = " AND channel_kind = ?", []any{*lane}
 	}
+	type claimed struct {
+		id, target, due string
+		attempts, priority int
+	}
 	err := db.Write(ctx, func(tx *Tx) error {
 		now := formatTime(tx.Now())
-		var err error
-		jobs, err = queryAll(tx, func(rows *sql.Rows) (J, error) {
-			var id, t string
-			var attempts int
-			err := rows.Scan(&id, &t, &attempts)
-			return build(id, t, attempts), err
+		rows, err := queryAll(tx, func(rows *sql.Rows) (c claimed, err error) {
+			return c, rows.Scan(&c.id, &c.target, &c.attempts, &c.priority, &c.due)
 		}, `UPDATE jobs SET lease_until = ?, leased_by = ?, attempts = attempts + 1
 			WHERE id IN (SELECT id FROM jobs WHERE kind = ?`+laneCond+` AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
 				ORDER BY priority, run_after LIMIT ?)
-			RETURNING id, `+target+`, attempts`,
+			RETURNING id, `+target+`, attempts, priority, run_after`,
 			append(append([]any{formatTime(tx.Now().Add(lease)), db.instanceID(), kind}, args...), now, now, limit)...)
-		return err
+		if err != nil {
+			return err
+		}
+		// RETURNING comes in no particular order: put the batch in line.
+		slices.SortStableFunc(rows, func(a, b claimed) int {
+			return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.due, b.due))
+		})
+		jobs = jobs[:0]
+		for _, c := range rows {
+			jobs = append(jobs, build(c.id, c.target, c.attempts))
+		}
+		return nil
 	})
 	return jobs, err
 }
