@@ -62,7 +62,7 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 	var jobs []J
 	laneCond, args := "", []any{}
 	if lane != nil {
-		laneCond, args = " AND channel_kind = ?", []any{*lane}
+		laneCond, args = laneCondition, []any{*lane}
 	}
 	type claimed struct {
 		id, target, due string
@@ -72,10 +72,7 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 		now := formatTime(tx.Now())
 		rows, err := queryAll(tx, func(rows *sql.Rows) (c claimed, err error) {
 			return c, rows.Scan(&c.id, &c.target, &c.attempts, &c.priority, &c.due)
-		}, `UPDATE jobs SET lease_until = ?, leased_by = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE kind = ?`+laneCond+` AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
-				ORDER BY priority, run_after LIMIT ?)
-			RETURNING id, `+target+`, attempts, priority, run_after`,
+		}, claimQuery(laneCond, target),
 			append(append([]any{formatTime(tx.Now().Add(lease)), db.instanceID(), kind}, args...), now, now, limit)...)
 		if err != nil {
 			return err
@@ -91,6 +88,17 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 		return nil
 	})
 	return jobs, err
+}
+
+// laneCondition narrows a claim to one lane.
+const laneCondition = " AND channel_kind = ?"
+
+// claimQuery is claim's statement (see TestClaimUsesIndex).
+func claimQuery(laneCond, target string) string {
+	return `UPDATE jobs SET lease_until = ?, leased_by = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM jobs WHERE kind = ?` + laneCond + ` AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY priority, run_after LIMIT ?)
+		RETURNING id, ` + target + `, attempts, priority, run_after`
 }
 
 // DeferJob gives a claimed job back, due at once and not counted as an

@@ -29,7 +29,10 @@ UPDATE jobs SET
     priority = CASE WHEN EXISTS (SELECT 1 FROM messages m WHERE m.id = jobs.message_id AND m.author_id IS NOT NULL) THEN 0 ELSE 2 END
 WHERE kind = 'send' AND state = 'pending';
 
--- The claim: due jobs of one kind and lane, by priority, then age.
+-- The claim: due jobs of one kind and lane, by priority, then age, walked
+-- in order. It replaces jobs_due, which the planner would otherwise take
+-- and then sort.
+DROP INDEX jobs_due;
 CREATE INDEX jobs_claim ON jobs (kind, channel_kind, priority, run_after) WHERE state = 'pending';
 -- Folding: a conversation's pending jobs.
 CREATE INDEX jobs_conversation ON jobs (conversation_id) WHERE state = 'pending';
