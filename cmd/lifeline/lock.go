@@ -40,7 +40,8 @@ func lockDataDir(dir, what string) (*dirLock, error) {
 		return nil, fmt.Errorf("data directory lock: %w", err)
 	}
 	// Ours now: say who holds it, for the next one refused.
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {

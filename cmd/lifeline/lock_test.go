@@ -119,7 +119,9 @@ func TestControlSocketRemovedOnlyByOwner(t *testing.T) {
 	dir := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
 	answer := func(detail string) controlHandler {
-		return func(context.Context, controlRequest) controlResponse { return controlResponse{OK: true, Detail: detail} }
+		return func(context.Context, controlRequest) controlResponse {
+			return controlResponse{OK: true, Detail: detail}
+		}
 	}
 	stop, err := listenControl(t.Context(), dir, logger, answer("first"))
 	if err != nil {

@@ -64,7 +64,7 @@ type Worker struct {
 	limitMu  sync.Mutex
 	next     map[lifeline.ChannelKind]time.Time
 	sendTime map[lifeline.ChannelKind]time.Duration // a moving average of each provider's send round trip
-	nextChat map[[32]byte]time.Time // by a hash of kind and recipient: no address kept
+	nextChat map[[32]byte]time.Time                 // by a hash of kind and recipient: no address kept
 }
 
 // DefaultChatLimits are the providers' per-chat rates.
@@ -131,8 +131,9 @@ func (w *Worker) init() {
 }
 
 // lanes are the kinds of channel the worker sends on, each in a lane of its
-// own: a Twilio number's one message a second never holds up Telegram.
-func lanes() []lifeline.ChannelKind { return lifeline.ChannelKinds() }
+// own: a Twilio number's one message a second never holds up Telegram. The
+// empty lane holds jobs queued before lanes whose channel was gone already.
+func lanes() []lifeline.ChannelKind { return append(lifeline.ChannelKinds(), "") }
 
 // Poke wakes the worker: a message was queued.
 func (w *Worker) Poke() {
@@ -240,7 +241,7 @@ const pokeGap = 100 * time.Millisecond
 
 // RunOnce claims and sends one batch of due jobs of every channel and
 // returns how many it claimed; jobs to a chat under its pace are given back
-// (DeferJob), not sent.
+// (DeferJobs), not sent.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
 	n, deferred, _, err := w.pass(ctx, nil, 32)
@@ -266,9 +267,7 @@ func (w *Worker) pass(ctx context.Context, lane *lifeline.ChannelKind, limit int
 		if err != nil {
 			// Give back what this pass will not reach: their leases
 			// would hold them for minutes.
-			for _, rest := range jobs[i+1:] {
-				w.DB.DeferJob(context.WithoutCancel(ctx), rest)
-			}
+			w.DB.DeferJobs(context.WithoutCancel(ctx), jobs[i+1:]...)
 			return handled, deferred, 0, err
 		}
 		if d > 0 {
@@ -292,7 +291,7 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) (time.Duration, error
 	err := w.attempt(ctx, j)
 	var d deferral
 	if errors.As(err, &d) {
-		return time.Duration(d), w.DB.DeferJob(ctx, j)
+		return time.Duration(d), w.DB.DeferJobs(ctx, j)
 	}
 	return 0, err
 }

@@ -65,7 +65,7 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 		laneCond, args = laneCondition, []any{*lane}
 	}
 	type claimed struct {
-		id, target, due string
+		id, target, due    string
 		attempts, priority int
 	}
 	err := db.Write(ctx, func(tx *Tx) error {
@@ -101,13 +101,20 @@ func claimQuery(laneCond, target string) string {
 		RETURNING id, ` + target + `, attempts, priority, run_after`
 }
 
-// DeferJob gives a claimed job back, due at once and not counted as an
-// attempt: the worker could not send it yet (its chat's pace), and other
-// work goes first meanwhile. The job keeps its place in line.
-func (db *DB) DeferJob(ctx context.Context, job Job) error {
+// DeferJobs gives claimed jobs back, due at once and not counted as an
+// attempt: the worker could not send them yet (a chat's pace, or a pass cut
+// short), and other work goes first meanwhile. Each keeps its place in line.
+func (db *DB) DeferJobs(ctx context.Context, jobs ...Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
 	return db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, leased_by = NULL, attempts = attempts - 1 WHERE id = ? AND state = 'pending'`, job.ID)
-		return err
+		for _, j := range jobs {
+			if _, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, leased_by = NULL, attempts = attempts - 1 WHERE id = ? AND state = 'pending'`, j.ID); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
