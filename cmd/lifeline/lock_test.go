@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -143,6 +144,7 @@ func TestControlSocketRemovedOnlyByOwner(t *testing.T) {
 			if err != nil {
 				return
 			}
+			bufio.NewReader(c).ReadString('\n') // the request
 			io.WriteString(c, `{"ok":true,"detail":"second"}`+"\n")
 			c.Close()
 		}
