@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -39,18 +40,26 @@ type controlResponse struct {
 // controlHandler answers one request; serve supplies it.
 type controlHandler func(ctx context.Context, req controlRequest) controlResponse
 
-// listenControl serves the control socket until ctx ends.
+// listenControl serves the control socket until ctx ends. The caller holds
+// the data directory's lock, so a socket already there is a stale one of a
+// previous run. The returned stop removes the socket only if the path is
+// still the one it bound: never another process's.
 func listenControl(ctx context.Context, dataDir string, logger *slog.Logger, handle controlHandler) (func(), error) {
 	path := filepath.Join(dataDir, controlSocket)
 	if len(path) > 100 {
 		return nil, fmt.Errorf("control socket path %s is too long for a Unix socket; use a shorter --data", path)
 	}
 	os.Remove(path) // a stale socket of a previous run
-	ln, err := net.Listen("unix", path)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	ln.SetUnlinkOnClose(false) // Close would unlink the path whoever's it is now
+	bound, err := os.Lstat(path)
+	if err == nil {
+		err = os.Chmod(path, 0o600)
+	}
+	if err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -65,10 +74,15 @@ func listenControl(ctx context.Context, dataDir string, logger *slog.Logger, han
 			go serveControlConn(ctx, conn.(*net.UnixConn), logger, handle)
 		}
 	}()
+	var once sync.Once
 	return func() {
-		ln.Close()
-		<-done
-		os.Remove(path)
+		once.Do(func() {
+			ln.Close()
+			<-done
+			if now, err := os.Lstat(path); err == nil && os.SameFile(now, bound) {
+				os.Remove(path)
+			}
+		})
 	}, nil
 }
 

@@ -53,6 +53,13 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(cfg.dataDir, true); err != nil {
 		return err
 	}
+	// One server per data directory, before the demo seeds it.
+	lock, err := lockDataDir(cfg.dataDir, "demo")
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	cfg.lock = lock
 	// The registration bot greets every new soldier in the demo.
 	cfg.questionnaire = true
 	// The demo's keys open from a file, so that it needs no custodians; a

@@ -19,6 +19,13 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(*dataDir, true); err != nil {
 		return err
 	}
+	// Never under a running server: it would run on with a schema its code
+	// does not know.
+	lock, err := lockDataDir(*dataDir, "migrate")
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(*dataDir, sqlstore.FileName), sqlstore.Options{})
 	if err != nil {
 		return err

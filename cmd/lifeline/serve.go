@@ -55,6 +55,9 @@ type serveConfig struct {
 	// questionnaire starts the registration bot on every new conversation
 	// of the surrender stream; off, operators start it per conversation.
 	questionnaire bool
+	// lock is the data directory's lock when the caller took it already
+	// (demo, which seeds the directory first); else serve takes it.
+	lock *dirLock
 }
 
 func serveFlags(fs *flagSet, defaultData string) *serveConfig {
@@ -146,6 +149,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(addr string)) error {
 	logger := logs.New(e.stderr, level, logs.Allow("reason", "root"))
 
+	// One server per data directory, before anything is touched: a second
+	// would send every queued message again and take the control socket.
+	if cfg.lock == nil {
+		lock, err := lockDataDir(cfg.dataDir, "serve")
+		if err != nil {
+			return err
+		}
+		defer lock.release()
+	}
+
 	keeper, err := keys.Open(filepath.Join(cfg.dataDir, keysDir))
 	if errors.Is(err, keys.ErrNotInitialized) {
 		return usageErrorf("no keys in %s: run lifeline init --data %s first", cfg.dataDir, cfg.dataDir)
@@ -206,13 +219,24 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	if err != nil {
 		return err
 	}
-	// This server alone uses its SQLite store: jobs a crashed predecessor had
-	// leased are due again now.
-	if n, err := db.ReleaseLeases(ctx); err != nil {
+	// This server is an instance whose leases name it. It holds the data
+	// directory's lock, so every other instance of this SQLite store is
+	// gone: jobs a crashed predecessor had leased are due again now.
+	if _, err := db.StartInstance(ctx); err != nil {
+		return err
+	}
+	if n, err := db.ReleaseLeases(ctx, sqlstore.AllOthersGone); err != nil {
 		return err
 	} else if n > 0 {
 		logger.Warn("released jobs leased before a crash", "component", "outbox", "count", n)
 	}
+	defer func() {
+		// After the workers stopped (deferred later, run earlier): the
+		// next server sends what this one still held at once.
+		if err := db.EndInstance(context.WithoutCancel(ctx)); err != nil {
+			logger.Error("end instance", "component", "outbox", "error", err.Error())
+		}
+	}()
 	hub := console.NewHub()
 	// The router gives waiting conversations to operators on shift and
 	// tells the supervisors on duty when a contact waits too long.
@@ -368,6 +392,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	wg.Go(func() { bot.Run(bgCtx) })
 	wg.Go(func() { router.Run(bgCtx) })
 	wg.Go(func() { caseWatchdog(bgCtx, db, logger.With("component", "watchdog")) })
+	wg.Go(func() { heartbeat(bgCtx, db, logger.With("component", "outbox")) })
 
 	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
 	if err != nil {
@@ -564,6 +589,26 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 		return status(fmt.Sprintf("Root key at version %d; every compartment on a new epoch; data keys rewrapped in %s. The old epochs are destroyed after the key retention.", v, time.Since(start).Round(time.Millisecond)))
 	}
 	return fail(errors.New("unknown operation"))
+}
+
+// heartbeatEvery is how often a server records that its instance lives.
+const heartbeatEvery = 30 * time.Second
+
+// heartbeat keeps this server's instance alive in the store, so that a
+// store shared by several (PostgreSQL) tells its leases from a dead one's.
+func heartbeat(ctx context.Context, db *sqlstore.DB, logger *slog.Logger) {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := db.Heartbeat(ctx); err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
+			logger.Error("heartbeat", "error", err.Error())
+		}
+	}
 }
 
 // caseWatchdog moves cases silent past their status's limit onto the

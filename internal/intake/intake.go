@@ -404,7 +404,7 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 			if err := in.AddMessage(g, conv, string(channel.KindText), nil, "queued"); err != nil {
 				return "", "", err
 			}
-			if err := in.Enqueue(g.ID); err != nil {
+			if err := in.Enqueue(g.ID, conv, kind, sqlstore.PriorityAutomatic); err != nil {
 				return "", "", err
 			}
 		}

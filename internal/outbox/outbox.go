@@ -59,40 +59,38 @@ type Worker struct {
 	// recorded (sent, failed, or due again), for live operator views.
 	Attempted func(lifeline.MessageID)
 
-	poke     chan struct{}
+	pokes    map[lifeline.ChannelKind]chan struct{} // one per lane
 	once     sync.Once
 	limitMu  sync.Mutex
 	next     map[lifeline.ChannelKind]time.Time
-	nextChat map[[32]byte]time.Time // by a hash of kind and recipient: no address kept
+	sendTime map[lifeline.ChannelKind]time.Duration // a moving average of each provider's send round trip
+	nextChat map[[32]byte]time.Time                 // by a hash of kind and recipient: no address kept
 }
 
 // DefaultChatLimits are the providers' per-chat rates.
 var DefaultChatLimits = map[lifeline.ChannelKind]float64{lifeline.ChannelTelegram: 1}
 
-// paceChat waits for the per-chat limit of the recipient.
-func (w *Worker) paceChat(ctx context.Context, out sqlstore.Outbound) {
+// chatWait reserves the recipient's next send under its per-chat limit and
+// returns 0, or returns how long until the chat may take another message,
+// reserving nothing: the job is then deferred, and the lane sends to other
+// chats meanwhile instead of waiting.
+func (w *Worker) chatWait(out sqlstore.Outbound) time.Duration {
 	rate := w.ChatLimits[out.Kind]
 	if rate <= 0 {
-		return
+		return 0
 	}
 	key := sha256.Sum256([]byte(string(out.Kind) + "\x00" + out.To.Reveal()))
 	w.limitMu.Lock()
+	defer w.limitMu.Unlock()
 	if len(w.nextChat) > 100_000 {
 		clear(w.nextChat) // bounded; forgetting old pacing costs at most one early send
 	}
 	now := time.Now()
-	at := now
 	if n := w.nextChat[key]; n.After(now) {
-		at = n
+		return n.Sub(now)
 	}
-	w.nextChat[key] = at.Add(time.Duration(float64(time.Second) / rate))
-	w.limitMu.Unlock()
-	if wait := at.Sub(now); wait > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-	}
+	w.nextChat[key] = now.Add(time.Duration(float64(time.Second) / rate))
+	return 0
 }
 
 // DefaultLimits are the providers' documented overall rates.
@@ -123,39 +121,68 @@ func (w *Worker) init() {
 		if w.Logger == nil {
 			w.Logger = slog.New(slog.DiscardHandler)
 		}
-		w.poke = make(chan struct{}, 1)
+		w.pokes = map[lifeline.ChannelKind]chan struct{}{}
+		for _, kind := range lanes() {
+			w.pokes[kind] = make(chan struct{}, 1)
+		}
 		w.next = map[lifeline.ChannelKind]time.Time{}
+		w.sendTime = map[lifeline.ChannelKind]time.Duration{}
 	})
 }
+
+// lanes are the kinds of channel the worker sends on, each in a lane of its
+// own: a Twilio number's one message a second never holds up Telegram. The
+// empty lane holds jobs queued before lanes whose channel was gone already.
+func lanes() []lifeline.ChannelKind { return append(lifeline.ChannelKinds(), "") }
 
 // Poke wakes the worker: a message was queued.
 func (w *Worker) Poke() {
 	w.init()
-	select {
-	case w.poke <- struct{}{}:
-	default:
+	for _, p := range w.pokes {
+		select {
+		case p <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// Run sends until ctx is done.
+// Run sends until ctx is done, each kind of channel in its own lane.
 func (w *Worker) Run(ctx context.Context) {
 	w.init()
+	var wg sync.WaitGroup
+	for _, kind := range lanes() {
+		wg.Go(func() { w.runLane(ctx, kind) })
+	}
+	wg.Wait()
+}
+
+func (w *Worker) runLane(ctx context.Context, kind lifeline.ChannelKind) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
 	for {
+		// Claim when the provider can take the next message, not before:
+		// a reply queued meanwhile is then in this claim.
+		w.waitSlot(ctx, kind)
 		start := time.Now()
-		n, err := w.RunOnce(ctx)
+		n, _, wait, err := w.pass(ctx, &kind, w.batch(kind))
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
-			w.Logger.Error("outbox", "component", "outbox", "error", err.Error())
+			w.Logger.Error("outbox", "component", "outbox", "channel", string(kind), "error", err.Error())
 		}
 		if n > 0 && err == nil {
 			continue // there may be more; after an error, wait for the tick
+		}
+		var chat <-chan time.Time
+		if wait > 0 {
+			// Only jobs to chats under their pace were due: claim again
+			// when the first may go.
+			chat = time.After(wait)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-w.poke:
+		case <-chat:
+		case <-w.pokes[kind]:
 			// Each claim is a write: under a flood, one every pokeGap.
 			if !wake.Settle(ctx, start, pokeGap) {
 				return
@@ -164,29 +191,118 @@ func (w *Worker) Run(ctx context.Context) {
 	}
 }
 
+// batchTime is about how long one claimed batch takes to send: a reply
+// queued meanwhile waits at most that long for the next claim, which
+// takes it first.
+const batchTime = 500 * time.Millisecond
+
+// batch is how many jobs a lane claims at once: about batchTime of sends,
+// at the provider's rate and at its round trip as measured, 1 to 32.
+func (w *Worker) batch(kind lifeline.ChannelKind) int {
+	n := 32
+	if rate := w.Limits[kind]; rate > 0 {
+		n = int(rate * batchTime.Seconds())
+	}
+	w.limitMu.Lock()
+	rtt := w.sendTime[kind]
+	w.limitMu.Unlock()
+	if rtt > 0 {
+		n = min(n, int(batchTime/rtt))
+	}
+	return min(max(n, 1), 32)
+}
+
+// measured folds one send's round trip into the lane's moving average.
+func (w *Worker) measured(kind lifeline.ChannelKind, d time.Duration) {
+	w.limitMu.Lock()
+	defer w.limitMu.Unlock()
+	if avg := w.sendTime[kind]; avg > 0 {
+		d = (7*avg + d) / 8
+	}
+	w.sendTime[kind] = d
+}
+
+// waitSlot waits until the provider's rate lets the lane send again,
+// reserving nothing.
+func (w *Worker) waitSlot(ctx context.Context, kind lifeline.ChannelKind) {
+	w.limitMu.Lock()
+	wait := time.Until(w.next[kind])
+	w.limitMu.Unlock()
+	if wait > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
 // pokeGap is the shortest time between passes when poked.
 const pokeGap = 100 * time.Millisecond
 
-// RunOnce claims and sends one batch of due jobs and returns how many it
-// handled.
+// RunOnce claims and sends one batch of due jobs of every channel and
+// returns how many it claimed; jobs to a chat under its pace are given back
+// (DeferJobs), not sent.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
-	jobs, err := w.DB.ClaimJobs(ctx, w.Lease, 32)
-	if err != nil {
-		return 0, err
+	n, deferred, _, err := w.pass(ctx, nil, 32)
+	return n + deferred, err
+}
+
+// pass claims and sends one batch of a lane's due jobs (every channel's if
+// lane is nil). It returns how many it handled other than by deferring, how
+// many it deferred (their chats under their pace), and how long until the
+// first deferred one may go.
+func (w *Worker) pass(ctx context.Context, lane *lifeline.ChannelKind, limit int) (handled, deferred int, wait time.Duration, err error) {
+	var jobs []sqlstore.Job
+	if lane != nil {
+		jobs, err = w.DB.ClaimChannelJobs(ctx, *lane, w.Lease, limit)
+	} else {
+		jobs, err = w.DB.ClaimJobs(ctx, w.Lease, limit)
 	}
-	for _, j := range jobs {
-		if err := w.send(ctx, j); err != nil {
-			return len(jobs), err
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for i, j := range jobs {
+		d, err := w.send(ctx, j)
+		if err != nil {
+			// Give back what this pass will not reach: their leases
+			// would hold them for minutes.
+			w.DB.DeferJobs(context.WithoutCancel(ctx), jobs[i+1:]...)
+			return handled, deferred, 0, err
 		}
+		if d > 0 {
+			deferred++
+			if wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		handled++
 		if w.Attempted != nil {
 			w.Attempted(j.MessageID)
 		}
 	}
-	return len(jobs), nil
+	return handled, deferred, wait, nil
 }
 
-func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
+// send makes one attempt at a job. If the job's chat is under its pace, it
+// gives the job back and returns how long until the chat may take it.
+func (w *Worker) send(ctx context.Context, j sqlstore.Job) (time.Duration, error) {
+	err := w.attempt(ctx, j)
+	var d deferral
+	if errors.As(err, &d) {
+		return time.Duration(d), w.DB.DeferJobs(ctx, j)
+	}
+	return 0, err
+}
+
+// deferral is attempt's word that a job's chat is under its pace for so
+// long.
+type deferral time.Duration
+
+func (d deferral) Error() string { return "chat paced" }
+
+func (w *Worker) attempt(ctx context.Context, j sqlstore.Job) error {
 	out, err := w.DB.OutboundMessage(ctx, j.MessageID)
 	switch lifeline.ErrorCode(err) {
 	case "":
@@ -212,9 +328,13 @@ func (w *Worker) send(ctx context.Context, j sqlstore.Job) error {
 	if !ok {
 		return w.DB.FailJob(ctx, j, "channel cannot send this", true, time.Time{})
 	}
+	if d := w.chatWait(out); d > 0 {
+		return deferral(d)
+	}
 	w.pace(ctx, out.Kind)
-	w.paceChat(ctx, out)
+	sendStart := time.Now()
 	id, err := send(ctx)
+	w.measured(out.Kind, time.Since(sendStart))
 	if err == nil {
 		return w.DB.CompleteJob(ctx, j, providerRef(w.Refs, out, id))
 	}

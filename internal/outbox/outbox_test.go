@@ -283,9 +283,11 @@ func TestChatPacing(t *testing.T) {
 	firstContact(t, db, k, "100000007")
 	firstContact(t, db, k, "100000008")
 	convs, _ := db.Conversations(ctx, 10, "")
-	for _, c := range convs {
-		if _, err := db.QueueReply(ctx, lifeline.CLIActor, c.ID, "второе"); err != nil {
-			t.Fatal(err)
+	for _, c := range convs { // the replies fold the greetings
+		for _, text := range []string{"первое", "второе"} {
+			if _, err := db.QueueReply(ctx, lifeline.CLIActor, c.ID, text); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	for n := 1; n > 0; {

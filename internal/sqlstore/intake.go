@@ -135,14 +135,52 @@ func statusRank(expr string) string {
 	return `(CASE ` + expr + ` WHEN 'queued' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 0 END)`
 }
 
-// Enqueue adds an outbox job to send a stored outbound message.
-func (in *Ingest) Enqueue(message lifeline.MessageID) error {
-	return enqueue(in.tx, message)
+// Enqueue adds an outbox job to send a stored outbound message of a
+// conversation on a channel of kind, at priority (see Priority).
+func (in *Ingest) Enqueue(message lifeline.MessageID, conv lifeline.ConversationID, kind lifeline.ChannelKind, priority Priority) error {
+	return enqueue(in.tx, message, conv, kind, priority)
 }
 
-func enqueue(tx *Tx, message lifeline.MessageID) error {
-	_, err := tx.Exec(`INSERT INTO jobs (id, kind, message_id, state, run_after) VALUES (?, 'send', ?, 'pending', ?)`,
-		lifeline.NewID(), message, formatTime(tx.Now()))
+// foldedReason is the status reason of an automatic message not sent
+// because another message to the same contact went instead.
+const foldedReason = "folded: another message went to the contact instead"
+
+// enqueue queues a send job. Automatic messages yield (issue 10): a
+// conversation has at most one pending automatic message, so one queued
+// while another waits is folded into it, not sent; and a reply or a bot
+// message folds the conversation's automatic messages not yet claimed,
+// since the contact is being answered. A folded message is marked failed
+// with foldedReason, its job folded.
+func enqueue(tx *Tx, message lifeline.MessageID, conv lifeline.ConversationID, kind lifeline.ChannelKind, priority Priority) error {
+	return enqueueAt(tx, message, conv, kind, priority, tx.Now())
+}
+
+// enqueueAt is enqueue with the time the job is due: messages queued in one
+// transaction are due a microsecond apart, to go in order.
+func enqueueAt(tx *Tx, message lifeline.MessageID, conv lifeline.ConversationID, kind lifeline.ChannelKind, priority Priority, due time.Time) error {
+	if priority >= PriorityAutomatic {
+		var pending int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM jobs WHERE conversation_id = ? AND state = 'pending' AND kind = 'send' AND priority >= ?`,
+			conv, PriorityAutomatic).Scan(&pending); err != nil {
+			return err
+		}
+		if pending > 0 {
+			_, err := tx.Exec(`UPDATE messages SET status = 'failed', status_reason = ? WHERE id = ?`, foldedReason, message)
+			return err
+		}
+	} else {
+		if _, err := tx.Exec(`UPDATE messages SET status = 'failed', status_reason = ?
+			WHERE id IN (SELECT message_id FROM jobs WHERE conversation_id = ? AND state = 'pending' AND kind = 'send' AND priority >= ? AND lease_until IS NULL)`,
+			foldedReason, conv, PriorityAutomatic); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE jobs SET state = 'folded' WHERE conversation_id = ? AND state = 'pending' AND kind = 'send' AND priority >= ? AND lease_until IS NULL`,
+			conv, PriorityAutomatic); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(`INSERT INTO jobs (id, kind, message_id, state, run_after, priority, channel_kind, conversation_id) VALUES (?, 'send', ?, 'pending', ?, ?, ?, ?)`,
+		lifeline.NewID(), message, formatTime(due), priority, kind, conv)
 	return err
 }
 

@@ -3,10 +3,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -20,34 +22,100 @@ type Job struct {
 	Attempts  int // including this one
 }
 
-// ClaimJobs leases up to limit due jobs for lease: no other worker takes
-// them until the lease runs out, so a worker that dies mid-send leaves its
-// jobs to be retried, not lost.
+// Priority orders the outbox: lower goes first. An operator's reply goes
+// before anything automatic on its channel, and within its chat before that
+// chat's own pending automatic messages.
+type Priority int
+
+const (
+	PriorityReply     Priority = 0 // an operator's reply or template (console, API)
+	PriorityBot       Priority = 1 // the registration questionnaire bot
+	PriorityAutomatic Priority = 2 // a greeting or another automatic message
+)
+
+// ClaimJobs leases up to limit due send jobs of every channel for lease:
+// no other worker takes them until the lease runs out, so a worker that
+// dies mid-send leaves its jobs to be retried, not lost. Replies first (see
+// Priority), then the oldest.
 func (db *DB) ClaimJobs(ctx context.Context, lease time.Duration, limit int) ([]Job, error) {
-	return claim(ctx, db, "send", "message_id", lease, limit, func(id, target string, attempts int) Job {
-		return Job{ID: id, MessageID: lifeline.MessageID(target), Attempts: attempts}
-	})
+	return claim(ctx, db, "send", nil, "message_id", lease, limit, buildJob)
 }
 
-// claim leases up to limit due jobs of one kind; target names the column
-// the job is about.
-func claim[J any](ctx context.Context, db *DB, kind, target string, lease time.Duration, limit int, build func(id, target string, attempts int) J) ([]J, error) {
+// ClaimChannelJobs is ClaimJobs for the jobs of one kind of channel: each
+// provider is paced on its own, so each has its own lane.
+func (db *DB) ClaimChannelJobs(ctx context.Context, kind lifeline.ChannelKind, lease time.Duration, limit int) ([]Job, error) {
+	return claim(ctx, db, "send", &kind, "message_id", lease, limit, buildJob)
+}
+
+func buildJob(id, target string, attempts int) Job {
+	return Job{ID: id, MessageID: lifeline.MessageID(target), Attempts: attempts}
+}
+
+// claim leases up to limit due jobs of one kind, in one lane if lane is not
+// nil; target names the column the job is about. The lease names this
+// process's instance (see StartInstance).
+//
+// The subquery walks the partial index jobs_claim, (kind, channel_kind,
+// priority, run_after) over pending jobs, in order; with a lane it stops
+// after limit due rows.
+func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.ChannelKind, target string, lease time.Duration, limit int, build func(id, target string, attempts int) J) ([]J, error) {
 	var jobs []J
+	laneCond, args := "", []any{}
+	if lane != nil {
+		laneCond, args = laneCondition, []any{*lane}
+	}
+	type claimed struct {
+		id, target, due    string
+		attempts, priority int
+	}
 	err := db.Write(ctx, func(tx *Tx) error {
 		now := formatTime(tx.Now())
-		var err error
-		jobs, err = queryAll(tx, func(rows *sql.Rows) (J, error) {
-			var id, t string
-			var attempts int
-			err := rows.Scan(&id, &t, &attempts)
-			return build(id, t, attempts), err
-		}, `UPDATE jobs SET lease_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT id FROM jobs WHERE kind = ? AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
-				ORDER BY run_after LIMIT ?)
-			RETURNING id, `+target+`, attempts`, formatTime(tx.Now().Add(lease)), kind, now, now, limit)
-		return err
+		rows, err := queryAll(tx, func(rows *sql.Rows) (c claimed, err error) {
+			return c, rows.Scan(&c.id, &c.target, &c.attempts, &c.priority, &c.due)
+		}, claimQuery(laneCond, target),
+			append(append([]any{formatTime(tx.Now().Add(lease)), db.instanceID(), kind}, args...), now, now, limit)...)
+		if err != nil {
+			return err
+		}
+		// RETURNING comes in no particular order: put the batch in line.
+		slices.SortStableFunc(rows, func(a, b claimed) int {
+			return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(a.due, b.due))
+		})
+		jobs = jobs[:0]
+		for _, c := range rows {
+			jobs = append(jobs, build(c.id, c.target, c.attempts))
+		}
+		return nil
 	})
 	return jobs, err
+}
+
+// laneCondition narrows a claim to one lane.
+const laneCondition = " AND channel_kind = ?"
+
+// claimQuery is claim's statement (see TestClaimUsesIndex).
+func claimQuery(laneCond, target string) string {
+	return `UPDATE jobs SET lease_until = ?, leased_by = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM jobs WHERE kind = ?` + laneCond + ` AND state = 'pending' AND run_after <= ? AND (lease_until IS NULL OR lease_until < ?)
+			ORDER BY priority, run_after LIMIT ?)
+		RETURNING id, ` + target + `, attempts, priority, run_after`
+}
+
+// DeferJobs gives claimed jobs back, due at once and not counted as an
+// attempt: the worker could not send them yet (a chat's pace, or a pass cut
+// short), and other work goes first meanwhile. Each keeps its place in line.
+func (db *DB) DeferJobs(ctx context.Context, jobs ...Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		for _, j := range jobs {
+			if _, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, leased_by = NULL, attempts = attempts - 1 WHERE id = ? AND state = 'pending'`, j.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Outbound is what a worker needs to send a message.
@@ -105,7 +173,7 @@ func (db *DB) OutboundMessage(ctx context.Context, id lifeline.MessageID) (Outbo
 // with the provider's id as a keyed reference for status updates.
 func (db *DB) CompleteJob(ctx context.Context, job Job, providerRef []byte) error {
 	return db.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(`UPDATE jobs SET state = 'done', lease_until = NULL WHERE id = ?`, job.ID); err != nil {
+		if _, err := tx.Exec(`UPDATE jobs SET state = 'done', lease_until = NULL, leased_by = NULL WHERE id = ?`, job.ID); err != nil {
 			return err
 		}
 		_, err := tx.Exec(`UPDATE messages SET status = 'sent', status_reason = '', provider_ref = ? WHERE id = ? AND status IN ('queued', '')`, providerRef, job.MessageID)
@@ -122,13 +190,13 @@ func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent boo
 	}
 	return db.Write(ctx, func(tx *Tx) error {
 		if permanent {
-			if _, err := tx.Exec(`UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = ? WHERE id = ?`, reason, job.ID); err != nil {
+			if _, err := tx.Exec(`UPDATE jobs SET state = 'failed', lease_until = NULL, leased_by = NULL, last_error = ? WHERE id = ?`, reason, job.ID); err != nil {
 				return err
 			}
 			_, err := tx.Exec(`UPDATE messages SET status = 'failed', status_reason = ? WHERE id = ?`, reason, job.MessageID)
 			return err
 		}
-		_, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, last_error = ?, run_after = ? WHERE id = ?`, reason, formatTime(retryAt), job.ID)
+		_, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, leased_by = NULL, last_error = ?, run_after = ? WHERE id = ?`, reason, formatTime(retryAt), job.ID)
 		return err
 	})
 }
@@ -253,7 +321,7 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 		if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ?, waiting_seq = NULL, escalated = 0 WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
 			return err
 		}
-		return enqueue(tx, m.ID)
+		return enqueue(tx, m.ID, conv, channelKind, PriorityReply)
 	})
 	if err != nil {
 		return "", err
@@ -332,20 +400,4 @@ type ConversationMessage struct {
 	// Earlier are the message's texts before the current one, oldest first,
 	// for those who may read the conversation.
 	Earlier []lifeline.Sensitive
-}
-
-// ReleaseLeases frees the leases of every job: call it when a server starts
-// on a store it alone uses (SQLite), so that jobs a crashed predecessor had
-// claimed are sent now rather than when their leases run out.
-func (db *DB) ReleaseLeases(ctx context.Context) (int, error) {
-	var n int64
-	err := db.Write(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(`UPDATE jobs SET lease_until = NULL WHERE state = 'pending' AND lease_until IS NOT NULL`)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return int(n), err
 }

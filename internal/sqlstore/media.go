@@ -104,7 +104,8 @@ type MediaJob struct {
 // ClaimMediaJobs leases up to limit due media jobs for lease (see
 // ClaimJobs).
 func (db *DB) ClaimMediaJobs(ctx context.Context, lease time.Duration, limit int) ([]MediaJob, error) {
-	return claim(ctx, db, "media", "media_id", lease, limit, func(id, target string, attempts int) MediaJob {
+	lane := lifeline.ChannelKind("")
+	return claim(ctx, db, "media", &lane, "media_id", lease, limit, func(id, target string, attempts int) MediaJob {
 		return MediaJob{ID: id, MediaID: lifeline.ID(target), Attempts: attempts}
 	})
 }
@@ -196,7 +197,7 @@ func (db *DB) setMediaState(ctx context.Context, job MediaJob, state, reason str
 func (db *DB) FinishMediaJob(ctx context.Context, job MediaJob) (last bool, err error) {
 	var shredded []seal.KeyID
 	err = db.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(`UPDATE jobs SET state = 'done', lease_until = NULL WHERE id = ?`, job.ID); err != nil {
+		if _, err := tx.Exec(`UPDATE jobs SET state = 'done', lease_until = NULL, leased_by = NULL WHERE id = ?`, job.ID); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(`UPDATE media SET provider_id = NULL WHERE id = ?`, job.MediaID); err != nil {
@@ -225,7 +226,7 @@ func (db *DB) FailMediaJob(ctx context.Context, job MediaJob, reason string, per
 	reason = truncateReason(reason)
 	if permanent {
 		if err := db.Write(ctx, func(tx *Tx) error {
-			if _, err := tx.Exec(`UPDATE jobs SET state = 'failed', lease_until = NULL, last_error = ? WHERE id = ?`, reason, job.ID); err != nil {
+			if _, err := tx.Exec(`UPDATE jobs SET state = 'failed', lease_until = NULL, leased_by = NULL, last_error = ? WHERE id = ?`, reason, job.ID); err != nil {
 				return err
 			}
 			_, err := tx.Exec(`UPDATE media SET state = 'failed', reason = ? WHERE id = ? AND state = 'pending'`, reason, job.MediaID)
@@ -254,7 +255,7 @@ func (db *DB) FailMediaJob(ctx context.Context, job MediaJob, reason string, per
 		undo = 1
 	}
 	return db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, last_error = ?, run_after = ?, attempts = MAX(attempts - ?, 0) WHERE id = ?`,
+		_, err := tx.Exec(`UPDATE jobs SET lease_until = NULL, leased_by = NULL, last_error = ?, run_after = ?, attempts = MAX(attempts - ?, 0) WHERE id = ?`,
 			reason, formatTime(retryAt), undo, job.ID)
 		return err
 	})

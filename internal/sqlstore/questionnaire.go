@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/audit"
@@ -458,7 +459,7 @@ func (db *DB) queueBotReplies(tx *Tx, conv lifeline.ConversationID, contact life
 		return nil
 	}
 	system := lifeline.Actor{ID: lifeline.ActorSystem}
-	for _, text := range replies {
+	for i, text := range replies {
 		if text == "" || len(text) > 4096 {
 			return lifeline.Errorf(lifeline.EINVALID, "A reply is 1 to 4096 bytes of text.")
 		}
@@ -466,7 +467,7 @@ func (db *DB) queueBotReplies(tx *Tx, conv lifeline.ConversationID, contact life
 		if err := db.addMessage(tx, m, conv, "text", nil, "queued"); err != nil {
 			return unavailable(err)
 		}
-		if err := enqueue(tx, m.ID); err != nil {
+		if err := enqueueAt(tx, m.ID, conv, kind, PriorityBot, tx.Now().Add(time.Duration(i)*time.Microsecond)); err != nil {
 			return err
 		}
 		if _, err := AppendAudit(tx, audit.Entry{Actor: system.ID, Action: "conversation.reply", Object: string(conv) + " " + string(m.ID), Decision: audit.DecisionAllow}); err != nil {

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -70,6 +71,8 @@ type DB struct {
 
 	timesMu sync.Mutex
 	times   map[lifeline.MessageID]time.Time // opened message times; see openTime
+
+	instance atomic.Pointer[string] // this process's instance, once started; see StartInstance
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with the
