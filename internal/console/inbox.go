@@ -164,6 +164,9 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		"CanReply":  canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
 		"CanAssign": lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
 		"CanTake":   conv.AssignedTo == "" && conv.State != "closed",
+		// A supervisor releases or rejects held replies (not his own).
+		"CanRelease": canRelease(s),
+		"SteppedUp":  c.steppedUp(s),
 	}
 	if data["CanAssign"].(bool) {
 		ops, err := c.store.Operators(r.Context())
@@ -192,11 +195,18 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Fill in %s before sending.", m))
 		return
 	}
-	if _, err := c.store.QueueReply(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, text); err != nil {
+	q, err := c.store.QueueReply(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, text)
+	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
 	c.changed(conv.ID, "message")
+	// A held reply shows in the history as held, with its reasons: the
+	// operator's text is kept there for a supervisor to release.
+	if len(q.Held) > 0 {
+		http.Redirect(w, r, "/c/"+string(conv.ID)+"#m-"+string(q.ID), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
 }
 
