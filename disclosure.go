@@ -280,8 +280,8 @@ var (
 	callWords   = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password"}
 	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"}}
 	// Whose call sign: ours tells, his asks.
-	tellingOwners = set("наш", "наша", "нашего", "мой", "моего", "мій", "мого", "наш", "оператора", "our", "my", "operator's")
-	askingOwners  = set("ваш", "вашего", "ваш", "твой", "твій", "какой", "який", "your", "what", "which")
+	tellingOwners = set("наш", "наша", "нашего", "мой", "моего", "мій", "мого", "оператора", "our", "my", "operator's")
+	askingOwners  = set("ваш", "вашего", "твой", "твій", "какой", "який", "your", "what", "which")
 	unitStems     = []string{"бригад", "батальон", "батальйон", "рот", "полк", "дивизи", "дивізі", "взвод", "отряд", "загін", "загону", "батаре", "корпус",
 		"brigade", "battalion", "company", "regiment", "division", "platoon", "squad", "corps", "bde", "bn"}
 	unitAbbr = []string{"омсбр", "омбр", "ошбр", "ошб", "дшбр", "дшб", "омпб", "огшбр", "обро", "омпбр", "одшбр", "мсп", "мсб", "тбр", "ополк"}
@@ -347,7 +347,7 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 		if instants[t.l] {
 			found[DiscloseTime] = true
 		}
-		if t.num >= 0 && strings.ContainsAny(nOr(n).sep, ":") && strings.TrimSpace(nOr(n).sep) == ":" && nOr(n).digits == 2 && t.num <= 24 && nOr(n).num < 60 {
+		if t.num >= 0 && t.num <= 24 && n != nil && strings.TrimSpace(n.sep) == ":" && n.digits == 2 && n.num >= 0 && n.num < 60 {
 			found[DiscloseTime] = true
 		}
 		if t.num >= 0 && t.digits <= 2 && n != nil && strings.TrimSpace(n.sep) == "." && n.digits >= 1 && n.digits <= 2 && n.num >= 0 {
@@ -430,9 +430,6 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 				found[DisclosePlace] = true
 			}
 		}
-
-		// Coordinates written with words: "широта 48".
-		// (Numbers are matched by the patterns.)
 
 		// Routes.
 		if hasStem(t.l, routeWords) {
@@ -523,13 +520,6 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 			found[DisclosePerson] = true
 		}
 	}
-}
-
-func nOr(t *token) *token {
-	if t == nil {
-		return &token{num: -1}
-	}
-	return t
 }
 
 // notLandmark rules out words a landmark stem matches by accident.
