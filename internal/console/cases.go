@@ -330,10 +330,20 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, s, err)
 		return
 	}
-	l, err := c.store.LoginByUsername(r.Context(), s.Operator.Username)
-	if err != nil {
+	if err := c.stepUp(r, s, string(v.Case.ID)); err != nil {
 		c.fail(w, r, s, err)
 		return
+	}
+	c.backToCase(w, r, v.Case.ID)
+}
+
+// stepUp checks the fresh TOTP code of the request's form and records the
+// step-up on the session; a wrong or replayed code is audited as a denial
+// about object and answered EUNAUTHORIZED.
+func (c *Console) stepUp(r *http.Request, s *session, object string) error {
+	l, err := c.store.LoginByUsername(r.Context(), s.Operator.Username)
+	if err != nil {
+		return err
 	}
 	step, err := auth.VerifyTOTP(string(l.TOTPSecret), r.PostFormValue("code"), l.TOTPLastStep, c.cfg.Now())
 	if err == nil {
@@ -343,15 +353,14 @@ func (c *Console) reveal(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	if err != nil {
-		c.deny(r, s.actor(r), "session.step_up", string(v.Case.ID), "totp")
-		c.fail(w, r, s, lifeline.Errorf(lifeline.EUNAUTHORIZED, "That code is wrong or used already: type the current one."))
-		return
+		c.deny(r, s.actor(r), "session.step_up", object, "totp")
+		return lifeline.Errorf(lifeline.EUNAUTHORIZED, "That code is wrong or used already: type the current one.")
 	}
 	if err := c.store.StepUp(context.WithoutCancel(r.Context()), s.actor(r), s.hash); err != nil {
-		c.fail(w, r, s, err)
-		return
+		return err
 	}
-	c.backToCase(w, r, v.Case.ID)
+	s.StepUpAt = c.cfg.Now()
+	return nil
 }
 
 // withCase runs fn on the request's case if the session's view allows it

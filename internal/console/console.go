@@ -66,7 +66,9 @@ type Store interface {
 	QueueCounts(ctx context.Context, me lifeline.OperatorID, stream string) (map[sqlstore.Queue]int, error)
 	Conversation(ctx context.Context, id lifeline.ConversationID) (*sqlstore.InboxItem, error)
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
-	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
+	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (sqlstore.QueuedReply, error)
+	HeldReplies(ctx context.Context) ([]sqlstore.HeldReply, error)
+	DecideHeld(ctx context.Context, by lifeline.Actor, id lifeline.MessageID, approve bool, note string) (lifeline.ConversationID, error)
 	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
 	ConversationMedia(ctx context.Context, conv lifeline.ConversationID) ([]sqlstore.Media, error)
 	Media(ctx context.Context, id lifeline.ID) (*sqlstore.Media, error)
@@ -275,6 +277,7 @@ func (c *Console) Routes() []Route {
 	shred := Access{Action: lifeline.ActionCaseShred}
 	hold := Access{Action: lifeline.ActionCaseLegalHold}
 	closing := Access{Action: lifeline.ActionCaseClose}
+	release := Access{Action: lifeline.ActionMeetingApprove}
 	r := []Route{
 		c.route("GET /{$}", anyone, c.home),
 		{"GET /static/", public, c.assets()},
@@ -298,6 +301,9 @@ func (c *Console) Routes() []Route {
 		c.route("POST /c/{id}/template", reply, c.sendTemplate),
 		c.route("POST /c/{id}/release", reply, c.release),
 		c.route("POST /c/{id}/note", read, c.note),
+		c.route("GET /held", release, c.show("held", "layout.html", c.heldData)),
+		c.route("POST /held/{id}/approve", release, c.decideHeld(true)),
+		c.route("POST /held/{id}/reject", release, c.decideHeld(false)),
 		c.route("POST /c/{id}/take", read, c.take),
 		c.route("POST /c/{id}/assign", Access{Action: lifeline.ActionCaseAssign}, c.assign),
 		c.route("POST /c/{id}/close", read, c.closeConversation),

@@ -41,8 +41,14 @@ func TestEveryWordTranslated(t *testing.T) {
 	for _, s := range []lifeline.Stream{lifeline.StreamSurrender, lifeline.StreamRelatives} {
 		keys["stream."+string(s)] = true
 	}
-	for _, s := range []string{"queued", "sent", "delivered", "read", "failed"} {
+	for _, s := range []string{"queued", "sent", "delivered", "read", "failed", "held", "rejected"} {
 		keys["status."+s] = true
+		if s != "held" {
+			keys["held.decided."+s] = true // who released or rejected a held reply
+		}
+	}
+	for _, d := range lifeline.AllDisclosures() {
+		keys["disclose."+string(d)] = true
 	}
 	for _, d := range []lifeline.Direction{lifeline.Inbound, lifeline.Outbound, lifeline.Note} {
 		keys["dir."+string(d)] = true

@@ -167,6 +167,9 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		"CanAssign":  lifeline.Allowed(s.Operator.Role, lifeline.ActionCaseAssign).Permitted(),
 		"CanTake":    conv.AssignedTo == "" && conv.State != "closed",
 		"Limit":      lifeline.MessageLength(conv.Kind, ""),
+		// A supervisor releases or rejects held replies (not his own).
+		"CanDecideHeld": canDecideHeld(s),
+		"SteppedUp":     c.steppedUp(s),
 	}
 	if conv.Bot.Handoff != "" {
 		// Where the bot stopped, for the operator who answers in its place.
@@ -234,7 +237,8 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 		c.replyRefused(w, r, s, http.StatusBadRequest, lengthText(lang, l), text)
 		return
 	}
-	if _, err := c.store.QueueReply(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, text); err != nil {
+	q, err := c.store.QueueReply(context.WithoutCancel(r.Context()), s.actor(r), conv.ID, text)
+	if err != nil {
 		switch lifeline.ErrorCode(err) {
 		case lifeline.EINVALID:
 			c.replyRefused(w, r, s, http.StatusBadRequest, lifeline.ErrorMessage(err), text)
@@ -246,6 +250,12 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	c.changed(conv.ID, "message")
+	// A held reply shows in the history as held, with its reasons: the
+	// operator's text is kept there for a supervisor to release.
+	if len(q.Held) > 0 {
+		http.Redirect(w, r, "/c/"+string(conv.ID)+"#m-"+string(q.ID), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
 }
 

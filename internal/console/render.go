@@ -65,6 +65,7 @@ type view struct {
 	Floor   bool // the operator runs the floor: canned answers, shifts, coverage
 	Cases   bool // the operator works on cases
 	Exports bool // the operator may ask for and approve exports
+	Held    bool // the operator releases or rejects replies held for a supervisor
 	Data    map[string]any
 	Request string // the request id, to quote to the admin
 }
@@ -77,6 +78,7 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	v.Floor = s != nil && permit(s, Access{Action: lifeline.ActionFloorManage})
 	v.Cases = s != nil && permit(s, Access{Action: lifeline.ActionSearchContact}) && s.Operator.Role != lifeline.RoleIntake
 	v.Exports = s != nil && permit(s, Access{Action: lifeline.ActionExport})
+	v.Held = s != nil && s.Stage == sqlstore.StageFull && canDecideHeld(s)
 	return v
 }
 

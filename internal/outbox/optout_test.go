@@ -132,10 +132,11 @@ func TestSMSStopRefusesRepliesUntilStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.send()
-	queued, err := e.db.QueueReply(ctx, lifeline.CLIActor, conv, "Вы здесь?")
+	q, err := e.db.QueueReply(ctx, lifeline.CLIActor, conv, "Вы здесь?")
 	if err != nil {
 		t.Fatal(err)
 	}
+	queued := q.ID
 
 	e.text("STOP", "STOP")
 	c := e.conversation()
@@ -236,10 +237,11 @@ func TestSMS21610MarksOptedOut(t *testing.T) {
 	}
 
 	e.fake.FailTo(smsFrom, 21610)
-	id, err := e.db.QueueReply(ctx, lifeline.CLIActor, sms, "Мы на связи.")
+	q, err := e.db.QueueReply(ctx, lifeline.CLIActor, sms, "Мы на связи.")
 	if err != nil {
 		t.Fatal(err)
 	}
+	id := q.ID
 	e.send()
 	msgs, _ := e.db.ConversationMessages(ctx, sms)
 	for _, m := range msgs {

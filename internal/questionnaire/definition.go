@@ -208,8 +208,8 @@ func (c *checker) text(where string, t Text) {
 		if len(s) > maxReply/2 {
 			c.add(where, "the %s text is longer than %d bytes", l, maxReply/2)
 		}
-		if w := lifeline.DisclosureRisk(s); w != "" {
-			c.add(where, "the %s text mentions %q: nothing about procedures, meeting points or staff before verification", l, w)
+		if ds := lifeline.Disclosures(s); len(ds) > 0 {
+			c.add(where, "the %s text names a %s: no times, places, meeting points, units or staff before verification", l, strings.ReplaceAll(lifeline.JoinDisclosures(ds), ",", ", "))
 		}
 	}
 	for l := range t {

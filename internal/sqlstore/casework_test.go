@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // caseFor opens a case on a new contact's conversation and adds its
@@ -339,33 +341,147 @@ func TestPersonErasure(t *testing.T) {
 	}
 }
 
-// TestStagedDisclosure: a reply naming a meeting point or coordinates is
-// refused until the contact's case is verified, then goes.
-func TestStagedDisclosure(t *testing.T) {
+// TestStagedDisclosureHoldsUntilVerified: before the contact has a case,
+// and before his case is verified, a reply naming a meeting point is held
+// (no send job) with its reasons, while a harmless one is queued; after the
+// verdict the same reply is queued at once.
+func TestStagedDisclosureHoldsUntilVerified(t *testing.T) {
 	ctx := context.Background()
 	e := mustRoutingEnv(t)
 	io := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleIntake)), Role: lifeline.RoleIntake}
 	c := e.inbound(t, nil)
 	const risky = "Место встречи: 48.0159, 37.8029"
-	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
-		t.Fatalf("before any case: %v, want ECONFLICT", err)
+	jobs := func() int {
+		t.Helper()
+		js, err := e.db.ClaimJobs(ctx, time.Minute, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(js)
 	}
-	if _, err := e.db.QueueReply(ctx, io, c.conv, "Вы в безопасности, оператор на связи."); err != nil {
-		t.Fatalf("a harmless reply: %v", err)
+	q, err := e.db.QueueReply(ctx, io, c.conv, risky)
+	if err != nil || !slices.Equal(q.Held, []lifeline.Disclosure{lifeline.DisclosePlace, lifeline.DiscloseCoordinates}) {
+		t.Fatalf("before any case: %+v %v, want held for place and coordinates", q, err)
+	}
+	if n := jobs(); n != 0 {
+		t.Fatalf("a held reply made %d send jobs, want none", n)
+	}
+	if q, err := e.db.QueueReply(ctx, io, c.conv, "Вы в безопасности, оператор на связи."); err != nil || q.Held != nil {
+		t.Fatalf("a harmless reply: %+v %v, want queued", q, err)
+	}
+	if n := jobs(); n != 1 {
+		t.Fatalf("a harmless reply made %d send jobs, want 1", n)
 	}
 	k, err := e.db.OpenCase(ctx, io, c.conv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vo := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleVerification)), Role: lifeline.RoleVerification}
-	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
-		t.Fatalf("before the verdict: %v, want ECONFLICT", err)
+	if q, err := e.db.QueueReply(ctx, io, c.conv, risky); err != nil || q.Held == nil {
+		t.Fatalf("before the verdict: %+v %v, want held", q, err)
 	}
+	vo := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleVerification)), Role: lifeline.RoleVerification}
 	if err := e.db.RecordVerdict(ctx, vo, k.ID, sqlstore.VerdictVerified, "checked"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.QueueReply(ctx, io, c.conv, risky); err != nil {
-		t.Fatalf("after the verdict: %v", err)
+	if q, err := e.db.QueueReply(ctx, io, c.conv, risky); err != nil || q.Held != nil {
+		t.Fatalf("after the verdict: %+v %v, want queued", q, err)
+	}
+	if n := jobs(); n != 1 {
+		t.Fatalf("after the verdict: %d send jobs, want 1", n)
+	}
+	msgs, err := e.db.ConversationMessages(ctx, c.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statuses []string
+	for _, m := range msgs[1:] {
+		statuses = append(statuses, m.Status+":"+lifeline.JoinDisclosures(m.HeldFor))
+	}
+	if want := []string{"held:place,coordinates", "queued:", "held:place,coordinates", "queued:"}; !slices.Equal(statuses, want) {
+		t.Errorf("statuses %q, want %q", statuses, want)
+	}
+}
+
+// TestHeldReplyDecidedOnceByAnotherSupervisor: only a supervisor decides,
+// never on his own reply, with a note; an approval queues the reply once,
+// a rejection never; each decision is audited with the reasons only, and
+// the note is sealed beside the reply for its author.
+func TestHeldReplyDecidedOnceByAnotherSupervisor(t *testing.T) {
+	ctx := context.Background()
+	e := mustRoutingEnv(t)
+	io := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleIntake)), Role: lifeline.RoleIntake}
+	sv1 := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleSupervisor)), Role: lifeline.RoleSupervisor}
+	sv2 := lifeline.Actor{ID: string(e.operator(t, lifeline.RoleSupervisor)), Role: lifeline.RoleSupervisor}
+	c := e.inbound(t, nil)
+	first, err := e.db.QueueReply(ctx, io, c.conv, "Ждите завтра в 6 утра у моста.")
+	if err != nil || first.Held == nil {
+		t.Fatalf("%+v %v, want held", first, err)
+	}
+	// A supervisor's own reply (break-glass) waits for another.
+	own, err := e.db.QueueReply(ctx, sv1, c.conv, "Позывной Сокол.")
+	if err != nil || own.Held == nil {
+		t.Fatalf("%+v %v, want held", own, err)
+	}
+	held, err := e.db.HeldReplies(ctx)
+	if err != nil || len(held) != 2 || held[0].ID != first.ID || held[0].Text.Reveal() != "Ждите завтра в 6 утра у моста." || held[0].Author != lifeline.OperatorID(io.ID) {
+		t.Fatalf("held replies %+v %v", held, err)
+	}
+	for _, tc := range []struct {
+		by   lifeline.Actor
+		id   lifeline.MessageID
+		note string
+		want string
+	}{
+		{io, first.ID, "ok", lifeline.EFORBIDDEN},
+		{sv1, own.ID, "ok", lifeline.EFORBIDDEN},
+		{sv1, first.ID, " ", lifeline.EINVALID},
+		{sv1, lifeline.NewMessageID(), "ok", lifeline.ENOTFOUND},
+	} {
+		if _, err := e.db.DecideHeld(ctx, tc.by, tc.id, true, tc.note); lifeline.ErrorCode(err) != tc.want {
+			t.Errorf("decision by %s on %s: %v, want %s", tc.by.Role, tc.id, err, tc.want)
+		}
+	}
+	if conv, err := e.db.DecideHeld(ctx, sv1, first.ID, true, "проверен по телефону"); err != nil || conv != c.conv {
+		t.Fatalf("approve: %s %v", conv, err)
+	}
+	if _, err := e.db.DecideHeld(ctx, sv2, first.ID, true, "again"); lifeline.ErrorCode(err) != lifeline.ECONFLICT {
+		t.Errorf("approving twice: %v, want ECONFLICT", err)
+	}
+	if _, err := e.db.DecideHeld(ctx, sv2, own.ID, false, "не раскрываем позывные"); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := e.db.ClaimJobs(ctx, time.Minute, 100)
+	if err != nil || len(jobs) != 1 || jobs[0].MessageID != first.ID {
+		t.Fatalf("jobs %+v %v, want the approved reply's only", jobs, err)
+	}
+	if held, err := e.db.HeldReplies(ctx); err != nil || len(held) != 0 {
+		t.Errorf("held after both decisions: %+v %v", held, err)
+	}
+	msgs, err := e.db.ConversationMessages(ctx, c.conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := msgs[len(msgs)-1]
+	if last.Status != "rejected" || last.DecisionNote.Reveal() != "не раскрываем позывные" || last.DecidedBy == "" {
+		t.Errorf("rejected reply %+v", last)
+	}
+	var notes int
+	if err := e.db.Read(ctx, func(tx *sqlstore.Tx) error {
+		return tx.QueryRow(`SELECT COUNT(*) FROM messages WHERE decision_note LIKE '%' || ? || '%'`, "позывные").Scan(&notes)
+	}); err != nil || notes != 0 {
+		t.Errorf("the note is stored in the clear: %d %v", notes, err)
+	}
+	var actions []string
+	err = e.db.AuditLog().Entries(ctx, func(en audit.Entry, _ tlog.Hash) error {
+		if strings.HasPrefix(en.Action, "conversation.reply") {
+			actions = append(actions, en.Action+" "+en.Reason)
+		}
+		return nil
+	})
+	want := []string{"conversation.reply_held held_for=time,date,place", "conversation.reply_held held_for=callsign",
+		"conversation.reply_release held_for=time,date,place", "conversation.reply_reject held_for=callsign"}
+	if err != nil || !slices.Equal(actions, want) {
+		t.Errorf("audit %q %v, want %q", actions, err, want)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 )
 
@@ -201,8 +202,21 @@ func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent boo
 	})
 }
 
-// QueueReply stores an operator's reply in a conversation and queues it;
-// it returns the message id.
+// QueuedReply is what became of a reply: queued to send, or held.
+type QueuedReply struct {
+	ID lifeline.MessageID
+	// Held, if not empty, is what the reply would disclose: it is stored
+	// held for a supervisor (HeldReplies), not queued.
+	Held []lifeline.Disclosure
+}
+
+// QueueReply stores an operator's reply in a conversation and queues it.
+//
+// Staged disclosure (SECURITY.md §2.13): before the contact's case is
+// verified (or while he has no case), a reply that names a time, a place,
+// a route, a call sign, a unit or a person (lifeline.Disclosures) is
+// stored held instead, sealed like every body, for a supervisor who is
+// not its author to approve or reject (DecideHeld).
 //
 // On WhatsApp, outside the 24-hour customer-service window only an approved
 // template can be sent: a free-form reply then is refused (ECONFLICT) with
@@ -211,14 +225,14 @@ func (db *DB) FailJob(ctx context.Context, job Job, reason string, permanent boo
 // (lifeline.MessageLength), is refused (EINVALID); so is any message to a
 // contact who has opted out of the channel (SMS STOP), with ECONFLICT and
 // a sentence naming the other channel kinds he has used (OptOut.Refusal).
-func (db *DB) QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error) {
+func (db *DB) QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (QueuedReply, error) {
 	if text == "" {
-		return "", lifeline.Errorf(lifeline.EINVALID, "A reply needs some text.")
+		return QueuedReply{}, lifeline.Errorf(lifeline.EINVALID, "A reply needs some text.")
 	}
 	if len(text) > maxReplyBytes {
 		// Past any provider's limit however it counts; checked before
 		// anything is read. The channel's own rule is checked below.
-		return "", lifeline.Errorf(lifeline.EINVALID, "Not sent: the reply is far too long for any channel.")
+		return QueuedReply{}, lifeline.Errorf(lifeline.EINVALID, "Not sent: the reply is far too long for any channel.")
 	}
 	return db.queueOutbound(ctx, by, conv, "conversation.reply", "text", text)
 }
@@ -234,7 +248,8 @@ func (db *DB) QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifelin
 	if !validTemplatePart(name, 512) || !validTemplatePart(language, 16) {
 		return "", lifeline.Errorf(lifeline.EINVALID, "A template needs its name and language code (a-z, 0-9, _).")
 	}
-	return db.queueOutbound(ctx, by, conv, "conversation.template", "template", name+"|"+language)
+	q, err := db.queueOutbound(ctx, by, conv, "conversation.template", "template", name+"|"+language)
+	return q.ID, err
 }
 
 func validTemplatePart(s string, max int) bool {
@@ -266,12 +281,18 @@ func windowOpen(kind lifeline.ChannelKind, lastInboundHour sql.NullString, now t
 	return now.Before(h.Add(WhatsAppWindow))
 }
 
-func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, action, kind, text string) (lifeline.MessageID, error) {
+func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, action, kind, text string) (QueuedReply, error) {
 	m := &lifeline.Message{ID: lifeline.NewMessageID(), Direction: lifeline.Outbound, Body: lifeline.Sensitive(text)}
 	if id := lifeline.OperatorID(by.ID); id.Valid() {
 		m.Author = id
 	}
-	err := db.audited(ctx, by, action, string(conv)+" "+string(m.ID), "", func(tx *Tx) error {
+	// Templates are Meta's approved texts, not the operator's words.
+	var risks []lifeline.Disclosure
+	if kind == "text" {
+		risks = lifeline.Disclosures(text)
+	}
+	var held []lifeline.Disclosure
+	err := db.Write(ctx, func(tx *Tx) error {
 		var state string
 		var channelKind lifeline.ChannelKind
 		var lastInbound sql.NullString
@@ -297,36 +318,67 @@ func (db *DB) queueOutbound(ctx context.Context, by lifeline.Actor, conv lifelin
 			}
 			return lifeline.Errorf(lifeline.ECONFLICT, "%s", o.Refusal())
 		}
-		// Staged disclosure (SECURITY.md §2.13): before the contact's case
-		// is verified, nothing about procedures, meeting points or staff
-		// goes to him, whoever writes it, from the console or the API.
-		if word := lifeline.DisclosureRisk(text); word != "" {
-			var verdict string
-			err := tx.QueryRow(`SELECT COALESCE(s.verdict, '') FROM conversations v JOIN contacts k ON k.id = v.contact_id
-				LEFT JOIN screenings s ON s.case_id = k.case_id WHERE v.id = ?`, conv).Scan(&verdict)
-			if err != nil {
-				return err
-			}
-			if verdict != VerdictVerified {
-				return lifeline.Errorf(lifeline.ECONFLICT, "Not sent: the reply mentions %q, and the contact's case is not verified. Nothing about procedures, meeting points or staff goes to a contact before verification.", word)
-			}
-		}
 		if kind == "text" && !windowOpen(channelKind, lastInbound, tx.Now()) {
 			return lifeline.Errorf(lifeline.ECONFLICT, "The WhatsApp 24-hour window is closed: the contact last wrote more than 24 hours ago, and WhatsApp lets us send only an approved template until they write again.")
 		}
-		if err := db.addMessage(tx, m, conv, kind, nil, "queued"); err != nil {
+		// Staged disclosure (SECURITY.md §2.13): before the contact's case
+		// is verified, nothing about times, places, procedures or staff
+		// goes to him unreviewed, whoever writes it, from the console or
+		// the API: it waits for a supervisor.
+		if len(risks) > 0 {
+			verified, err := contactVerified(tx, conv)
+			if err != nil {
+				return err
+			}
+			if !verified {
+				held = risks
+			}
+		}
+		status, auditAction, reason := "queued", action, ""
+		if held != nil {
+			status, auditAction, reason = "held", action+"_held", "held_for="+lifeline.JoinDisclosures(held)
+		}
+		if err := db.addMessage(tx, m, conv, kind, nil, status); err != nil {
 			return unavailable(err)
 		}
-		// An answer takes the conversation out of the waiting queue.
-		if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ?, waiting_seq = NULL, escalated = 0 WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
+		if held != nil {
+			// The contact still waits for a word: the conversation stays in
+			// the waiting queue until the reply is released.
+			if _, err := tx.Exec(`UPDATE messages SET held_for = ? WHERE id = ?`, lifeline.JoinDisclosures(held), m.ID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ? WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
+				return err
+			}
+		} else if err := answered(tx, conv, channelKind, m.ID); err != nil {
 			return err
 		}
-		return enqueue(tx, m.ID, conv, channelKind, PriorityReply)
+		_, err = AppendAudit(tx, audit.Entry{Actor: by.ID, Role: string(by.Role), Action: auditAction, Object: string(conv) + " " + string(m.ID),
+			Decision: audit.DecisionAllow, Reason: reason, RequestID: by.RequestID})
+		return err
 	})
 	if err != nil {
-		return "", err
+		return QueuedReply{}, err
 	}
-	return m.ID, nil
+	return QueuedReply{ID: m.ID, Held: held}, nil
+}
+
+// contactVerified reports whether the contact of a conversation has a case
+// whose verdict is verified.
+func contactVerified(tx *Tx, conv lifeline.ConversationID) (bool, error) {
+	var verdict string
+	err := tx.QueryRow(`SELECT COALESCE(s.verdict, '') FROM conversations v JOIN contacts k ON k.id = v.contact_id
+		LEFT JOIN screenings s ON s.case_id = k.case_id WHERE v.id = ?`, conv).Scan(&verdict)
+	return verdict == VerdictVerified, err
+}
+
+// answered queues a message to send and takes its conversation out of the
+// waiting queue: the contact has his answer.
+func answered(tx *Tx, conv lifeline.ConversationID, kind lifeline.ChannelKind, id lifeline.MessageID) error {
+	if _, err := tx.Exec(`UPDATE conversations SET last_activity_day = ?, waiting_seq = NULL, escalated = 0 WHERE id = ?`, lifeline.DayOf(tx.Now()).String(), conv); err != nil {
+		return err
+	}
+	return enqueue(tx, id, conv, kind, PriorityReply)
 }
 
 // ConversationMessages reads a conversation's messages, oldest first, with
@@ -336,15 +388,18 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 	var out []ConversationMessage
 	err := db.Read(ctx, func(tx *Tx) error {
 		type row struct {
-			m      ConversationMessage
-			ct, at []byte
-			d      string
-			edited sql.NullString
+			m            ConversationMessage
+			ct, at, note []byte
+			d, held      string
+			edited       sql.NullString
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d, &r.edited, &r.m.OriginalMissing)
-		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day, m.edited_day, m.original_missing = 1
-			FROM messages m LEFT JOIN operators o ON o.id = m.author_id WHERE m.conversation_id = ? AND m.hold <> 'quarantined' ORDER BY m.rowid`, conv)
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d,
+				&r.edited, &r.m.OriginalMissing, &r.held, &r.m.DecidedBy, &r.note)
+		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day,
+				m.edited_day, m.original_missing = 1, m.held_for, COALESCE(d.username, ''), m.decision_note
+			FROM messages m LEFT JOIN operators o ON o.id = m.author_id LEFT JOIN operators d ON d.id = m.decided_by
+			WHERE m.conversation_id = ? AND m.hold <> 'quarantined' ORDER BY m.rowid`, conv)
 		if err != nil {
 			return err
 		}
@@ -358,6 +413,14 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 				return fmt.Errorf("message %s: %w", r.m.ID, err)
 			}
 			r.m.Text = lifeline.Sensitive(text)
+			r.m.HeldFor = lifeline.ParseDisclosures(r.held)
+			if len(r.note) > 0 {
+				note, err := db.openField(tx, decisionNoteAAD(r.m.ID), r.note)
+				if err != nil {
+					return fmt.Errorf("message %s: %w", r.m.ID, err)
+				}
+				r.m.DecisionNote = lifeline.Sensitive(note)
+			}
 			if r.m.At, err = db.openTime(tx, r.m.ID, r.at); err != nil {
 				return fmt.Errorf("message %s: %w", r.m.ID, err)
 			}
@@ -389,6 +452,12 @@ type ConversationMessage struct {
 	Day          lifeline.Day
 	At           time.Time // exact time, opened from its sealed copy; zero for rows older than that column
 	Author       string    // the username of the operator who wrote it; "" for the contact or the system
+	// HeldFor is what a reply held for a supervisor would disclose (its
+	// Status is "held" until approved, then "queued", or "rejected");
+	// empty for a reply that was never held.
+	HeldFor      []lifeline.Disclosure
+	DecidedBy    string             // the username of the supervisor who approved or rejected it
+	DecisionNote lifeline.Sensitive // why, as the supervisor wrote it
 
 	// Edited: the contact edited the message (Text is its current text), or
 	// it was stored from an edit whose original was unknown; EditedDay is the

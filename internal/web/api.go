@@ -22,7 +22,7 @@ type APIStore interface {
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
 	ConversationMedia(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.Media, error)
 	Conversation(ctx context.Context, id lifeline.ConversationID) (*sqlstore.InboxItem, error)
-	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (lifeline.MessageID, error)
+	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (sqlstore.QueuedReply, error)
 	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
 }
 
@@ -159,6 +159,11 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		OriginalMissing bool          `json:"original_missing,omitempty"`
 		Earlier         []string      `json:"earlier,omitempty"`
 		Media           []media       `json:"media,omitempty"`
+		// A reply held for a supervisor: what it would disclose, and who
+		// decided on it and why.
+		HeldFor      []lifeline.Disclosure `json:"held_for,omitempty"`
+		DecidedBy    string                `json:"decided_by,omitempty"`
+		DecisionNote string                `json:"decision_note,omitempty"`
 	}
 	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
@@ -192,7 +197,7 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		for _, m := range list {
 			msg := message{ID: m.ID, Direction: m.Direction, Kind: m.Kind, Text: m.Text.Reveal(),
 				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day, Edited: m.Edited, OriginalMissing: m.OriginalMissing,
-				Media: byMessage[m.ID]}
+				Media: byMessage[m.ID], HeldFor: m.HeldFor, DecidedBy: m.DecidedBy, DecisionNote: m.DecisionNote.Reveal()}
 			if m.Edited {
 				msg.EditedDay = &m.EditedDay
 			}
@@ -205,8 +210,11 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 	})
 }
 
+// handleAPIReply queues a reply: 202 with status "queued", or, before the
+// contact's case is verified, 202 with status "held" and the categories it
+// was held for (staged disclosure): a supervisor releases or rejects it.
 func handleAPIReply(logger *slog.Logger, api *API) http.Handler {
-	return handleAPIQueue(logger, api, `Send {"text": "..."}.`, func(r *http.Request, by lifeline.Actor, id lifeline.ConversationID, req queueRequest) (lifeline.MessageID, error) {
+	return handleAPIQueue(logger, api, `Send {"text": "..."}.`, func(r *http.Request, by lifeline.Actor, id lifeline.ConversationID, req queueRequest) (sqlstore.QueuedReply, error) {
 		return api.Store.QueueReply(r.Context(), by, id, req.Text)
 	})
 }
@@ -214,8 +222,9 @@ func handleAPIReply(logger *slog.Logger, api *API) http.Handler {
 // handleAPITemplate queues an approved WhatsApp template, the only message
 // allowed once the 24-hour window has closed.
 func handleAPITemplate(logger *slog.Logger, api *API) http.Handler {
-	return handleAPIQueue(logger, api, `Send {"name": "...", "language": "ru"}.`, func(r *http.Request, by lifeline.Actor, id lifeline.ConversationID, req queueRequest) (lifeline.MessageID, error) {
-		return api.Store.QueueTemplate(r.Context(), by, id, req.Name, req.Language)
+	return handleAPIQueue(logger, api, `Send {"name": "...", "language": "ru"}.`, func(r *http.Request, by lifeline.Actor, id lifeline.ConversationID, req queueRequest) (sqlstore.QueuedReply, error) {
+		mid, err := api.Store.QueueTemplate(r.Context(), by, id, req.Name, req.Language)
+		return sqlstore.QueuedReply{ID: mid}, err
 	})
 }
 
@@ -226,7 +235,7 @@ type queueRequest struct {
 	Language string `json:"language,omitempty"`
 }
 
-func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*http.Request, lifeline.Actor, lifeline.ConversationID, queueRequest) (lifeline.MessageID, error)) http.Handler {
+func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*http.Request, lifeline.Actor, lifeline.ConversationID, queueRequest) (sqlstore.QueuedReply, error)) http.Handler {
 	return requireToken(logger, api.Store, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
 		if err := reaches(r.Context(), api.Store, op, lifeline.ActionReplyConversation, id); err != nil {
@@ -246,15 +255,25 @@ func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*htt
 			return
 		}
 		by := lifeline.Actor{ID: string(op.ID), Role: op.Role, RequestID: RequestID(r.Context())}
-		mid, err := queue(r, by, id, req)
+		q, err := queue(r, by, id, req)
 		if err != nil {
 			writeAPIError(logger, w, r, err)
+			return
+		}
+		if len(q.Held) > 0 {
+			writeJSON(w, http.StatusAccepted, struct {
+				ID      lifeline.MessageID    `json:"id"`
+				Status  string                `json:"status"`
+				HeldFor []lifeline.Disclosure `json:"held_for"`
+				Message string                `json:"message"`
+			}{q.ID, "held", q.Held, "Held for a supervisor: before the contact's case is verified, a reply that names a " +
+				strings.ReplaceAll(lifeline.JoinDisclosures(q.Held), ",", ", ") + " is sent only once a supervisor approves it."})
 			return
 		}
 		if api.Queued != nil {
 			api.Queued()
 		}
-		writeJSON(w, http.StatusAccepted, map[string]string{"id": string(mid), "status": "queued"})
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": string(q.ID), "status": "queued"})
 	})
 }
 
