@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -130,6 +129,7 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	provider := args[0]
 	fs := newFlagSet(e, "channel add "+provider, "channel add "+provider+" --name NAME [provider flags] [--data DIR]")
 	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
 	c := channelConfig{}
 	fs.StringVar(&c.Name, "name", "", "the channel's name, part of its webhook URL (a-z 0-9 - _)")
 	fs.StringVar(&c.APIURL, "api-url", "", "the provider API's base URL (default: the provider's own)")
@@ -182,10 +182,11 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(*dataDir, false); err != nil {
 		return err
 	}
-	keeper, err := keys.Open(filepath.Join(*dataDir, keysDir))
+	keeper, err := openKeeper(e, *dataDir, *intakeKey)
 	if err != nil {
 		return err
 	}
+	defer keeper.Seal()
 	plain, err := json.Marshal(c)
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +45,7 @@ type serveConfig struct {
 	logLevel       string
 	shutdownBudget time.Duration
 	autoUnsealFile string
+	intakeKey      string
 	templates      []console.Template
 	epochLength    time.Duration
 	retention      time.Duration
@@ -65,6 +65,7 @@ func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownBudget, "shutdown-budget", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	fs.StringVar(&c.autoUnsealFile, "auto-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: unseal at start with the file init --dev-unseal-file wrote")
+	intakeKeyVar(fs, &c.intakeKey)
 	fs.Func("whatsapp-template", "an approved WhatsApp template the console offers when the 24-hour window is closed: name:language:label (repeatable)", func(v string) error {
 		name, rest, ok1 := strings.Cut(v, ":")
 		lang, label, ok2 := strings.Cut(rest, ":")
@@ -146,7 +147,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(addr string)) error {
 	logger := logs.New(e.stderr, level, logs.Allow("reason", "root"))
 
-	keeper, err := keys.Open(filepath.Join(cfg.dataDir, keysDir))
+	keeper, err := openKeeper(e, cfg.dataDir, cfg.intakeKey)
 	if errors.Is(err, keys.ErrNotInitialized) {
 		return usageErrorf("no keys in %s: run lifeline init --data %s first", cfg.dataDir, cfg.dataDir)
 	}
@@ -154,6 +155,14 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		return err
 	}
 	defer keeper.Seal()
+	switch ik := keeper.IntakeKeyPath(); {
+	case ik == "":
+		return usageErrorf("no intake key: give --intake-key FILE (the file init --intake-key wrote)")
+	case keeper.Status().Need > 0 && insideDir(ik, cfg.dataDir):
+		// A real installation (its unseal key split among custodians):
+		// a copy of the data directory must not carry the intake key.
+		return usageErrorf("the intake key %s is inside the data directory: move it out (README: the intake key) and give --intake-key; only a demo or development install (init --dev-unseal-file) keeps it there", ik)
+	}
 	if cfg.autoUnsealFile != "" {
 		if err := keeper.UnsealWithFile(cfg.autoUnsealFile); err != nil {
 			return fmt.Errorf("auto-unseal: %w", err)

@@ -157,7 +157,7 @@ func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.
 		return err
 	}
 	var opts sqlstore.Options
-	keeper, err := keys.Open(filepath.Join(dataDir, keysDir))
+	keeper, err := openKeeper(e, dataDir, "")
 	switch {
 	case err == nil:
 		defer keeper.Seal()
