@@ -66,7 +66,7 @@ func runSenderBlock(ctx context.Context, e env, args []string, block bool) error
 	if ref == nil {
 		return usageErrorf("%s: the intake key is needed: give --intake-key", cmd)
 	}
-	err = withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
+	err = withAuditKeys(ctx, e, *dataDir, keeper, func(db *sqlstore.DB) error {
 		if block {
 			return db.BlockSender(ctx, lifeline.CLIActor, k, ref, *reason)
 		}

@@ -276,8 +276,8 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		Callback: func(kind lifeline.ChannelKind, name, id string) {
 			a, ok := channels.Lookup(kind, name)
 			tg, isTelegram := a.(*telegram.Adapter)
-			if !ok || !isTelegram {
-				return
+			if !ok || !isTelegram || keeper.Sealed() {
+				return // sealed, the bot token is locked away too
 			}
 			go func() {
 				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -394,6 +394,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 			select {
 			case <-usr1:
 				keeper.Seal()
+				km.reload(bgCtx)
 				logger.Warn("sealed by SIGUSR1", "component", "keys")
 			case <-bgCtx.Done():
 				return
@@ -446,6 +447,17 @@ type keyMaintenance struct {
 	poke        chan struct{}
 
 	reloadChannels func(context.Context) error
+}
+
+// reload reloads the channels after an unseal or a seal: their send
+// secrets open only unsealed, and a seal drops them from the adapters.
+func (km *keyMaintenance) reload(ctx context.Context) {
+	if km.reloadChannels == nil {
+		return
+	}
+	if err := km.reloadChannels(ctx); err != nil {
+		km.logger.Error("channels not reloaded", "error", err.Error())
+	}
 }
 
 // unsealed asks the maintenance loop to do at once what waited for the keys.
@@ -543,6 +555,7 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 			}
 			km.logger.Info("unsealed")
 			km.unsealed()
+			km.reload(ctx)
 		}
 		return status("")
 	case "reload-channels":
@@ -552,6 +565,7 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 		return status("channels reloaded")
 	case "seal":
 		km.keeper.Seal()
+		km.reload(ctx)
 		km.logger.Warn("sealed from the control socket")
 		km.db.Audit(ctx, lifeline.CLIActor, "keys.seal", "", "")
 		return status("")

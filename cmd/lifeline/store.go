@@ -153,14 +153,25 @@ func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit
 // command can then seal what it writes (a TOTP seed) with the public keys,
 // and read nothing.
 func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.DB) error) error {
+	return withAuditKeys(ctx, e, dataDir, nil, fn)
+}
+
+// withAuditKeys is withAudit with keys the command opened already (with
+// its --intake-key, so that the compartments file it wraps to is checked).
+func withAuditKeys(ctx context.Context, e env, dataDir string, keeper *keys.Keeper, fn func(db *sqlstore.DB) error) error {
 	if err := checkDataDir(dataDir, false); err != nil {
 		return err
 	}
 	var opts sqlstore.Options
-	keeper, err := openKeeper(e, dataDir, "")
+	var err error
+	if keeper == nil {
+		keeper, err = openKeeper(e, dataDir, "")
+		if err == nil {
+			defer keeper.Seal()
+		}
+	}
 	switch {
 	case err == nil:
-		defer keeper.Seal()
 		opts.Sealer = keeper
 	case !errors.Is(err, keys.ErrNotInitialized):
 		return err
