@@ -46,6 +46,7 @@ type serveConfig struct {
 	shutdownBudget time.Duration
 	autoUnsealFile string
 	intakeKey      string
+	auditWitness   string
 	templates      []console.Template
 	epochLength    time.Duration
 	retention      time.Duration
@@ -66,6 +67,7 @@ func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	fs.DurationVar(&c.shutdownBudget, "shutdown-budget", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	fs.StringVar(&c.autoUnsealFile, "auto-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: unseal at start with the file init --dev-unseal-file wrote")
 	intakeKeyVar(fs, &c.intakeKey)
+	fs.StringVar(&c.auditWitness, "audit-witness", "", "a directory outside the data directory (another disk, the monitor box's mount) that receives every signed audit checkpoint, for lifeline audit verify --checkpoint")
 	fs.Func("whatsapp-template", "an approved WhatsApp template the console offers when the 24-hour window is closed: name:language:label (repeatable)", func(v string) error {
 		name, rest, ok1 := strings.Cut(v, ":")
 		lang, label, ok2 := strings.Cut(rest, ":")
@@ -131,6 +133,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if err := checkDataDir(cfg.dataDir, true); err != nil {
+		return err
+	}
+	if err := checkWitness(cfg.auditWitness, cfg.dataDir); err != nil {
 		return err
 	}
 	return serve(ctx, e, cfg, level, nil)
@@ -352,7 +357,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		wg.Wait()
 	}()
 
-	cp := newCheckpointer(db, cfg.dataDir, signer)
+	cp := newCheckpointer(db, cfg.dataDir, signer, cfg.auditWitness)
 	cp.Logger = logger.With("component", "audit")
 	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -136,13 +137,33 @@ func trimNL(b []byte) []byte {
 }
 
 // newCheckpointer is the audit checkpointer of a data directory.
-func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit.Checkpointer {
+func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer, witnesses ...string) *audit.Checkpointer {
 	return &audit.Checkpointer{
-		Store:  db.AuditLog(),
-		Signer: signer,
-		Origin: auditOrigin,
-		Dir:    filepath.Join(dataDir, auditDir),
+		Store:     db.AuditLog(),
+		Signer:    signer,
+		Origin:    auditOrigin,
+		Dir:       filepath.Join(dataDir, auditDir),
+		Witnesses: slices.DeleteFunc(witnesses, func(w string) bool { return w == "" }),
 	}
+}
+
+// auditWitnessEnv names the audit witness directory for the commands that
+// take no --audit-witness flag (every command that writes to the log).
+const auditWitnessEnv = "LIFELINE_AUDIT_WITNESS"
+
+// checkWitness refuses a witness inside the data directory: a copy there
+// is cut with the log.
+func checkWitness(dir, dataDir string) error {
+	if dir == "" {
+		return nil
+	}
+	if insideDir(dir, dataDir) {
+		return usageErrorf("--audit-witness %s is inside the data directory; a witness must live elsewhere (another disk or host)", dir)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageErrorf("--audit-witness %s: not a directory", dir)
+	}
+	return nil
 }
 
 // withAudit opens the store and the audit keys for a command that changes
@@ -186,7 +207,7 @@ func withAuditKeys(ctx context.Context, e env, dataDir string, keeper *keys.Keep
 		return err
 	}
 	ferr := fn(db)
-	if _, _, err := newCheckpointer(db, dataDir, signer).Checkpoint(ctx); err != nil {
+	if _, _, err := newCheckpointer(db, dataDir, signer, e.getenv(auditWitnessEnv)).Checkpoint(ctx); err != nil {
 		return errors.Join(ferr, fmt.Errorf("audit checkpoint: %w", err))
 	}
 	return ferr
