@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
@@ -28,38 +30,50 @@ func (f *filesFlag) String() string     { return strings.Join(*f, ",") }
 func (f *filesFlag) Set(v string) error { *f = append(*f, v); return nil }
 
 func runAuditVerify(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "audit verify", "audit verify [--checkpoint FILE]... [--verifier-key FILE] [--data DIR]")
+	fs := newFlagSet(e, "audit verify", "audit verify [--public-key K] [--checkpoint FILE]... [--data DIR]")
 	dataDir := dataDirFlag(fs)
 	var extra filesFlag
-	fs.Var(&extra, "checkpoint", "a signed checkpoint kept elsewhere (a witness's copy); repeatable")
-	vkFile := fs.String("verifier-key", "", "the log's public key (default DIR/"+auditVerifierFile+")")
+	fs.Var(&extra, "checkpoint", "a signed checkpoint kept elsewhere (the witness's copy, --audit-witness DIR/checkpoint); repeatable")
+	publicKey := fs.String("public-key", "", "the log's public key, as a verifier key or a file holding it, from outside the data directory (default DIR/"+auditVerifierFile+", which whoever rewrites the log can replace)")
+	vkFile := fs.String("verifier-key", "", "older name of --public-key (a file)")
 	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if err := checkDataDir(*dataDir, false); err != nil {
 		return err
 	}
-	if *vkFile == "" {
-		*vkFile = filepath.Join(*dataDir, auditVerifierFile)
+	if *publicKey == "" {
+		*publicKey = *vkFile
 	}
-	verifier, err := loadVerifier(*vkFile)
+	var verifier note.Verifier
+	var err error
+	switch {
+	case *publicKey == "":
+		verifier, err = loadVerifier(filepath.Join(*dataDir, auditVerifierFile))
+	default:
+		// The key itself, or else a file that holds it.
+		if verifier, err = audit.NewVerifier(*publicKey); err != nil {
+			verifier, err = loadVerifier(*publicKey)
+		}
+	}
 	if err != nil {
-		return err
+		return usageErrorf("audit verify: --public-key: %v", err)
 	}
 	// The copy of the latest checkpoint in the audit directory counts as a
 	// witness too: deleting checkpoints from the database does not hide an
-	// edit from it.
-	notes := [][]byte{}
-	files := append([]string{filepath.Join(*dataDir, auditDir, audit.CheckpointFile)}, extra...)
-	for i, f := range files {
-		b, err := os.ReadFile(f)
-		if i == 0 && errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
+	// edit from it. Each outside checkpoint is checked on its own, so that
+	// a failure names the witness that caught it.
+	var local [][]byte
+	if b, err := os.ReadFile(filepath.Join(*dataDir, auditDir, audit.CheckpointFile)); err == nil {
+		local = append(local, b)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("audit verify: %v", pathErr(err))
+	}
+	witnesses := make([][]byte, len(extra))
+	for i, f := range extra {
+		if witnesses[i], err = os.ReadFile(f); err != nil {
 			return usageErrorf("audit verify: checkpoint %s: %v", f, pathErr(err))
 		}
-		notes = append(notes, b)
 	}
 	db, err := openStore(ctx, e, *dataDir, requireCurrent)
 	if err != nil {
@@ -69,8 +83,19 @@ func runAuditVerify(ctx context.Context, e env, args []string) error {
 	var rep audit.Report
 	err = db.AuditSnapshot(ctx, func(log *sqlstore.AuditLog) error {
 		var err error
-		rep, err = audit.Verify(ctx, log, verifier, notes...)
-		return err
+		if rep, err = audit.Verify(ctx, log, verifier, local...); err != nil {
+			return err
+		}
+		for i, w := range witnesses {
+			r, err := audit.Verify(ctx, log, verifier, append(local, w)...)
+			if err != nil {
+				return fmt.Errorf("against the witness's checkpoint %s: %w", extra[i], err)
+			}
+			if r.CheckpointSize > rep.CheckpointSize {
+				rep = r
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("audit log is NOT intact: %w", err)

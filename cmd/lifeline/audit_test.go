@@ -365,7 +365,12 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 				tt.tamper(t, dir)
 				res := runLifeline(t, nil, append([]string{"audit", "verify", "--data", dir}, tt.flags...)...)
 				checkOneLineError(t, res, 1)
-				if want := "lifeline: audit log is NOT intact: " + tt.want; !strings.HasPrefix(res.stderr, want) {
+				want := "lifeline: audit log is NOT intact: " + tt.want
+				if len(tt.flags) == 2 && tt.flags[0] == "--checkpoint" {
+					// Caught by a witness: the message names it.
+					want = "lifeline: audit log is NOT intact: against the witness's checkpoint " + tt.flags[1] + ": " + tt.want
+				}
+				if !strings.HasPrefix(res.stderr, want) {
 					t.Errorf("got %q, want it to start %q", res.stderr, want)
 				}
 				if res.stdout != "" {
@@ -407,4 +412,50 @@ func TestAuditCommandsRefuseToSignOverTruncation(t *testing.T) {
 	}
 	res = runLifeline(t, nil, "audit", "verify", "--data", dir)
 	checkOneLineError(t, res, 1)
+}
+
+// TestAuditWitnessDetectsTruncation (issue 11 §6): every checkpoint also
+// goes to a witness directory outside the data directory; cutting the
+// newest entries with the newest checkpoints on the box passes a check
+// that trusts the box (today's attack), and fails against the witness's
+// checkpoint and the public key given from outside, naming the witness. A
+// witness inside the data directory is refused.
+func TestAuditWitnessDetectsTruncation(t *testing.T) {
+	t.Parallel()
+	dir := mustMigrate(t)
+	witness := t.TempDir() // another disk, or the monitor box's mount
+	env := map[string]string{auditWitnessEnv: witness}
+	for _, u := range []string{"alice", "bob", "carol", "dmytro"} {
+		mustRun(t, env, "user", "add", "--data", dir, "--username", u, "--role", "intake")
+	}
+	vk, err := os.ReadFile(filepath.Join(dir, auditVerifierFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicKey := strings.TrimSpace(string(vk))
+	wcp := filepath.Join(witness, audit.CheckpointFile)
+	if out := mustRun(t, nil, "audit", "verify", "--data", dir, "--public-key", publicKey, "--checkpoint", wcp); !strings.HasPrefix(out, "Audit log intact: 4 entries; the latest signed checkpoint covers 4 ") {
+		t.Fatalf("before the cut: %q", out)
+	}
+
+	// Cut the two newest entries, the checkpoints that cover them, and the
+	// checkpoint file on the box.
+	mustTamper(t, dir, execAll(append(truncateTail(2), `DELETE FROM audit_checkpoints WHERE size > 2`)...))
+	if err := os.Remove(filepath.Join(dir, auditDir, audit.CheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, nil, "audit", "verify", "--data", dir, "--public-key", publicKey); !strings.HasPrefix(out, "Audit log intact: 2 entries") {
+		t.Fatalf("without the witness the cut log should pass (the attack): %q", out)
+	}
+	res := runLifeline(t, nil, "audit", "verify", "--data", dir, "--public-key", publicKey, "--checkpoint", wcp)
+	checkOneLineError(t, res, 1)
+	if !strings.Contains(res.stderr, "witness's checkpoint "+wcp) || !strings.Contains(res.stderr, string(audit.KindTruncated)) {
+		t.Errorf("against the witness: got %q, want the truncation, naming the witness", res.stderr)
+	}
+
+	inside := filepath.Join(dir, "witness")
+	res = runLifeline(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--audit-witness", inside)
+	if res.code != 2 || !strings.Contains(res.stderr, "inside the data directory") {
+		t.Errorf("serve with a witness inside the data directory: got %d %q, want it refused", res.code, res.stderr)
+	}
 }

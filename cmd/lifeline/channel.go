@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -24,8 +23,15 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
-// channelConfig is a channel's configuration as stored, sealed under the
-// intake key: the provider secrets intake needs even while sealed.
+// channelConfig is a channel's configuration. Stored, it is split
+// (sealChannel): what webhook verification needs while sealed under the
+// intake key; the secrets only sending needs (the bot token, the WhatsApp
+// access token) apart, under a routing data key of the channel's own, so
+// that they open only while unsealed. A Telegram channel in polling mode
+// keeps its bot token under the intake key: getUpdates, its intake, needs
+// it while sealed. Twilio's auth token both signs webhooks and
+// authenticates sends: webhook verification needs it while sealed, so it
+// stays under the intake key.
 type channelConfig struct {
 	Kind   lifeline.ChannelKind `json:"kind"`
 	Name   string               `json:"name"`
@@ -105,6 +111,45 @@ func openChannel(keeper *keys.Keeper, s sqlstore.StoredChannel, publicURL string
 	return c.adapter(publicURL, client)
 }
 
+// sendSecrets are the secrets of a channel that only sending needs.
+type sendSecrets struct {
+	BotToken    string `json:"bot_token,omitempty"`
+	AccessToken string `json:"access_token,omitempty"`
+}
+
+// Placeholders stand in for the send secrets while sealed: the adapter then
+// verifies webhooks and cannot send (the outbox sends nothing while sealed
+// anyway; an unseal reloads the channels with the real ones).
+const (
+	sealedBotToken    = "0:sealed"
+	sealedAccessToken = "sealed"
+)
+
+// sealChannel splits c into what it stores: the intake part sealed under
+// the intake key, the send secrets for the store to seal.
+func sealChannel(keeper *keys.Keeper, c channelConfig) (sqlstore.StoredChannel, error) {
+	send := sendSecrets{AccessToken: c.AccessToken}
+	c.AccessToken = ""
+	if c.Mode != modePolling {
+		send.BotToken, c.BotToken = c.BotToken, ""
+	}
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return sqlstore.StoredChannel{}, err
+	}
+	sealed, err := keeper.SealIntake(channelAAD(c.Kind, c.Name), plain)
+	if err != nil {
+		return sqlstore.StoredChannel{}, err
+	}
+	st := sqlstore.StoredChannel{Kind: c.Kind, Name: c.Name, Config: sealed}
+	if send != (sendSecrets{}) {
+		if st.Send, err = json.Marshal(send); err != nil {
+			return sqlstore.StoredChannel{}, err
+		}
+	}
+	return st, nil
+}
+
 func openChannelConfig(keeper *keys.Keeper, s sqlstore.StoredChannel) (channelConfig, error) {
 	plain, err := keeper.OpenIntake(channelAAD(s.Kind, s.Name), s.Config)
 	if err != nil {
@@ -113,6 +158,26 @@ func openChannelConfig(keeper *keys.Keeper, s sqlstore.StoredChannel) (channelCo
 	var c channelConfig
 	if err := json.Unmarshal(plain, &c); err != nil {
 		return channelConfig{}, fmt.Errorf("channel %s/%s: configuration damaged", s.Kind, s.Name)
+	}
+	switch {
+	case len(s.Send) > 0:
+		var send sendSecrets
+		if err := json.Unmarshal(s.Send, &send); err != nil {
+			return channelConfig{}, fmt.Errorf("channel %s/%s: send secrets damaged", s.Kind, s.Name)
+		}
+		if send.BotToken != "" {
+			c.BotToken = send.BotToken
+		}
+		if send.AccessToken != "" {
+			c.AccessToken = send.AccessToken
+		}
+	case s.SendSealed:
+		if c.Kind == lifeline.ChannelTelegram && c.BotToken == "" {
+			c.BotToken = sealedBotToken
+		}
+		if c.Kind == lifeline.ChannelWhatsApp && c.AccessToken == "" {
+			c.AccessToken = sealedAccessToken
+		}
 	}
 	return c, nil
 }
@@ -130,6 +195,7 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	provider := args[0]
 	fs := newFlagSet(e, "channel add "+provider, "channel add "+provider+" --name NAME [provider flags] [--data DIR]")
 	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
 	c := channelConfig{}
 	fs.StringVar(&c.Name, "name", "", "the channel's name, part of its webhook URL (a-z 0-9 - _)")
 	fs.StringVar(&c.APIURL, "api-url", "", "the provider API's base URL (default: the provider's own)")
@@ -182,20 +248,17 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(*dataDir, false); err != nil {
 		return err
 	}
-	keeper, err := keys.Open(filepath.Join(*dataDir, keysDir))
+	keeper, err := openKeeper(e, *dataDir, *intakeKey)
 	if err != nil {
 		return err
 	}
-	plain, err := json.Marshal(c)
+	defer keeper.Seal()
+	st, err := sealChannel(keeper, c)
 	if err != nil {
 		return err
 	}
-	sealed, err := keeper.SealIntake(channelAAD(c.Kind, c.Name), plain)
-	if err != nil {
-		return err
-	}
-	err = withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
-		return db.SaveChannel(ctx, lifeline.CLIActor, sqlstore.StoredChannel{Kind: c.Kind, Name: c.Name, Config: sealed})
+	err = withAuditKeys(ctx, e, *dataDir, keeper, func(db *sqlstore.DB) error {
+		return db.SaveChannel(ctx, lifeline.CLIActor, st)
 	})
 	if err != nil {
 		return err

@@ -170,15 +170,16 @@ func TestTelegramEndToEnd(t *testing.T) {
 func TestTelegramWhileSealed(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	out := mustRun(t, nil, "init", "--data", dir, "--shares", "3", "--threshold", "2")
+	env := map[string]string{"LIFELINE_INTAKE_KEY_FILE": filepath.Join(t.TempDir(), "intake")}
+	out := mustRun(t, env, "init", "--data", dir, "--shares", "3", "--threshold", "2")
 	shares := shareLine.FindAllStringSubmatch(out, -1)
-	mustRun(t, nil, "migrate", "--data", dir)
+	mustRun(t, env, "migrate", "--data", dir)
 	fake := channeltest.NewTelegramFake(testBotToken)
 	defer fake.Close()
-	mustRun(t, nil, "channel", "add", "telegram", "--data", dir, "--name", "bot", "--bot-token", testBotToken, "--webhook-secret", "s3cret-token", "--api-url", fake.URL())
-	mustRun(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
-	token := regexp.MustCompile(`llt_[a-z2-7]{52}`).FindString(mustRun(t, nil, "token", "create", "--data", dir, "--username", "olena"))
-	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	mustRun(t, env, "channel", "add", "telegram", "--data", dir, "--name", "bot", "--bot-token", testBotToken, "--webhook-secret", "s3cret-token", "--api-url", fake.URL())
+	mustRun(t, env, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
+	token := regexp.MustCompile(`llt_[a-z2-7]{52}`).FindString(mustRun(t, env, "token", "create", "--data", dir, "--username", "olena"))
+	srv := mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	hook := "http://" + srv.addr + "/hooks/telegram/bot"
 	for i := range 3 {
 		resp, err := channeltest.PostTelegram(hook, "s3cret-token", channeltest.TelegramUpdate(int64(7000+i), 100000999, fmt.Sprintf("сообщение %d", i)))

@@ -456,12 +456,13 @@ func testJPEG(t *testing.T) []byte {
 func TestConsoleUnsealInBrowser(t *testing.T) {
 	chromium(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	shares := shareLine.FindAllStringSubmatch(mustRun(t, nil, "init", "--data", dir), -1)
+	env := map[string]string{"LIFELINE_INTAKE_KEY_FILE": filepath.Join(t.TempDir(), "intake")}
+	shares := shareLine.FindAllStringSubmatch(mustRun(t, env, "init", "--data", dir), -1)
 	if len(shares) != 5 {
 		t.Fatalf("init printed %d shares, want 5", len(shares))
 	}
-	mustRun(t, nil, "migrate", "--data", dir)
-	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	mustRun(t, env, "migrate", "--data", dir)
+	srv := mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	base := "http://" + srv.addr
 
 	b := newBrowser(t)

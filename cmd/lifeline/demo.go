@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -243,8 +242,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 	}
 	// The demo bot points at this run's fake Telegram.
 	ch := channelConfig{Kind: lifeline.ChannelTelegram, Name: demoChannel, BotToken: demoBotToken, WebhookSecret: demoWebhookSecret, APIURL: fakeTelegram}
-	plain, _ := json.Marshal(ch)
-	sealedCh, err := keeper.SealIntake(channelAAD(ch.Kind, ch.Name), plain)
+	sealedCh, err := sealChannel(keeper, ch)
 	if err != nil {
 		return "", err
 	}
@@ -264,7 +262,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 			return "", err
 		}
 	}
-	if err := db.SaveChannel(ctx, lifeline.CLIActor, sqlstore.StoredChannel{Kind: ch.Kind, Name: ch.Name, Config: sealedCh}); err != nil {
+	if err := db.SaveChannel(ctx, lifeline.CLIActor, sealedCh); err != nil {
 		return "", err
 	}
 	loginPath := filepath.Join(dataDir, demoLoginFile)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -18,8 +19,9 @@ import (
 const keysDir = "keys"
 
 func runInit(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "init", "init [--shares N] [--threshold K] [--dev-unseal-file F] [--data DIR]")
+	fs := newFlagSet(e, "init", "init --intake-key FILE [--shares N] [--threshold K] [--data DIR]  |  init --dev-unseal-file F [--data DIR]")
 	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
 	shares := fs.Int("shares", 5, "how many unseal shares to print (custodians)")
 	threshold := fs.Int("threshold", 3, "how many shares unseal")
 	devFile := fs.String("dev-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: write the unseal key to this file instead of splitting it")
@@ -32,7 +34,13 @@ func runInit(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(*dataDir, true); err != nil {
 		return err
 	}
-	out, err := keys.Init(filepath.Join(*dataDir, keysDir), keys.Options{Shares: *shares, Threshold: *threshold, DevFile: *devFile})
+	ikPath := intakeKeyPath(e, *intakeKey, *dataDir)
+	if *devFile == "" && insideDir(ikPath, *dataDir) {
+		// A copy of the data directory must not open the webhook secrets
+		// and references: serve refuses a real installation's intake key there.
+		return usageErrorf("init: give --intake-key FILE outside the data directory (for systemd, see the README: LoadCredentialEncrypted); only --dev-unseal-file installs keep it inside")
+	}
+	out, err := keys.Init(filepath.Join(*dataDir, keysDir), keys.Options{Shares: *shares, Threshold: *threshold, DevFile: *devFile, IntakeKey: ikPath})
 	if err != nil {
 		return err
 	}
@@ -114,8 +122,8 @@ func runSeal(ctx context.Context, e env, args []string) error {
 
 func runKeys(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "keys", args, map[string]func(context.Context, env, []string) error{
-		"status": runKeysStatus, "rotate": runKeysRotate, "panic": runKeysPanic,
-	}, "status|rotate|panic")
+		"status": runKeysStatus, "rotate": runKeysRotate, "panic": runKeysPanic, "upgrade": runKeysUpgrade,
+	}, "status|rotate|panic|upgrade")
 }
 
 func runKeysStatus(ctx context.Context, e env, args []string) error {
@@ -148,8 +156,9 @@ func runKeysRotate(ctx context.Context, e env, args []string) error {
 const panicPhrase = "DESTROY ALL KEYS"
 
 func runKeysPanic(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "keys panic", "keys panic [--data DIR]   (asks for a typed confirmation)")
+	fs := newFlagSet(e, "keys panic", "keys panic [--intake-key FILE] [--data DIR]   (asks for a typed confirmation)")
 	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
 	if err := fs.parseAll(args); err != nil {
 		return err
 	}
@@ -175,9 +184,60 @@ func runKeysPanic(ctx context.Context, e env, args []string) error {
 			return fmt.Errorf("keys panic: audit: %w", aerr)
 		}
 	}
-	if err := keys.Panic(filepath.Join(*dataDir, keysDir)); err != nil {
+	// The intake key (kept elsewhere) and a plaintext audit signing key
+	// left by an older version go too; the audit seed is in the keyring.
+	// Under systemd name the encrypted credential's file (--intake-key
+	// /etc/credstore.encrypted/lifeline-intake): with the keyring gone it
+	// would still open the webhook secrets and confirm references.
+	also := []string{filepath.Join(*dataDir, auditSignerFile), intakeKeyPath(e, *intakeKey, *dataDir)}
+	if err := keys.Panic(filepath.Join(*dataDir, keysDir), also...); err != nil {
 		return fmt.Errorf("keys panic: %w", err)
 	}
 	fmt.Fprintln(e.stdout, "All keys destroyed.")
+	return nil
+}
+
+// runKeysUpgrade moves an installation made before issue 11 to the intake
+// key outside the data directory: it copies keys/intake to --intake-key
+// (unless that file exists), authenticates the compartments file under it,
+// and shreds the copy in the data directory. Run it once, the server
+// stopped; the next unseal adds the keyring's own MAC and pins.
+func runKeysUpgrade(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "keys upgrade", "keys upgrade --intake-key FILE [--data DIR]   (the server stopped)")
+	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
+	if err := fs.parseAll(args); err != nil {
+		return err
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	if _, err := dialControl(*dataDir); err == nil {
+		return errors.New("keys upgrade: stop the server first")
+	}
+	kdir := filepath.Join(*dataDir, keysDir)
+	dst := intakeKeyPath(e, *intakeKey, *dataDir)
+	inside := filepath.Join(kdir, keys.IntakeFile)
+	if insideDir(dst, *dataDir) {
+		return usageErrorf("keys upgrade: --intake-key must name a file outside the data directory")
+	}
+	if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+		b, err := os.ReadFile(inside)
+		if err != nil {
+			return fmt.Errorf("keys upgrade: %v", pathErr(err))
+		}
+		err = keys.WriteNewFile(dst, b, 0o600)
+		clear(b)
+		if err != nil {
+			return fmt.Errorf("keys upgrade: %w", err)
+		}
+	}
+	if err := keys.UpgradeIntake(kdir, dst); err != nil {
+		return fmt.Errorf("keys upgrade: %w", err)
+	}
+	if err := keys.Shred(inside); err != nil {
+		return fmt.Errorf("keys upgrade: shred %s: %w", inside, err)
+	}
+	fmt.Fprintf(e.stdout, "The intake key is in %s now, the copy in the data directory shredded, and the compartments file authenticated under it.\nStart serve with --intake-key %s; the next unseal authenticates the compartments file under the keyring too.\n", dst, dst)
 	return nil
 }

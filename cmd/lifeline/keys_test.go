@@ -20,7 +20,11 @@ var shareLine = regexp.MustCompile(`(?m)^\s+(LLS1-\S+)$`)
 func TestKeyCeremonies(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	out := mustRun(t, nil, "init", "--data", dir, "--shares", "5", "--threshold", "3")
+	intake := filepath.Join(t.TempDir(), "credstore", "lifeline-intake")
+	if res := runLifeline(t, nil, "init", "--data", dir, "--shares", "5", "--threshold", "3"); res.code != 2 || !strings.Contains(res.stderr, "--intake-key") {
+		t.Fatalf("init of a real installation without --intake-key: got %d %q, want the usage error", res.code, res.stderr)
+	}
+	out := mustRun(t, nil, "init", "--data", dir, "--shares", "5", "--threshold", "3", "--intake-key", intake)
 	var shares []string
 	for _, m := range shareLine.FindAllStringSubmatch(out, -1) {
 		shares = append(shares, m[1])
@@ -43,7 +47,28 @@ func TestKeyCeremonies(t *testing.T) {
 		}
 	}
 
-	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	// The intake key is not in the data directory; serve needs it, and
+	// refuses it inside the directory of a real installation.
+	if _, err := os.Stat(filepath.Join(dir, "keys", "intake")); !os.IsNotExist(err) {
+		t.Fatalf("intake key in the data directory: %v, want none", err)
+	}
+	if res := runLifeline(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0"); res.code != 2 || !strings.Contains(res.stderr, "intake key") {
+		t.Errorf("serve without the intake key: got %d %q, want the usage error", res.code, res.stderr)
+	}
+	inside := filepath.Join(dir, "keys", "intake")
+	b, err := os.ReadFile(intake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inside, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := runLifeline(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--intake-key", inside); res.code != 2 || !strings.Contains(res.stderr, "inside the data directory") {
+		t.Errorf("serve with the intake key inside the data directory: got %d %q, want it refused", res.code, res.stderr)
+	}
+	os.Remove(inside)
+
+	srv := mustStartServe(t, map[string]string{"LIFELINE_INTAKE_KEY_FILE": intake}, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	base := "http://" + srv.addr
 	wantReady := func(state string) {
 		t.Helper()
@@ -97,10 +122,10 @@ func TestKeyCeremonies(t *testing.T) {
 	if err := srv.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	mustRunInput(t, panicPhrase+"\n", "keys", "panic", "--data", dir)
-	for _, name := range []string{"keys/keyring", "keys/compartments"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); !os.IsNotExist(err) {
-			t.Errorf("%s after panic: %v, want gone", name, err)
+	mustRunInput(t, panicPhrase+"\n", "keys", "panic", "--data", dir, "--intake-key", intake)
+	for _, path := range []string{filepath.Join(dir, "keys/keyring"), filepath.Join(dir, "keys/compartments"), intake} {
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("%s after panic: %v, want gone", path, err)
 		}
 	}
 	res = runLifeline(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")

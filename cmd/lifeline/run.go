@@ -119,6 +119,8 @@ type flagSet struct {
 	cmd   string
 	usage string
 	e     env
+	// noEnv names flags whose variables the command reads itself.
+	noEnv map[string]bool
 }
 
 func newFlagSet(e env, cmd, usage string) *flagSet {
@@ -148,7 +150,7 @@ func (fs *flagSet) parse(args []string) error {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
+		if set[f.Name] || err != nil || fs.noEnv[f.Name] {
 			return
 		}
 		name := envName(f.Name)

@@ -5,11 +5,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/lifeline-hotline/lifeline"
-	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
@@ -32,6 +30,7 @@ func runSenderBlock(ctx context.Context, e env, args []string, block bool) error
 	cmd := "sender " + verb
 	fs := newFlagSet(e, cmd, cmd+" --kind KIND --id ID --reason TEXT [--data DIR]")
 	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
 	kind := fs.String("kind", "", "telegram, whatsapp or sms")
 	id := fs.String("id", "", "the sender: a Telegram user id, a WhatsApp wa_id, or an E.164 phone number (+…) for sms")
 	reason := fs.String("reason", "", "why, for the audit log (no personal data, not the id)")
@@ -56,7 +55,7 @@ func runSenderBlock(ctx context.Context, e env, args []string, block bool) error
 	if err := checkDataDir(*dataDir, false); err != nil {
 		return err
 	}
-	keeper, err := keys.Open(filepath.Join(*dataDir, keysDir))
+	keeper, err := openKeeper(e, *dataDir, *intakeKey)
 	if err != nil {
 		return err
 	}
@@ -64,7 +63,10 @@ func runSenderBlock(ctx context.Context, e env, args []string, block bool) error
 	// The reference intake computes for each event; the intake key is at
 	// hand while sealed.
 	ref := keeper.IntakeRef(string(k), "sender", sender)
-	err = withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
+	if ref == nil {
+		return usageErrorf("%s: the intake key is needed: give --intake-key", cmd)
+	}
+	err = withAuditKeys(ctx, e, *dataDir, keeper, func(db *sqlstore.DB) error {
 		if block {
 			return db.BlockSender(ctx, lifeline.CLIActor, k, ref, *reason)
 		}

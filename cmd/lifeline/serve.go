@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +45,8 @@ type serveConfig struct {
 	logLevel       string
 	shutdownBudget time.Duration
 	autoUnsealFile string
+	intakeKey      string
+	auditWitness   string
 	templates      []console.Template
 	epochLength    time.Duration
 	retention      time.Duration
@@ -68,6 +69,8 @@ func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownBudget, "shutdown-budget", 10*time.Second, "how long in-flight requests get to finish on shutdown")
 	fs.StringVar(&c.autoUnsealFile, "auto-unseal-file", "", "DEMO AND DEVELOPMENT ONLY: unseal at start with the file init --dev-unseal-file wrote")
+	intakeKeyVar(fs, &c.intakeKey)
+	fs.StringVar(&c.auditWitness, "audit-witness", "", "a directory outside the data directory (another disk, the monitor box's mount) that receives every signed audit checkpoint, for lifeline audit verify --checkpoint")
 	fs.Func("whatsapp-template", "an approved WhatsApp template the console offers when the 24-hour window is closed: name:language:label (repeatable)", func(v string) error {
 		name, rest, ok1 := strings.Cut(v, ":")
 		lang, label, ok2 := strings.Cut(rest, ":")
@@ -135,6 +138,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := checkDataDir(cfg.dataDir, true); err != nil {
 		return err
 	}
+	if err := checkWitness(cfg.auditWitness, cfg.dataDir); err != nil {
+		return err
+	}
 	return serve(ctx, e, cfg, level, nil)
 }
 
@@ -159,7 +165,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		defer lock.release()
 	}
 
-	keeper, err := keys.Open(filepath.Join(cfg.dataDir, keysDir))
+	keeper, err := openKeeper(e, cfg.dataDir, cfg.intakeKey)
 	if errors.Is(err, keys.ErrNotInitialized) {
 		return usageErrorf("no keys in %s: run lifeline init --data %s first", cfg.dataDir, cfg.dataDir)
 	}
@@ -167,6 +173,14 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		return err
 	}
 	defer keeper.Seal()
+	switch ik := keeper.IntakeKeyPath(); {
+	case ik == "":
+		return usageErrorf("no intake key: give --intake-key FILE (the file init --intake-key wrote)")
+	case keeper.Status().Need > 0 && insideDir(ik, cfg.dataDir):
+		// A real installation (its unseal key split among custodians):
+		// a copy of the data directory must not carry the intake key.
+		return usageErrorf("the intake key %s is inside the data directory: move it out (README: the intake key) and give --intake-key; only a demo or development install (init --dev-unseal-file) keeps it there", ik)
+	}
 	if cfg.autoUnsealFile != "" {
 		if err := keeper.UnsealWithFile(cfg.autoUnsealFile); err != nil {
 			return fmt.Errorf("auto-unseal: %w", err)
@@ -291,8 +305,8 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		Callback: func(kind lifeline.ChannelKind, name, id string) {
 			a, ok := channels.Lookup(kind, name)
 			tg, isTelegram := a.(*telegram.Adapter)
-			if !ok || !isTelegram {
-				return
+			if !ok || !isTelegram || keeper.Sealed() {
+				return // sealed, the bot token is locked away too
 			}
 			go func() {
 				actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -367,7 +381,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		wg.Wait()
 	}()
 
-	cp := newCheckpointer(db, cfg.dataDir, signer)
+	cp := newCheckpointer(db, cfg.dataDir, signer, cfg.auditWitness)
 	cp.Logger = logger.With("component", "audit")
 	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
 
@@ -410,6 +424,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 			select {
 			case <-usr1:
 				keeper.Seal()
+				km.reload(bgCtx)
 				logger.Warn("sealed by SIGUSR1", "component", "keys")
 			case <-bgCtx.Done():
 				return
@@ -462,6 +477,17 @@ type keyMaintenance struct {
 	poke        chan struct{}
 
 	reloadChannels func(context.Context) error
+}
+
+// reload reloads the channels after an unseal or a seal: their send
+// secrets open only unsealed, and a seal drops them from the adapters.
+func (km *keyMaintenance) reload(ctx context.Context) {
+	if km.reloadChannels == nil {
+		return
+	}
+	if err := km.reloadChannels(ctx); err != nil {
+		km.logger.Error("channels not reloaded", "error", err.Error())
+	}
 }
 
 // unsealed asks the maintenance loop to do at once what waited for the keys.
@@ -559,6 +585,7 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 			}
 			km.logger.Info("unsealed")
 			km.unsealed()
+			km.reload(ctx)
 		}
 		return status("")
 	case "reload-channels":
@@ -568,6 +595,7 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 		return status("channels reloaded")
 	case "seal":
 		km.keeper.Seal()
+		km.reload(ctx)
 		km.logger.Warn("sealed from the control socket")
 		km.db.Audit(ctx, lifeline.CLIActor, "keys.seal", "", "")
 		return status("")

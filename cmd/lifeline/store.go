@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -136,13 +137,33 @@ func trimNL(b []byte) []byte {
 }
 
 // newCheckpointer is the audit checkpointer of a data directory.
-func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit.Checkpointer {
+func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer, witnesses ...string) *audit.Checkpointer {
 	return &audit.Checkpointer{
-		Store:  db.AuditLog(),
-		Signer: signer,
-		Origin: auditOrigin,
-		Dir:    filepath.Join(dataDir, auditDir),
+		Store:     db.AuditLog(),
+		Signer:    signer,
+		Origin:    auditOrigin,
+		Dir:       filepath.Join(dataDir, auditDir),
+		Witnesses: slices.DeleteFunc(witnesses, func(w string) bool { return w == "" }),
 	}
+}
+
+// auditWitnessEnv names the audit witness directory for the commands that
+// take no --audit-witness flag (every command that writes to the log).
+const auditWitnessEnv = "LIFELINE_AUDIT_WITNESS"
+
+// checkWitness refuses a witness inside the data directory: a copy there
+// is cut with the log.
+func checkWitness(dir, dataDir string) error {
+	if dir == "" {
+		return nil
+	}
+	if insideDir(dir, dataDir) {
+		return usageErrorf("--audit-witness %s is inside the data directory; a witness must live elsewhere (another disk or host)", dir)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageErrorf("--audit-witness %s: not a directory", dir)
+	}
+	return nil
 }
 
 // withAudit opens the store and the audit keys for a command that changes
@@ -153,14 +174,25 @@ func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer) *audit
 // command can then seal what it writes (a TOTP seed) with the public keys,
 // and read nothing.
 func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.DB) error) error {
+	return withAuditKeys(ctx, e, dataDir, nil, fn)
+}
+
+// withAuditKeys is withAudit with keys the command opened already (with
+// its --intake-key, so that the compartments file it wraps to is checked).
+func withAuditKeys(ctx context.Context, e env, dataDir string, keeper *keys.Keeper, fn func(db *sqlstore.DB) error) error {
 	if err := checkDataDir(dataDir, false); err != nil {
 		return err
 	}
 	var opts sqlstore.Options
-	keeper, err := keys.Open(filepath.Join(dataDir, keysDir))
+	var err error
+	if keeper == nil {
+		keeper, err = openKeeper(e, dataDir, "")
+		if err == nil {
+			defer keeper.Seal()
+		}
+	}
 	switch {
 	case err == nil:
-		defer keeper.Seal()
 		opts.Sealer = keeper
 	case !errors.Is(err, keys.ErrNotInitialized):
 		return err
@@ -175,7 +207,7 @@ func withAudit(ctx context.Context, e env, dataDir string, fn func(db *sqlstore.
 		return err
 	}
 	ferr := fn(db)
-	if _, _, err := newCheckpointer(db, dataDir, signer).Checkpoint(ctx); err != nil {
+	if _, _, err := newCheckpointer(db, dataDir, signer, e.getenv(auditWitnessEnv)).Checkpoint(ctx); err != nil {
 		return errors.Join(ferr, fmt.Errorf("audit checkpoint: %w", err))
 	}
 	return ferr

@@ -57,6 +57,12 @@ type Checkpointer struct {
 	// CheckpointFile (mode 0644), replaced atomically, for shipping to
 	// witnesses off-box.
 	Dir string
+	// Witnesses are directories outside the data directory (another disk,
+	// a mount of the monitor box) that receive every new checkpoint as
+	// CheckpointFile too: `lifeline audit verify --checkpoint` checks the
+	// log against them, so cutting the newest entries and the newest
+	// checkpoint on the box is caught.
+	Witnesses []string
 
 	Logger *slog.Logger     // default: discard
 	Now    func() time.Time // default time.Now
@@ -124,6 +130,11 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, bool, error)
 	if c.Dir != "" {
 		if err := writeFileAtomic(c.Dir, CheckpointFile, msg); err != nil {
 			return cp, true, fmt.Errorf("audit: checkpoint: size %d stored, but writing the file: %w", size, err)
+		}
+	}
+	for _, w := range c.Witnesses {
+		if err := writeFileAtomic(w, CheckpointFile, msg); err != nil {
+			return cp, true, fmt.Errorf("audit: checkpoint: size %d stored, but writing it to the witness %s: %w", size, w, err)
 		}
 	}
 	return cp, true, nil

@@ -106,3 +106,7 @@ func shred(path string) error {
 	}
 	return syncDir(filepath.Dir(path))
 }
+
+// Shred overwrites a key file with random bytes, syncs and removes it (see
+// shred); a missing file is no error.
+func Shred(path string) error { return shred(path) }

@@ -81,9 +81,24 @@ type compartmentEntry struct {
 type compartmentsFile struct {
 	Format  string             `json:"format"`
 	Entries []compartmentEntry `json:"entries"`
+	// IntakeMAC is HMAC-SHA256 of the entries under a key derived from the
+	// intake key (kept outside the data directory): checked at every open,
+	// sealed, so that intake never wraps data keys to a public key a writer
+	// of the data directory slipped in.
+	IntakeMAC []byte `json:"intake_mac,omitempty"`
+	// RootMAC is the keyring's FileMAC of the entries: checked at unseal.
+	RootMAC []byte `json:"root_mac,omitempty"`
 }
 
-const compartmentsFormat = "lifeline-compartments v1"
+const (
+	compartmentsFormatV1 = "lifeline-compartments v1" // unauthenticated, before issue 11
+	compartmentsFormat   = "lifeline-compartments v2"
+	compartmentsMACLabel = "compartments"
+)
+
+// ErrKeyFile is wrapped by every refusal of a key file that does not
+// authenticate: a swapped or edited compartments file.
+var ErrKeyFile = errors.New("key file does not authenticate")
 
 type epochKey struct {
 	c     seal.Compartment
@@ -110,9 +125,12 @@ type Keeper struct {
 	index     *seal.IndexKeys
 
 	cacheMu sync.Mutex
-	cache   map[seal.KeyID]seal.DataKey // unwrapped data keys; emptied on Seal
+	cache   map[seal.KeyID]*seal.DataKey // unwrapped data keys; zeroed and emptied on Seal
 
-	intake seal.Key // see IntakeFile; loaded sealed or not
+	intake     seal.Key // see IntakeFile; loaded sealed or not
+	intakePath string   // "" if the Keeper was opened without it
+	rootMAC    []byte   // the compartments file's RootMAC as read
+	legacy     bool     // the compartments file is of format v1
 }
 
 // maxCache bounds the data-key cache; past it the cache starts afresh.
@@ -123,6 +141,9 @@ type Options struct {
 	Shares    int    // n, default 5
 	Threshold int    // k, default 3
 	DevFile   string // demo and development only: write the unseal key here instead of splitting it
+	// IntakeKey is where the intake key is written (kept if the file
+	// exists); default IntakeFile in the keys folder (demo, development).
+	IntakeKey string
 }
 
 // Init creates the keys of a new data directory: a fresh root keyring
@@ -178,12 +199,23 @@ func Init(dir string, opts Options) (shares []string, err error) {
 			return nil, fmt.Errorf("dev unseal file: %w", err)
 		}
 	}
-	// The compartments first: a keyring without them is not initialized, so
-	// a crash in between can be retried.
-	if err := writeCompartments(dir, entries); err != nil {
+	intakePath := opts.IntakeKey
+	if intakePath == "" {
+		intakePath = filepath.Join(dir, IntakeFile)
+	}
+	intake, err := loadIntakeKey(intakePath, true)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := loadIntakeKey(dir); err != nil {
+	defer intake.Zero()
+	for _, e := range entries {
+		if err := ring.Pin(e.Compartment, e.Epoch, e.Public); err != nil {
+			return nil, err
+		}
+	}
+	// The compartments first: a keyring without them is not initialized, so
+	// a crash in between can be retried.
+	if err := writeCompartments(dir, entries, &intake, ring); err != nil {
 		return nil, err
 	}
 	blob, err := ring.Seal(unsealKey, header)
@@ -211,8 +243,22 @@ func newEntry(ring *seal.Keyring, c seal.Compartment, epoch uint32, now time.Tim
 	}, nil
 }
 
-// Open loads the keys of a data directory, sealed.
+// Open loads the keys of a data directory, sealed, with the intake key of
+// the keys folder if there is one there (demo, development, and tools that
+// need no intake key).
 func Open(dir string) (*Keeper, error) {
+	path := filepath.Join(dir, IntakeFile)
+	if _, err := os.Stat(path); err != nil {
+		path = ""
+	}
+	return OpenWithIntake(dir, path)
+}
+
+// OpenWithIntake loads the keys of a data directory, sealed, with the
+// intake key of the file intakeKey (none if empty: IntakeRef then returns
+// nil and SealIntake fails). With the intake key, the compartments file
+// must authenticate under it.
+func OpenWithIntake(dir, intakeKey string) (*Keeper, error) {
 	blob, err := os.ReadFile(filepath.Join(dir, KeyringFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotInitialized
@@ -224,15 +270,25 @@ func Open(dir string) (*Keeper, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
-	entries, err := readCompartments(dir)
+	f, err := readCompartments(dir)
 	if err != nil {
 		return nil, err
 	}
-	intake, err := loadIntakeKey(dir)
-	if err != nil {
-		return nil, err
+	k := &Keeper{dir: dir, now: time.Now, header: header, intakePath: intakeKey, rootMAC: f.RootMAC, legacy: f.Format == compartmentsFormatV1}
+	if intakeKey != "" {
+		if k.intake, err = loadIntakeKey(intakeKey, false); err != nil {
+			return nil, err
+		}
+		if k.legacy && filepath.Dir(intakeKey) != filepath.Clean(dir) {
+			// Before issue 11 the intake key lived in the keys folder; a
+			// v1 file beside an intake key kept elsewhere is a downgrade.
+			return nil, fmt.Errorf("compartments file: %w: it is of the unauthenticated format v1 (run lifeline keys upgrade once, the server stopped)", ErrKeyFile)
+		}
+		if !k.legacy && !hmac.Equal(f.IntakeMAC, compartmentsIntakeMAC(&k.intake, f.Entries)) {
+			return nil, fmt.Errorf("compartments file: %w under the intake key: it was changed, or the intake key is not this data directory's", ErrKeyFile)
+		}
 	}
-	k := &Keeper{dir: dir, now: time.Now, header: header, intake: intake}
+	entries := f.Entries
 	if err := k.setEntries(entries); err != nil {
 		return nil, err
 	}
@@ -356,6 +412,11 @@ func (k *Keeper) unsealLocked(key seal.Key) error {
 	if err != nil {
 		return fmt.Errorf("open keyring: %w", err)
 	}
+	upgrade, err := k.checkCompartmentsLocked(ring)
+	if err != nil {
+		ring.Zero()
+		return err
+	}
 	private := map[epochKey]seal.CompartmentKey{}
 	for _, e := range k.entries {
 		if len(e.WrappedPrivate) == 0 {
@@ -373,9 +434,62 @@ func (k *Keeper) unsealLocked(key seal.Key) error {
 		ring.Zero()
 		return err
 	}
+	for c, e := range k.current {
+		if _, ok := private[epochKey{c, e.Epoch}]; !ok {
+			ring.Zero()
+			return fmt.Errorf("compartments file: %w: the current %s epoch %d has no private half", ErrKeyFile, c, e.Epoch)
+		}
+	}
 	k.ring, k.private, k.index = ring, private, index
 	k.unsealKey = key // a copy: the caller zeroes its own
+	if upgrade {
+		// A keyring from before issue 11: it gets its file key and pins
+		// now, and the compartments file its MACs (trust on first unseal).
+		if err := k.writeKeyringLocked(); err != nil {
+			return err
+		}
+		if err := k.writeCompartmentsLocked(k.entries); err != nil {
+			return err
+		}
+		k.legacy = false
+	}
 	return nil
+}
+
+// checkCompartmentsLocked checks the compartments file against the opened
+// keyring: its RootMAC and every epoch's pinned fingerprint. A keyring from
+// before issue 11 (no file key) is upgraded instead: it reports true after
+// adding the file key and pinning every epoch, for the caller to write.
+func (k *Keeper) checkCompartmentsLocked(ring *seal.Keyring) (bool, error) {
+	if !ring.HasFileKey() {
+		if _, err := ring.EnsureFileKey(); err != nil {
+			return false, err
+		}
+		for _, e := range k.entries {
+			if err := ring.Pin(e.Compartment, e.Epoch, e.Public); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
+	}
+	b, err := json.Marshal(k.entries)
+	if err != nil {
+		return false, err
+	}
+	if k.legacy || !ring.VerifyFileMAC(compartmentsMACLabel, b, k.rootMAC) {
+		return false, fmt.Errorf("compartments file: %w under the keyring: it was swapped or edited", ErrKeyFile)
+	}
+	for _, e := range k.entries {
+		match, pinned := ring.Pinned(e.Compartment, e.Epoch, e.Public)
+		if !match {
+			why := "is not pinned in the keyring"
+			if pinned {
+				why = "does not match its pin in the keyring"
+			}
+			return false, fmt.Errorf("compartments file: %w: the public key of %s epoch %d %s", ErrKeyFile, e.Compartment, e.Epoch, why)
+		}
+	}
+	return false, nil
 }
 
 // Seal drops every private key from memory at once.
@@ -384,6 +498,9 @@ func (k *Keeper) Seal() {
 	defer k.mu.Unlock()
 	if k.ring != nil {
 		k.ring.Zero()
+	}
+	if k.index != nil {
+		k.index.Zero()
 	}
 	k.ring, k.private, k.index = nil, nil, nil
 	k.unsealKey.Zero()
@@ -399,7 +516,7 @@ func (k *Keeper) dropCache() {
 	k.cacheMu.Lock()
 	defer k.cacheMu.Unlock()
 	for id, dk := range k.cache {
-		dk.Zero()
+		dk.Zero() // through the pointer: the cached bytes themselves
 		delete(k.cache, id)
 	}
 }
@@ -441,27 +558,30 @@ func (k *Keeper) OpenDataKey(w WrappedKey) (seal.DataKey, error) {
 		return seal.DataKey{}, ErrSealed
 	}
 	if ok {
-		return dk, nil
+		return *dk, nil
 	}
 	ck, ok := k.private[epochKey{w.Compartment, w.Epoch}]
 	if !ok {
 		return seal.DataKey{}, fmt.Errorf("data key %s: %s epoch %d is destroyed", w.ID, w.Compartment, w.Epoch)
 	}
-	dk, err := seal.UnwrapDataKey(ck, w.Owner, w.ID, w.Wrapped)
+	fresh, err := seal.UnwrapDataKey(ck, w.Owner, w.ID, w.Wrapped)
 	if err != nil {
 		return seal.DataKey{}, err
 	}
-	k.remember(dk)
-	return dk, nil
+	k.remember(fresh)
+	return fresh, nil
 }
 
 func (k *Keeper) remember(dk seal.DataKey) {
 	k.cacheMu.Lock()
 	defer k.cacheMu.Unlock()
 	if k.cache == nil || len(k.cache) >= maxCache {
-		k.cache = map[seal.KeyID]seal.DataKey{}
+		for _, old := range k.cache {
+			old.Zero()
+		}
+		k.cache = map[seal.KeyID]*seal.DataKey{}
 	}
-	k.cache[dk.ID] = dk
+	k.cache[dk.ID] = &dk
 }
 
 // Forget drops data keys from the cache, as their rows are shredded.
@@ -551,7 +671,7 @@ func (k *Keeper) RotateRoot() (uint32, error) {
 		}
 		entries[i].WrappedPrivate, entries[i].RootVersion = wrapped, rv
 	}
-	if err := writeCompartments(k.dir, entries); err != nil {
+	if err := k.writeCompartmentsLocked(entries); err != nil {
 		return 0, err
 	}
 	k.entries = entries
@@ -585,6 +705,9 @@ func (k *Keeper) RotateEpochs(retention time.Duration) error {
 		if err != nil {
 			return err
 		}
+		if err := k.ring.Pin(e.Compartment, e.Epoch, e.Public); err != nil {
+			return err
+		}
 		ck, err := k.ring.UnwrapPrivate(e.Compartment, e.Epoch, e.RootVersion, e.Public, e.WrappedPrivate)
 		if err != nil {
 			return err
@@ -592,7 +715,12 @@ func (k *Keeper) RotateEpochs(retention time.Duration) error {
 		fresh = append(fresh, ck)
 		entries = append(entries, e)
 	}
-	if err := writeCompartments(k.dir, entries); err != nil {
+	// The pins first: a pinned epoch missing from the compartments file is
+	// harmless, an unpinned one refuses the next unseal.
+	if err := k.writeKeyringLocked(); err != nil {
+		return err
+	}
+	if err := k.writeCompartmentsLocked(entries); err != nil {
 		return err
 	}
 	if err := k.setEntries(entries); err != nil {
@@ -610,6 +738,9 @@ func (k *Keeper) RotateEpochs(retention time.Duration) error {
 func (k *Keeper) DestroyDue(live func(c seal.Compartment, epoch uint32) (int64, error)) ([]string, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.ring == nil {
+		return nil, ErrSealed
+	}
 	now := k.now().UTC()
 	entries := slices.Clone(k.entries)
 	var done []string
@@ -631,7 +762,7 @@ func (k *Keeper) DestroyDue(live func(c seal.Compartment, epoch uint32) (int64, 
 	if len(done) == 0 {
 		return nil, nil
 	}
-	if err := writeCompartments(k.dir, entries); err != nil {
+	if err := k.writeCompartmentsLocked(entries); err != nil {
 		return nil, err
 	}
 	k.entries = entries
@@ -656,38 +787,84 @@ func (k *Keeper) writeKeyringLocked() error {
 	return replaceFile(filepath.Join(k.dir, KeyringFile), blob, 0o600)
 }
 
-// Panic destroys the keys of a data directory for good: the keyring and the
-// compartment private halves are overwritten and removed, after which no copy
-// of the database, backups included, can be opened. There is no undo.
-func Panic(dir string) error {
+// Panic destroys the keys of a data directory for good: the keyring (and
+// with it the audit signing seed), the compartment private halves and the
+// intake key of the keys folder are overwritten and removed, and so is every
+// file of also (the intake key kept elsewhere, a legacy audit signing key),
+// after which no copy of the database, backups included, can be opened, nor
+// a provider secret or sender reference in it. There is no undo.
+func Panic(dir string, also ...string) error {
 	var errs []error
-	for _, name := range []string{KeyringFile, CompartmentsFile} {
+	for _, name := range []string{KeyringFile, CompartmentsFile, IntakeFile} {
 		errs = append(errs, shred(filepath.Join(dir, name)))
+	}
+	for _, path := range also {
+		if path != "" {
+			errs = append(errs, shred(path))
+		}
 	}
 	return errors.Join(errs...)
 }
 
-func readCompartments(dir string) ([]compartmentEntry, error) {
+func readCompartments(dir string) (compartmentsFile, error) {
 	b, err := os.ReadFile(filepath.Join(dir, CompartmentsFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotInitialized
+		return compartmentsFile{}, ErrNotInitialized
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read compartments: %w", err)
+		return compartmentsFile{}, fmt.Errorf("read compartments: %w", err)
 	}
 	var f compartmentsFile
-	if err := json.Unmarshal(b, &f); err != nil || f.Format != compartmentsFormat {
-		return nil, fmt.Errorf("compartments file is damaged")
+	if err := json.Unmarshal(b, &f); err != nil || (f.Format != compartmentsFormat && f.Format != compartmentsFormatV1) {
+		return compartmentsFile{}, fmt.Errorf("compartments file is damaged")
 	}
-	return f.Entries, nil
+	return f, nil
 }
 
-func writeCompartments(dir string, entries []compartmentEntry) error {
-	b, err := json.MarshalIndent(compartmentsFile{Format: compartmentsFormat, Entries: entries}, "", "  ")
+// compartmentsIntakeMAC is the IntakeMAC of entries.
+func compartmentsIntakeMAC(intake *seal.Key, entries []compartmentEntry) []byte {
+	b, err := json.Marshal(entries)
+	if err != nil {
+		return nil
+	}
+	m := hmac.New(sha256.New, intake[:])
+	m.Write([]byte("lifeline compartments mac v1\x00"))
+	m.Write(b)
+	return m.Sum(nil)
+}
+
+// writeCompartments writes the compartments file with its MACs: under the
+// intake key and under the keyring's file key.
+func writeCompartments(dir string, entries []compartmentEntry, intake *seal.Key, ring *seal.Keyring) error {
+	if intake.IsZero() {
+		return errors.New("compartments file: the intake key is needed to write it (--intake-key)")
+	}
+	plain, err := json.Marshal(entries)
+	if err != nil {
+		return err
+	}
+	rootMAC, err := ring.FileMAC(compartmentsMACLabel, plain)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(compartmentsFile{Format: compartmentsFormat, Entries: entries,
+		IntakeMAC: compartmentsIntakeMAC(intake, entries), RootMAC: rootMAC}, "", "  ")
 	if err != nil {
 		return err
 	}
 	return replaceFile(filepath.Join(dir, CompartmentsFile), b, 0o600)
+}
+
+func (k *Keeper) writeCompartmentsLocked(entries []compartmentEntry) error {
+	if err := writeCompartments(k.dir, entries, &k.intake, k.ring); err != nil {
+		return err
+	}
+	plain, err := json.Marshal(entries)
+	if err != nil {
+		return err
+	}
+	k.rootMAC, _ = k.ring.FileMAC(compartmentsMACLabel, plain)
+	return nil
 }
 
 func trimSpace(b []byte) []byte {
@@ -711,11 +888,10 @@ func (k *Keeper) EpochAge() time.Duration {
 	return k.now().Sub(oldest)
 }
 
-// loadIntakeKey reads the intake key, making it on first use.
-func loadIntakeKey(dir string) (seal.Key, error) {
-	path := filepath.Join(dir, IntakeFile)
+// loadIntakeKey reads the intake key, making it if create and there is none.
+func loadIntakeKey(path string, create bool) (seal.Key, error) {
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) && create {
 		k := seal.NewKey()
 		if err := writeFile(path, k[:], 0o600); err != nil {
 			return seal.Key{}, fmt.Errorf("intake key: %w", err)
@@ -725,18 +901,61 @@ func loadIntakeKey(dir string) (seal.Key, error) {
 	if err != nil {
 		return seal.Key{}, fmt.Errorf("intake key: %w", err)
 	}
+	defer clear(b)
 	var k seal.Key
 	if len(b) != len(k) {
-		return k, fmt.Errorf("intake key: %s is damaged", path)
+		return k, fmt.Errorf("intake key: %s is not an intake key (want %d bytes)", path, len(k))
 	}
 	copy(k[:], b)
 	return k, nil
 }
 
+// IntakeKeyPath is the intake key file the Keeper was opened with, or "".
+func (k *Keeper) IntakeKeyPath() string { return k.intakePath }
+
+// Legacy reports whether the compartments file is still of the
+// unauthenticated format v1 (the first unseal upgrades it).
+func (k *Keeper) Legacy() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return k.legacy
+}
+
+// UpgradeIntake authenticates a v1 compartments file under the intake key
+// intakeKey and writes it as v2 without a RootMAC (the next unseal adds it):
+// `lifeline keys upgrade`, run once, the server stopped, when the intake
+// key moves out of the data directory. It trusts the file as it is now.
+func UpgradeIntake(dir, intakeKey string) error {
+	f, err := readCompartments(dir)
+	if err != nil {
+		return err
+	}
+	if f.Format != compartmentsFormatV1 {
+		return errors.New("the compartments file is authenticated already")
+	}
+	intake, err := loadIntakeKey(intakeKey, false)
+	if err != nil {
+		return err
+	}
+	defer intake.Zero()
+	b, err := json.MarshalIndent(compartmentsFile{Format: compartmentsFormat, Entries: f.Entries,
+		IntakeMAC: compartmentsIntakeMAC(&intake, f.Entries)}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return replaceFile(filepath.Join(dir, CompartmentsFile), b, 0o600)
+}
+
 // IntakeRef is a keyed HMAC of its parts (length-prefixed, so that no two
 // lists collide): the dedupe key of a webhook event, the reference of a
-// provider's message id. It works while sealed.
+// provider's message id or of a sender. It works while sealed. Its key lives
+// outside the data directory, so the directory alone confirms no chat id or
+// number against a reference. It is nil for a Keeper opened without the
+// intake key (a tool; serve always has it).
 func (k *Keeper) IntakeRef(parts ...string) []byte {
+	if k.intake.IsZero() {
+		return nil
+	}
 	m := hmac.New(sha256.New, k.intake[:])
 	var n [4]byte
 	for _, p := range parts {
@@ -747,6 +966,8 @@ func (k *Keeper) IntakeRef(parts ...string) []byte {
 	return m.Sum(nil)
 }
 
+var errNoIntake = errors.New("no intake key loaded (give --intake-key or LIFELINE_INTAKE_KEY_FILE)")
+
 // intakeKeyID names the intake key in the ciphertexts it makes.
 var intakeKeyID = seal.KeyID{'l', 'i', 'f', 'e', 'l', 'i', 'n', 'e', '-', 'i', 'n', 't', 'a', 'k', 'e'}
 
@@ -754,11 +975,17 @@ var intakeKeyID = seal.KeyID{'l', 'i', 'f', 'e', 'l', 'i', 'n', 'e', '-', 'i', '
 // under the intake key, so that a copy of the database alone does not
 // reveal them, while intake can still verify webhooks when sealed.
 func (k *Keeper) SealIntake(aad seal.AAD, plaintext []byte) ([]byte, error) {
+	if k.intake.IsZero() {
+		return nil, errNoIntake
+	}
 	return seal.Encrypt(seal.DataKey{ID: intakeKeyID, Key: k.intake}, aad, plaintext)
 }
 
 // OpenIntake decrypts what SealIntake encrypted.
 func (k *Keeper) OpenIntake(aad seal.AAD, ciphertext []byte) ([]byte, error) {
+	if k.intake.IsZero() {
+		return nil, errNoIntake
+	}
 	return seal.Decrypt(seal.DataKey{ID: intakeKeyID, Key: k.intake}, aad, ciphertext)
 }
 

@@ -292,11 +292,11 @@ func TestDestroyDue(t *testing.T) {
 	if _, err := k2.OpenDataKey(rewrapped); err != nil {
 		t.Errorf("restarted keeper: OpenDataKey of a rewrapped key: %v", err)
 	}
-	entries, err := readCompartments(dir)
+	f, err := readCompartments(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
+	for _, e := range f.Entries {
 		if destroyed := e.Epoch == 1; destroyed != (len(e.WrappedPrivate) == 0) || destroyed == e.Destroyed.IsZero() {
 			t.Errorf("%s epoch %d on disk: %d bytes of private half, destroyed %v", e.Compartment, e.Epoch, len(e.WrappedPrivate), e.Destroyed)
 		}

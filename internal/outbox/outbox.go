@@ -361,12 +361,14 @@ func (w *Worker) attempt(ctx context.Context, j sqlstore.Job) error {
 const ReasonOptedOut = "not sent: the contact opted out (STOP)"
 
 // providerRef is the keyed reference by which delivery statuses find a
-// sent message. WhatsApp's wamids and Twilio's SIDs are unique; Telegram's
-// message ids only within a chat (and Telegram sends no statuses), so there
-// the chat is part of it.
+// sent message: WhatsApp's wamids and Twilio's SIDs are unique. Telegram
+// sends no delivery statuses, so nothing needs a Telegram reference, and
+// none is stored: its message ids are small and unique only within a chat,
+// so a reference over them would let whoever holds its key recover the
+// chat id by brute force (issue 11).
 func providerRef(refs Refs, out sqlstore.Outbound, id string) []byte {
 	if out.Kind == lifeline.ChannelTelegram {
-		return refs.IntakeRef(string(out.Kind), out.Channel, "message", out.To.Reveal(), id)
+		return nil
 	}
 	return refs.IntakeRef(string(out.Kind), out.Channel, "message", id)
 }

@@ -23,8 +23,15 @@ import (
 // The associated data is fieldAADLabel, the 18 header bytes and the
 // length-prefixed table, column and row of the [AAD], so a ciphertext opens
 // only for the exact key, algorithm, table, column and row it was made for.
+//
+// Format version 2 (an [AAD] with an Owner) adds the length-prefixed owner
+// (the case, contact or conversation the row belongs to) under its own
+// label, so a row moved to another owner does not open there. Version 1
+// ciphertexts, made before owners were bound, still open; the store
+// re-encrypts them as version 2 (see sqlstore's Reseal).
 const (
 	fieldFormatV1 = 1
+	fieldFormatV2 = 2
 
 	// AlgXChaCha20Poly1305 is the algorithm id of XChaCha20-Poly1305 with a
 	// random 24-byte nonce, the only algorithm of format version 1.
@@ -42,7 +49,10 @@ const (
 	maxAADPart = 1024
 )
 
-const fieldAADLabel = "lifeline field v1\x00"
+const (
+	fieldAADLabel   = "lifeline field v1\x00"
+	fieldAADLabelV2 = "lifeline field v2\x00"
+)
 
 var (
 	// ErrDecrypt is returned by Decrypt and the other opening functions for
@@ -63,6 +73,9 @@ var (
 // prefixed, so "ab"+"c" never collides with "a"+"bc").
 type AAD struct {
 	Table, Column, Row string
+	// Owner, if set, is what the row belongs to ("conversation:<id>",
+	// "case:<id>"): the ciphertext is then of format 2 and bound to it too.
+	Owner string
 }
 
 func (a AAD) validate() error {
@@ -74,7 +87,17 @@ func (a AAD) validate() error {
 			return fmt.Errorf("seal: associated data: %s longer than %d bytes", p.name, maxAADPart)
 		}
 	}
+	if len(a.Owner) > maxAADPart {
+		return fmt.Errorf("seal: associated data: owner longer than %d bytes", maxAADPart)
+	}
 	return nil
+}
+
+func (a AAD) format() byte {
+	if a.Owner != "" {
+		return fieldFormatV2
+	}
+	return fieldFormatV1
 }
 
 // appendLP appends s with a 4-byte big-endian length prefix.
@@ -84,12 +107,25 @@ func appendLP(b []byte, s string) []byte {
 }
 
 func fieldAAD(header []byte, a AAD) []byte {
-	b := make([]byte, 0, len(fieldAADLabel)+len(header)+12+len(a.Table)+len(a.Column)+len(a.Row))
-	b = append(b, fieldAADLabel...)
+	b := make([]byte, 0, len(fieldAADLabelV2)+len(header)+16+len(a.Table)+len(a.Column)+len(a.Row)+len(a.Owner))
+	if header[0] == fieldFormatV2 {
+		b = append(b, fieldAADLabelV2...)
+	} else {
+		b = append(b, fieldAADLabel...)
+	}
 	b = append(b, header...)
 	b = appendLP(b, a.Table)
 	b = appendLP(b, a.Column)
-	return appendLP(b, a.Row)
+	b = appendLP(b, a.Row)
+	if header[0] == fieldFormatV2 {
+		b = appendLP(b, a.Owner)
+	}
+	return b
+}
+
+// Bound reports whether a ciphertext is of format 2, bound to an owner.
+func Bound(ciphertext []byte) bool {
+	return len(ciphertext) >= FieldOverhead && ciphertext[0] == fieldFormatV2
 }
 
 // Encrypt seals plaintext under the data key, bound to aad. Each call draws a
@@ -110,7 +146,7 @@ func Encrypt(dk DataKey, aad AAD, plaintext []byte) ([]byte, error) {
 		return nil, fmt.Errorf("seal: encrypt: %w", err)
 	}
 	out := make([]byte, fieldBoxOff, FieldOverhead+len(plaintext))
-	out[0] = fieldFormatV1
+	out[0] = aad.format()
 	out[1] = AlgXChaCha20Poly1305
 	copy(out[2:fieldHeaderLen], dk.ID[:])
 	rand.Read(out[fieldNonceOff:fieldBoxOff])
@@ -120,9 +156,13 @@ func Encrypt(dk DataKey, aad AAD, plaintext []byte) ([]byte, error) {
 // Decrypt opens a ciphertext made by [Encrypt] with the same data key and
 // aad. It returns [ErrWrongKey] if the ciphertext names another key id and
 // [ErrDecrypt] for everything else that fails; it never returns partial
-// plaintext.
+// plaintext. A format 2 ciphertext opens only with the owner it was made
+// for; a format 1 one (made before owners were bound) ignores aad.Owner.
 func Decrypt(dk DataKey, aad AAD, ciphertext []byte) ([]byte, error) {
-	if len(ciphertext) < FieldOverhead || ciphertext[0] != fieldFormatV1 || ciphertext[1] != AlgXChaCha20Poly1305 {
+	if !validHeader(ciphertext) {
+		return nil, ErrDecrypt
+	}
+	if ciphertext[0] == fieldFormatV2 && aad.Owner == "" {
 		return nil, ErrDecrypt
 	}
 	if KeyID(ciphertext[2:fieldHeaderLen]) != dk.ID {
@@ -146,8 +186,12 @@ func Decrypt(dk DataKey, aad AAD, ciphertext []byte) ([]byte, error) {
 // was sealed under, so the store knows which wrapped key to load. It checks
 // only the header, not authenticity; a forged header fails later in Decrypt.
 func CiphertextKeyID(ciphertext []byte) (KeyID, error) {
-	if len(ciphertext) < FieldOverhead || ciphertext[0] != fieldFormatV1 || ciphertext[1] != AlgXChaCha20Poly1305 {
+	if !validHeader(ciphertext) {
 		return KeyID{}, ErrDecrypt
 	}
 	return KeyID(ciphertext[2:fieldHeaderLen]), nil
+}
+
+func validHeader(ct []byte) bool {
+	return len(ct) >= FieldOverhead && (ct[0] == fieldFormatV1 || ct[0] == fieldFormatV2) && ct[1] == AlgXChaCha20Poly1305
 }

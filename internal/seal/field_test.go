@@ -175,7 +175,7 @@ func TestNoncesNeverRepeat(t *testing.T) {
 }
 
 func TestCiphertextKeyIDRejectsGarbage(t *testing.T) {
-	for _, ct := range [][]byte{nil, {1, 1}, make([]byte, seal.FieldOverhead), append([]byte{2, 1}, make([]byte, 60)...)} {
+	for _, ct := range [][]byte{nil, {1, 1}, make([]byte, seal.FieldOverhead), append([]byte{3, 1}, make([]byte, 60)...)} {
 		if _, err := seal.CiphertextKeyID(ct); err == nil {
 			t.Errorf("CiphertextKeyID(% x) succeeded", ct)
 		}
@@ -210,5 +210,40 @@ func TestUnsealKeyText(t *testing.T) {
 		if _, err := seal.DecodeUnsealKey(bad); err == nil {
 			t.Errorf("DecodeUnsealKey(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestOwnerBoundCiphertextOpensOnlyForItsOwner: a format-2 ciphertext made
+// for one owner fails for another, and without one; a format-1 ciphertext
+// (made before owners were bound) still opens.
+func TestOwnerBoundCiphertextOpensOnlyForItsOwner(t *testing.T) {
+	dk := seal.NewDataKey()
+	aad := seal.AAD{Table: "messages", Column: "body", Row: "m1", Owner: "conversation:a"}
+	ct, err := seal.Encrypt(dk, aad, []byte("text"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !seal.Bound(ct) {
+		t.Errorf("ciphertext with an owner is not bound")
+	}
+	if pt, err := seal.Decrypt(dk, aad, ct); err != nil || string(pt) != "text" {
+		t.Fatalf("own owner: got %q, %v", pt, err)
+	}
+	for _, other := range []string{"conversation:b", ""} {
+		a := aad
+		a.Owner = other
+		if _, err := seal.Decrypt(dk, a, ct); !errors.Is(err, seal.ErrDecrypt) {
+			t.Errorf("owner %q: got %v, want ErrDecrypt", other, err)
+		}
+	}
+	legacy, err := seal.Encrypt(dk, seal.AAD{Table: "messages", Column: "body", Row: "m1"}, []byte("old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seal.Bound(legacy) {
+		t.Errorf("ciphertext without an owner is bound")
+	}
+	if pt, err := seal.Decrypt(dk, aad, legacy); err != nil || string(pt) != "old" {
+		t.Errorf("legacy ciphertext: got %q, %v", pt, err)
 	}
 }

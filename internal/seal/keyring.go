@@ -3,13 +3,17 @@
 package seal
 
 import (
+	"cmp"
 	"crypto/ecdh"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,7 +49,24 @@ type Keyring struct {
 	roots  []versionedKey // ascending versions; last is current
 	index  []versionedKey // ascending versions; last is current
 	pepper Key
+	// files authenticates the key files beside the keyring (the
+	// compartments file): a MAC under it proves a file was written by a
+	// holder of the unsealed keyring. Zero in a keyring made before it
+	// existed, until [Keyring.EnsureFileKey].
+	files Key
+	// audit is the seed of the audit log's checkpoint signing key
+	// (Ed25519), sealed here so that checkpoints are signed only unsealed.
+	audit []byte
+	// pins are the SHA-256 fingerprints of every compartment epoch's public
+	// key this keyring has accepted.
+	pins   map[EpochPin][32]byte
 	zeroed bool
+}
+
+// EpochPin names one compartment epoch pinned in the keyring.
+type EpochPin struct {
+	Compartment Compartment
+	Epoch       uint32
 }
 
 // versionedKey is one version of a root KEK or an index master key.
@@ -69,7 +90,132 @@ func NewKeyring() *Keyring {
 		roots:  []versionedKey{{Version: 1, Key: NewKey()}},
 		index:  []versionedKey{{Version: 1, Key: NewKey()}},
 		pepper: NewKey(),
+		files:  NewKey(),
 	}
+}
+
+// HasFileKey reports whether the keyring holds its file key (keyrings made
+// before it existed do not, until EnsureFileKey).
+func (k *Keyring) HasFileKey() bool {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return !k.zeroed && !k.files.IsZero()
+}
+
+// EnsureFileKey adds a file key if there is none and reports whether it did
+// (the caller then re-seals the keyring).
+func (k *Keyring) EnsureFileKey() (bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.zeroed {
+		return false, ErrZeroed
+	}
+	if !k.files.IsZero() {
+		return false, nil
+	}
+	k.files = NewKey()
+	return true, nil
+}
+
+const fileMACLabel = "lifeline key file mac v1\x00"
+
+// FileMAC returns HMAC-SHA256 under the file key of label and data.
+func (k *Keyring) FileMAC(label string, data []byte) ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.zeroed {
+		return nil, ErrZeroed
+	}
+	if k.files.IsZero() {
+		return nil, errors.New("seal: keyring has no file key")
+	}
+	return fileMAC(&k.files, label, data), nil
+}
+
+// VerifyFileMAC checks a FileMAC in constant time.
+func (k *Keyring) VerifyFileMAC(label string, data, mac []byte) bool {
+	want, err := k.FileMAC(label, data)
+	return err == nil && hmac.Equal(want, mac)
+}
+
+func fileMAC(key *Key, label string, data []byte) []byte {
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(fileMACLabel))
+	m.Write(appendLP(nil, label))
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+// Pin records the fingerprint of an epoch's public key; pinning an epoch
+// again with another key fails.
+func (k *Keyring) Pin(c Compartment, epoch uint32, pub []byte) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.zeroed {
+		return ErrZeroed
+	}
+	fp := sha256.Sum256(pub)
+	p := EpochPin{c, epoch}
+	if old, ok := k.pins[p]; ok {
+		if old != fp {
+			return fmt.Errorf("seal: %s epoch %d is pinned to another public key", c, epoch)
+		}
+		return nil
+	}
+	if k.pins == nil {
+		k.pins = map[EpochPin][32]byte{}
+	}
+	k.pins[p] = fp
+	return nil
+}
+
+// Pinned reports whether pub is the pinned public key of the epoch, and
+// whether the epoch is pinned at all.
+func (k *Keyring) Pinned(c Compartment, epoch uint32, pub []byte) (match, pinned bool) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	fp, ok := k.pins[EpochPin{c, epoch}]
+	if !ok {
+		return false, false
+	}
+	got := sha256.Sum256(pub)
+	return hmac.Equal(fp[:], got[:]), true
+}
+
+// PinCount is how many epochs are pinned.
+func (k *Keyring) PinCount() int {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.pins)
+}
+
+// AuditSeed returns a copy of the audit signing seed, or nil if the keyring
+// holds none yet.
+func (k *Keyring) AuditSeed() ([]byte, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	if k.zeroed {
+		return nil, ErrZeroed
+	}
+	return slices.Clone(k.audit), nil
+}
+
+// SetAuditSeed stores the audit signing seed (1 to 255 bytes).
+func (k *Keyring) SetAuditSeed(seed []byte) error {
+	if len(seed) == 0 || len(seed) > 255 {
+		return errors.New("seal: audit seed must be 1 to 255 bytes")
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.zeroed {
+		return ErrZeroed
+	}
+	clear(k.audit)
+	k.audit = slices.Clone(seed)
+	return nil
 }
 
 func versions(ks []versionedKey) []uint32 {
@@ -340,7 +486,9 @@ func (k *Keyring) Zero() {
 		k.index[i].Key.Zero()
 	}
 	k.pepper.Zero()
-	k.roots, k.index = nil, nil
+	k.files.Zero()
+	clear(k.audit)
+	k.roots, k.index, k.audit, k.pins = nil, nil, nil, nil
 	k.zeroed = true
 }
 
@@ -396,16 +544,21 @@ func (k *Keyring) GobEncode() ([]byte, error) { return nil, errMarshalKey }
 //	tag 1  root key      4-byte version | 32-byte key   (one or more, ascending)
 //	tag 2  index master  4-byte version | 32-byte key   (one or more, ascending)
 //	tag 3  pepper        32-byte key                    (exactly one)
+//	tag 5  audit seed    the audit signing key's seed   (at most one)
+//	tag 8  file key      32-byte key                    (at most one)
+//	tag 9  epoch pin     2-byte compartment length | compartment | 4-byte epoch | 32-byte SHA-256
 //
-// Reserved for later keys: 4 audit HMAC key, 5 audit signing seed, 6 TOTP
-// seed wrapping key, 7 session pepper, 16 and up provider secrets. Unknown
-// tags are an error.
+// Reserved for later keys: 4 audit HMAC key, 6 TOTP seed wrapping key, 7
+// session pepper, 16 and up provider secrets. Unknown tags are an error.
 const (
 	payloadV1 = 1
 
 	tagRoot   = 1
 	tagIndex  = 2
 	tagPepper = 3
+	tagAudit  = 5
+	tagFiles  = 8
+	tagPin    = 9
 )
 
 func (k *Keyring) marshalPayload() ([]byte, error) {
@@ -427,7 +580,32 @@ func (k *Keyring) marshalPayload() ([]byte, error) {
 		}
 	}
 	b = append(b, tagPepper, 0, KeySize)
-	return append(b, k.pepper[:]...), nil
+	b = append(b, k.pepper[:]...)
+	if len(k.audit) > 0 {
+		b = append(b, tagAudit, 0, byte(len(k.audit)))
+		b = append(b, k.audit...)
+	}
+	if !k.files.IsZero() {
+		b = append(b, tagFiles, 0, KeySize)
+		b = append(b, k.files[:]...)
+	}
+	pins := slices.SortedFunc(maps.Keys(k.pins), func(a, b EpochPin) int {
+		if c := strings.Compare(string(a.Compartment), string(b.Compartment)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Epoch, b.Epoch)
+	})
+	for _, p := range pins {
+		fp := k.pins[p]
+		v := binary.BigEndian.AppendUint16(nil, uint16(len(p.Compartment)))
+		v = append(v, p.Compartment...)
+		v = binary.BigEndian.AppendUint32(v, p.Epoch)
+		v = append(v, fp[:]...)
+		b = append(b, tagPin)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(v)))
+		b = append(b, v...)
+	}
+	return b, nil
 }
 
 var errPayload = errors.New("seal: keyring payload is malformed")
@@ -468,6 +646,33 @@ func unmarshalPayload(b []byte) (*Keyring, error) {
 				return fail()
 			}
 			k.pepper, havePepper = Key(v), true
+		case tagAudit:
+			if n == 0 || k.audit != nil {
+				return fail()
+			}
+			k.audit = slices.Clone(v)
+		case tagFiles:
+			if n != KeySize || !k.files.IsZero() {
+				return fail()
+			}
+			k.files = Key(v)
+		case tagPin:
+			if n < 2 {
+				return fail()
+			}
+			cl := int(binary.BigEndian.Uint16(v))
+			if n != 2+cl+4+32 {
+				return fail()
+			}
+			c := Compartment(v[2 : 2+cl])
+			p := EpochPin{c, binary.BigEndian.Uint32(v[2+cl:])}
+			if _, dup := k.pins[p]; dup || c.Validate() != nil {
+				return fail()
+			}
+			if k.pins == nil {
+				k.pins = map[EpochPin][32]byte{}
+			}
+			k.pins[p] = [32]byte(v[2+cl+4:])
 		default:
 			return fail()
 		}

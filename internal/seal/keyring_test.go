@@ -407,3 +407,49 @@ func TestPepper(t *testing.T) {
 		t.Error("Pepper returned the keyring's own slice")
 	}
 }
+
+// TestKeyFileSwapKeyringKeepsPinsFileKeyAndAuditSeed: the file key, the
+// epoch pins and the audit seed survive sealing and opening the keyring,
+// and a pin refuses another public key for its epoch.
+func TestKeyFileSwapKeyringKeepsPinsFileKeyAndAuditSeed(t *testing.T) {
+	k := seal.NewKeyring()
+	pub := bytes.Repeat([]byte{7}, 32)
+	if err := k.Pin(seal.CompartmentRouting, 2, pub); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.SetAuditSeed([]byte("seed")); err != nil {
+		t.Fatal(err)
+	}
+	mac, err := k.FileMAC("compartments", []byte("file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uk := seal.NewUnsealKey()
+	h, err := seal.NewHeader(0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := k.Seal(uk, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _, err := seal.OpenKeyring(blob, uk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k2.VerifyFileMAC("compartments", []byte("file"), mac) || k2.VerifyFileMAC("compartments", []byte("filf"), mac) {
+		t.Errorf("file MAC does not survive the round trip, or verifies other data")
+	}
+	if match, pinned := k2.Pinned(seal.CompartmentRouting, 2, pub); !match || !pinned {
+		t.Errorf("pin lost: match %v pinned %v", match, pinned)
+	}
+	if match, pinned := k2.Pinned(seal.CompartmentRouting, 2, bytes.Repeat([]byte{8}, 32)); match || !pinned {
+		t.Errorf("another key matches the pin")
+	}
+	if err := k2.Pin(seal.CompartmentRouting, 2, bytes.Repeat([]byte{8}, 32)); err == nil {
+		t.Errorf("re-pinning an epoch to another key succeeded")
+	}
+	if s, err := k2.AuditSeed(); err != nil || string(s) != "seed" {
+		t.Errorf("audit seed: got %q, %v", s, err)
+	}
+}

@@ -230,8 +230,25 @@ func contactAAD(id lifeline.ContactID) seal.AAD {
 	return seal.AAD{Table: "contacts", Column: "handle", Row: string(id)}
 }
 
-func messageAAD(id lifeline.MessageID) seal.AAD {
-	return seal.AAD{Table: "messages", Column: "body", Row: string(id)}
+// messageAAD binds a message's body to its row and, when it has one, to
+// its conversation (issue 11): moved to another conversation, the row does
+// not open there.
+func messageAAD(id lifeline.MessageID, conv lifeline.ConversationID) seal.AAD {
+	a := seal.AAD{Table: "messages", Column: "body", Row: string(id)}
+	if conv != "" {
+		a.Owner = conversationOwner(conv)
+	}
+	return a
+}
+
+// conversationOwner is what a message body is bound to.
+func conversationOwner(id lifeline.ConversationID) string { return "conversation:" + string(id) }
+
+// openMessage opens a message body of the contact's: its data key must be
+// the contact's conversation key (or the message's own, stored while
+// sealed), and the body bound to conv.
+func (db *DB) openMessage(tx *Tx, id lifeline.MessageID, contact lifeline.ContactID, conv lifeline.ConversationID, ct []byte) ([]byte, error) {
+	return db.openOwned(tx, messageAAD(id, conv), ct, contactOwner(contact), messageOwner(id))
 }
 
 // handleDomain is the blind-index domain of a channel's handles.
@@ -353,7 +370,7 @@ func (db *DB) addMessage(tx *Tx, m *lifeline.Message, conversation lifeline.Conv
 	if err != nil {
 		return err
 	}
-	ct, err := seal.Encrypt(dk, messageAAD(m.ID), []byte(m.Body.Reveal()))
+	ct, err := seal.Encrypt(dk, messageAAD(m.ID, conversation), []byte(m.Body.Reveal()))
 	if err != nil {
 		return err
 	}
@@ -425,17 +442,18 @@ func (db *DB) Messages(ctx context.Context, contactID lifeline.ContactID) ([]lif
 	err := db.Read(ctx, func(tx *Tx) error {
 		type row struct {
 			m    lifeline.Message
+			conv lifeline.ConversationID
 			ct   []byte
 			date string
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.ct, &r.m.Hold, &r.date)
-		}, `SELECT id, direction, body, hold, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
+			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.conv, &r.ct, &r.m.Hold, &r.date)
+		}, `SELECT id, direction, COALESCE(conversation_id, ''), body, hold, created_day FROM messages WHERE contact_id = ? ORDER BY rowid`, contactID)
 		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			body, err := db.openField(tx, messageAAD(r.m.ID), r.ct)
+			body, err := db.openMessage(tx, r.m.ID, contactID, r.conv, r.ct)
 			if err != nil {
 				return unavailable(err)
 			}
@@ -467,16 +485,17 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 		type pending struct {
 			id      lifeline.MessageID
 			contact lifeline.ContactID
+			conv    lifeline.ConversationID
 			ct, at  []byte
 		}
 		ps, err := queryAll(tx, func(rows *sql.Rows) (p pending, err error) {
-			return p, rows.Scan(&p.id, &p.contact, &p.ct, &p.at)
-		}, `SELECT m.id, m.contact_id, m.body, m.at FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
+			return p, rows.Scan(&p.id, &p.contact, &p.conv, &p.ct, &p.at)
+		}, `SELECT m.id, m.contact_id, COALESCE(m.conversation_id, ''), m.body, m.at FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
 		if err != nil {
 			return err
 		}
 		for _, p := range ps {
-			plain, err := db.openField(tx, messageAAD(p.id), p.ct)
+			plain, err := db.openMessage(tx, p.id, p.contact, p.conv, p.ct)
 			if err != nil {
 				return err
 			}
@@ -484,7 +503,7 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			ct, err := seal.Encrypt(dk, messageAAD(p.id), plain)
+			ct, err := seal.Encrypt(dk, messageAAD(p.id, p.conv), plain)
 			if err != nil {
 				return err
 			}
@@ -546,7 +565,74 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return n, err
+	}
+	b, err := db.bindMessages(ctx)
+	return n + b, err
+}
+
+// bindMessages re-encrypts message bodies sealed before they were bound to
+// their conversation (format 1) as format 2, in batches; a meta mark makes
+// later calls free. It trusts the conversation each row names at that
+// first unseal after the upgrade (see docs/threat-model.md).
+func (db *DB) bindMessages(ctx context.Context) (int, error) {
+	if done, err := db.Meta(ctx, "messages-bound"); err != nil || done == "1" {
+		return 0, err
+	}
+	n := 0
+	var after int64
+	for {
+		var last int64
+		var batch int
+		err := db.Write(ctx, func(tx *Tx) error {
+			type row struct {
+				rowid   int64
+				id      lifeline.MessageID
+				contact lifeline.ContactID
+				conv    lifeline.ConversationID
+				ct      []byte
+			}
+			rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
+				return r, rows.Scan(&r.rowid, &r.id, &r.contact, &r.conv, &r.ct)
+			}, `SELECT rowid, id, contact_id, conversation_id, body FROM messages WHERE conversation_id IS NOT NULL AND rowid > ? ORDER BY rowid LIMIT 500`, after)
+			if err != nil {
+				return err
+			}
+			batch = len(rs)
+			for _, r := range rs {
+				last = r.rowid
+				if seal.Bound(r.ct) {
+					continue
+				}
+				plain, err := db.openMessage(tx, r.id, r.contact, "", r.ct)
+				if err != nil {
+					return err
+				}
+				dk, err := db.sealingKey(tx, contactOwner(r.contact), messageOwner(r.id), seal.CompartmentConversation)
+				if err != nil {
+					return err
+				}
+				ct, err := seal.Encrypt(dk, messageAAD(r.id, r.conv), plain)
+				clear(plain)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.Exec(`UPDATE messages SET body = ? WHERE id = ?`, ct, r.id); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		if batch == 0 {
+			return n, db.SetMeta(ctx, "messages-bound", "1")
+		}
+		after = last
+	}
 }
 
 // ShredCase erases a case for good: its persons, its contacts and their

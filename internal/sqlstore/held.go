@@ -39,18 +39,19 @@ func (db *DB) HeldReplies(ctx context.Context) ([]HeldReply, error) {
 			h          HeldReply
 			ct         []byte
 			held, d    string
+			contact    lifeline.ContactID
 			assignedTo sql.NullString
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.h.ID, &r.h.Conversation, &r.assignedTo, &r.h.Author, &r.h.AuthorName, &r.held, &r.ct, &r.d)
-		}, `SELECT m.id, m.conversation_id, v.assigned_to, COALESCE(m.author_id, ''), COALESCE(o.username, ''), m.held_for, m.body, m.created_day
+			return r, rows.Scan(&r.h.ID, &r.h.Conversation, &r.contact, &r.assignedTo, &r.h.Author, &r.h.AuthorName, &r.held, &r.ct, &r.d)
+		}, `SELECT m.id, m.conversation_id, m.contact_id, v.assigned_to, COALESCE(m.author_id, ''), COALESCE(o.username, ''), m.held_for, m.body, m.created_day
 			FROM messages m JOIN conversations v ON v.id = m.conversation_id LEFT JOIN operators o ON o.id = m.author_id
 			WHERE m.status = 'held' ORDER BY m.rowid`)
 		if err != nil {
 			return err
 		}
 		for _, r := range rs {
-			text, err := db.openField(tx, messageAAD(r.h.ID), r.ct)
+			text, err := db.openMessage(tx, r.h.ID, r.contact, r.h.Conversation, r.ct)
 			if err != nil {
 				return fmt.Errorf("message %s: %w", r.h.ID, err)
 			}

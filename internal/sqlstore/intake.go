@@ -412,7 +412,7 @@ func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, erro
 	if p.conversation == "" {
 		return p, nil // a new conversation: the writer opens it
 	}
-	if p.body, err = seal.Encrypt(dk, messageAAD(p.message), []byte(a.Body.Reveal())); err != nil {
+	if p.body, err = seal.Encrypt(dk, messageAAD(p.message, p.conversation), []byte(a.Body.Reveal())); err != nil {
 		return nil, err
 	}
 	if p.sealedAt, err = seal.Encrypt(dk, messageAtAAD(p.message), sealTime(p.at)); err != nil {

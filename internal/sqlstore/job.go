@@ -150,7 +150,7 @@ func (db *DB) OutboundMessage(ctx context.Context, id lifeline.MessageID) (Outbo
 		if err != nil {
 			return err
 		}
-		text, err := db.openField(tx, messageAAD(id), body)
+		text, err := db.openMessage(tx, id, contact, lifeline.ConversationID(conv.String), body)
 		if err != nil {
 			return err
 		}
@@ -387,6 +387,10 @@ func answered(tx *Tx, conv lifeline.ConversationID, kind lifeline.ChannelKind, i
 func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.ConversationID) ([]ConversationMessage, error) {
 	var out []ConversationMessage
 	err := db.Read(ctx, func(tx *Tx) error {
+		contact, err := conversationContact(tx, conv)
+		if err != nil {
+			return err
+		}
 		type row struct {
 			m            ConversationMessage
 			ct, at, note []byte
@@ -408,7 +412,7 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 			return err
 		}
 		for _, r := range rs {
-			text, err := db.openField(tx, messageAAD(r.m.ID), r.ct)
+			text, err := db.openMessage(tx, r.m.ID, contact, conv, r.ct)
 			if err != nil {
 				return fmt.Errorf("message %s: %w", r.m.ID, err)
 			}
@@ -469,4 +473,15 @@ type ConversationMessage struct {
 	// Earlier are the message's texts before the current one, oldest first,
 	// for those who may read the conversation.
 	Earlier []lifeline.Sensitive
+}
+
+// conversationContact is the contact a conversation belongs to; a message
+// read through the conversation must be sealed under that contact's key.
+func conversationContact(tx *Tx, conv lifeline.ConversationID) (lifeline.ContactID, error) {
+	var c lifeline.ContactID
+	err := tx.QueryRow(`SELECT contact_id FROM conversations WHERE id = ?`, conv).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil // no such conversation: it has no messages either
+	}
+	return c, err
 }

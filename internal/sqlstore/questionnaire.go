@@ -293,6 +293,10 @@ type BotMessage struct {
 func (db *DB) QuestionnaireInput(ctx context.Context, conv lifeline.ConversationID, after int64, limit int) ([]BotMessage, error) {
 	var out []BotMessage
 	err := db.Read(ctx, func(tx *Tx) error {
+		contact, err := conversationContact(tx, conv)
+		if err != nil {
+			return err
+		}
 		type row struct {
 			m  BotMessage
 			ct []byte
@@ -306,7 +310,7 @@ func (db *DB) QuestionnaireInput(ctx context.Context, conv lifeline.Conversation
 		}
 		for _, r := range rs {
 			if r.m.Direction == lifeline.Inbound {
-				text, err := db.openField(tx, messageAAD(r.m.ID), r.ct)
+				text, err := db.openMessage(tx, r.m.ID, contact, conv, r.ct)
 				if err != nil {
 					return fmt.Errorf("message %s: %w", r.m.ID, err)
 				}

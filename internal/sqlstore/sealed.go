@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
@@ -139,6 +140,18 @@ func (db *DB) sealingKey(tx *Tx, owner, fallback string, c seal.Compartment) (se
 // openField decrypts a sealed field, finding its data key by the id the
 // ciphertext names.
 func (db *DB) openField(tx *Tx, aad seal.AAD, ct []byte) ([]byte, error) {
+	return db.openOwned(tx, aad, ct)
+}
+
+// errWrongOwner is returned when a ciphertext's data key belongs to another
+// owner than the row's: the row was moved (issue 11).
+var errWrongOwner = fmt.Errorf("%w (its data key belongs to another owner: the row was moved)", seal.ErrDecrypt)
+
+// openOwned is openField for a row whose data key must belong to one of
+// owners (when any are given): the key's recorded owner is checked before
+// it is used, so a row moved by a writer of the database to another
+// contact, case or conversation does not open there.
+func (db *DB) openOwned(tx *Tx, aad seal.AAD, ct []byte, owners ...string) ([]byte, error) {
 	if db.sealer == nil {
 		return nil, errNoSealer
 	}
@@ -152,6 +165,9 @@ func (db *DB) openField(tx *Tx, aad seal.AAD, ct []byte) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(owners) > 0 && !slices.Contains(owners, w.Owner) {
+		return nil, errWrongOwner
 	}
 	dk, err := db.sealer.OpenDataKey(w)
 	if err != nil {
