@@ -419,7 +419,8 @@ func TestReaches(t *testing.T) {
 		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{""}, true, true},
 		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, false},
 		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{me}, false, true},
-		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, true},  // team (no team yet)
+		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{""}, true, true},      // team: no team or owner yet
+		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, false}, // team: owned, of no team of his
 		{lifeline.RoleSupervisor, lifeline.ActionReplyConversation, []lifeline.OperatorID{other}, true, false}, // break-glass only
 		{lifeline.RoleVerification, lifeline.ActionReadIdentity, []lifeline.OperatorID{other, me}, false, true},
 		{lifeline.RoleIntake, lifeline.ActionWriteIdentity, []lifeline.OperatorID{other}, true, true}, // append-only, what he handles

@@ -24,9 +24,9 @@ type CaseSummary struct {
 	ExchangeChoice string // '', exchange, no_exchange
 	FutureChoice   string // '', stay, emigrate
 	LastContactDay lifeline.Day
-	Verdict        string       // '', verified, rejected
-	HoldUntil      lifeline.Day // a legal hold keeps it from retention until this day; zero if none
-	CloseProposed  bool         // an officer proposed closing it since its last status change
+	Verdict        string        // '', verified, rejected
+	HoldUntil      lifeline.Day  // a legal hold keeps it from retention until this day; zero if none
+	CloseProposed  bool          // an officer proposed closing it since its last status change
 	Team           lifeline.Team // the team it belongs to; "" for none yet
 }
 

@@ -149,16 +149,16 @@ type QuestionnaireSession struct {
 	Language     string
 	// Answers are the answers so far, JSON, opened; nil when the store
 	// was asked for the session without them, and after it is done.
-	Answers                []byte
-	LastRowid              int64 // the last message of the conversation it has dealt with
-	Reask                  bool  // resumed by an operator: ask the current question again (or start)
-	Outcome                string
-	Misses                 int    // answers in a row the question could not take
-	Handoff                string // why the bot handed the contact to operators (question, unusable), while paused; "" otherwise
+	Answers   []byte
+	LastRowid int64 // the last message of the conversation it has dealt with
+	Reask     bool  // resumed by an operator: ask the current question again (or start)
+	Outcome   string
+	Misses    int    // answers in a row the question could not take
+	Handoff   string // why the bot handed the contact to operators (question, unusable), while paused; "" otherwise
 	// AwaitsIdentity: the question it waits on is an identity question;
 	// the contact's messages it has not dealt with yet are then shown as
 	// awaiting the bot, never their text.
-	AwaitsIdentity bool
+	AwaitsIdentity         bool
 	Case                   lifeline.CaseID
 	Plan                   []byte // completing: the ids the case and its persons get, JSON
 	Seq                    int64  // every change bumps it; writes are conditional on it

@@ -180,13 +180,13 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		// Edited: the contact edited it (text is the current one) or it
 		// was stored from an edit; earlier holds the texts before, oldest
 		// first.
-		Edited          bool          `json:"edited,omitempty"`
+		Edited bool `json:"edited,omitempty"`
 		// IdentityAnswer: the message answered the bot's identity question
 		// of this key; text is only the marker, the answer is in the case.
 		// AwaitingBot: the bot has yet to take it as such an answer; text
 		// is empty until then.
-		IdentityAnswer string `json:"identity_answer,omitempty"`
-		AwaitingBot    bool   `json:"awaiting_bot,omitempty"`
+		IdentityAnswer  string        `json:"identity_answer,omitempty"`
+		AwaitingBot     bool          `json:"awaiting_bot,omitempty"`
 		EditedDay       *lifeline.Day `json:"edited_day,omitempty"`
 		OriginalMissing bool          `json:"original_missing,omitempty"`
 		Earlier         []string      `json:"earlier,omitempty"`
