@@ -373,7 +373,7 @@ func validAnswerKey(k string) bool {
 // (edits): the answer itself lives only in the identity compartment (the
 // session's sealed answers, then the case's persons). The old ciphertext is
 // overwritten in place (secure_delete zeroes what SQLite frees); see
-// docs/threat-model.md for the copies that can outlive it.
+// docs/compartments.md for the copies that can outlive it.
 func (db *DB) recordIdentityAnswer(tx *Tx, conv lifeline.ConversationID, id lifeline.MessageID, key string) error {
 	if !validAnswerKey(key) {
 		return lifeline.Errorf(lifeline.EINVALID, "An answer's key is a question's field or id.")
