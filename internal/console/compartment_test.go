@@ -166,7 +166,9 @@ func TestIdentityAnswerNotInConversation(t *testing.T) {
 
 	// The bot takes it; the live stream of the operator meanwhile carries
 	// ids only.
-	bot.Changed = func(id lifeline.ConversationID) { f.con.Hub().Publish(console.Event{Type: "message", Conversation: id}) }
+	bot.Changed = func(id lifeline.ConversationID) {
+		f.con.Hub().Publish(console.Event{Type: "message", Conversation: id})
+	}
 	events := stream(w.policyWorld, "io", run)
 	if !strings.Contains(events, string(conv)) {
 		t.Errorf("the live stream did not tell the operator the conversation changed:\n%s", events)
