@@ -13,6 +13,10 @@ type Operator struct {
 	Role      Role
 	Disabled  bool      // a disabled operator cannot log in; sessions end on disabling
 	CreatedAt time.Time // UTC
+	// Teams are the teams the operator belongs to: how far his "team"
+	// grants reach (see Reaches). None: team grants reach only what no
+	// team holds yet.
+	Teams []Team
 }
 
 // Validate reports with EINVALID whether o breaks an invariant of its

@@ -5,6 +5,7 @@ package lifeline
 import (
 	"maps"
 	"slices"
+	"time"
 )
 
 // Role is what an operator is for. Each operator has exactly one role; what a
@@ -512,27 +513,92 @@ func Permissions() []Permission {
 	return ps
 }
 
+// IntakeWindow is how long the intake desk's reach to a conversation
+// lasts after its contact's last message (SECURITY.md §2.5: "until handoff
+// or 72 h", whichever comes first).
+const IntakeWindow = 72 * time.Hour
+
+// Reacher is an operator at a moment, as need-to-know sees him: his role,
+// id and teams, and the time (the intake desk's reach ends with time).
+type Reacher struct {
+	Role  Role
+	ID    OperatorID
+	Teams []Team
+	At    time.Time
+}
+
+// ReacherOf returns op as a Reacher at time at.
+func ReacherOf(op *Operator, at time.Time) Reacher {
+	return Reacher{Role: op.Role, ID: op.ID, Teams: op.Teams, At: at}
+}
+
+// Object is what need-to-know knows of one object (a conversation or a
+// case) when it decides whether an operator reaches it.
+type Object struct {
+	// Owners are the operators the object is assigned to: a
+	// conversation's operator; a case's case officer and verification
+	// officer.
+	Owners []OperatorID
+	// Handles says the operator handles the object as the intake desk
+	// does: a conversation waits unassigned; for a case, one of its
+	// conversations is within his intake reach.
+	Handles bool
+	// Teams are the teams the object belongs to: a case's team; a
+	// conversation's, its case's or else its operator's teams. An object
+	// of no team and no owner (a new contact no one has taken) is the
+	// whole floor's; one of no team with an owner is no team's.
+	Teams []Team
+	// HandedOff: the object has been handed to a case officer (its case
+	// has one, or an operator other than an intake operator has it).
+	HandedOff bool
+	// LastMessage is the hour of its contact's latest message (the zero
+	// time if unknown, which ends the intake desk's reach).
+	LastMessage time.Time
+}
+
+// IntakeOpen reports whether the intake desk still reaches o at time at:
+// it has not been handed off, and its contact wrote within IntakeWindow.
+func (o Object) IntakeOpen(at time.Time) bool {
+	return !o.HandedOff && !o.LastMessage.IsZero() && at.Before(o.LastMessage.Add(IntakeWindow))
+}
+
+// inTeams reports whether a team grant of who reaches o: o belongs to one
+// of his teams, or to no team and no one yet (a new contact is the whole
+// floor's until someone takes it).
+func (o Object) inTeams(who Reacher) bool {
+	if len(o.Teams) == 0 {
+		return !slices.ContainsFunc(o.Owners, OperatorID.Valid)
+	}
+	for _, t := range o.Teams {
+		if slices.Contains(who.Teams, t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Reaches is the one object-level rule of need-to-know, for every page,
-// API call, search, export and notification: whether role's grant for
-// action reaches an object. owners are the operators the object is
-// assigned to (a conversation's operator; a case's case officer and
-// verification officer); handles says the operator handles the object as
-// the intake desk does (the object is unassigned, or one of its
-// conversations is his or waits unassigned). "own" grants reach the
-// owners' objects; own-unassigned, append-only and pseudonym-only grants
-// reach what the operator handles; team, all, approve and two-person
-// grants reach every object; break-glass reaches nothing without its own
-// ceremony, and no other grant reaches any object.
-func Reaches(role Role, action Action, me OperatorID, owners []OperatorID, handles bool) bool {
-	switch Allowed(role, action) {
-	case GrantAll, GrantTeam, GrantApprove, GrantTwoPerson:
+// API call, search, export, live event and notification: whether who's
+// grant for action reaches o. "own" grants reach the owners' objects;
+// own-unassigned (the intake desk) reaches its own and the unassigned
+// conversations until they are handed off or IntakeWindow after the
+// contact's last message; append-only and pseudonym-only grants reach what
+// the operator handles; team grants reach objects of the operator's teams
+// (and those of no team yet); all, approve and two-person grants reach
+// every object; break-glass reaches nothing without its own ceremony, and
+// no other grant reaches any object.
+func Reaches(who Reacher, action Action, o Object) bool {
+	switch Allowed(who.Role, action) {
+	case GrantAll, GrantApprove, GrantTwoPerson:
 		return true
+	case GrantTeam:
+		return o.inTeams(who)
 	case GrantOwn, GrantOwnStepUp, GrantOwnVerdict, GrantOwnStatus, GrantPropose:
-		return me.Valid() && slices.Contains(owners, me)
+		return who.ID.Valid() && slices.Contains(o.Owners, who.ID)
 	case GrantOwnUnassigned:
-		return me.Valid() && (slices.Contains(owners, me) || handles)
+		return who.ID.Valid() && (slices.Contains(o.Owners, who.ID) || o.Handles) && o.IntakeOpen(who.At)
 	case GrantAppendOnly, GrantPseudonymOnly:
-		return handles
+		return o.Handles
 	}
 	return false
 }

@@ -5,6 +5,7 @@ package lifeline_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/lifeline-hotline/lifeline"
@@ -403,6 +404,8 @@ func TestGrant(t *testing.T) {
 // knows.
 func TestReaches(t *testing.T) {
 	me, other := lifeline.NewOperatorID(), lifeline.NewOperatorID()
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	recent := now.Add(-time.Hour)
 	for _, c := range []struct {
 		role    lifeline.Role
 		action  lifeline.Action
@@ -416,7 +419,8 @@ func TestReaches(t *testing.T) {
 		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{""}, true, true},
 		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, false},
 		{lifeline.RoleIntake, lifeline.ActionReadConversation, []lifeline.OperatorID{me}, false, true},
-		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, true},  // team
+		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{""}, true, true},      // team: no team or owner yet
+		{lifeline.RoleSupervisor, lifeline.ActionReadConversation, []lifeline.OperatorID{other}, false, false}, // team: owned, of no team of his
 		{lifeline.RoleSupervisor, lifeline.ActionReplyConversation, []lifeline.OperatorID{other}, true, false}, // break-glass only
 		{lifeline.RoleVerification, lifeline.ActionReadIdentity, []lifeline.OperatorID{other, me}, false, true},
 		{lifeline.RoleIntake, lifeline.ActionWriteIdentity, []lifeline.OperatorID{other}, true, true}, // append-only, what he handles
@@ -424,11 +428,94 @@ func TestReaches(t *testing.T) {
 		{lifeline.RoleFinance, lifeline.ActionReadConversation, []lifeline.OperatorID{me}, true, false},
 		{lifeline.RoleAdmin, lifeline.ActionSearchContact, []lifeline.OperatorID{me}, true, false},
 	} {
-		if got := lifeline.Reaches(c.role, c.action, me, c.owners, c.handles); got != c.want {
+		who := lifeline.Reacher{Role: c.role, ID: me, At: now}
+		if got := lifeline.Reaches(who, c.action, lifeline.Object{Owners: c.owners, Handles: c.handles, LastMessage: recent}); got != c.want {
 			t.Errorf("Reaches(%s, %s, owners %v, handles %v) = %v, want %v", c.role, c.action, c.owners, c.handles, got, c.want)
 		}
 	}
-	if lifeline.Reaches(lifeline.RoleCaseOfficer, lifeline.ActionReadConversation, "", []lifeline.OperatorID{""}, false) {
+	if lifeline.Reaches(lifeline.Reacher{Role: lifeline.RoleCaseOfficer, At: now}, lifeline.ActionReadConversation,
+		lifeline.Object{Owners: []lifeline.OperatorID{""}, LastMessage: recent}) {
 		t.Error("an invalid operator id reached an unassigned object")
+	}
+}
+
+// TestIntakeReachEndsAtHandoff: the intake desk reaches its own and the
+// unassigned conversations only until they are handed to a case officer.
+func TestIntakeReachEndsAtHandoff(t *testing.T) {
+	me := lifeline.NewOperatorID()
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	io := lifeline.Reacher{Role: lifeline.RoleIntake, ID: me, At: now}
+	for _, a := range []lifeline.Action{lifeline.ActionReadConversation, lifeline.ActionReplyConversation} {
+		mine := lifeline.Object{Owners: []lifeline.OperatorID{me}, LastMessage: now.Add(-time.Hour)}
+		waiting := lifeline.Object{Handles: true, LastMessage: now.Add(-time.Hour)}
+		if !lifeline.Reaches(io, a, mine) || !lifeline.Reaches(io, a, waiting) {
+			t.Fatalf("%s: intake does not reach its own or a waiting conversation before handoff", a)
+		}
+		mine.HandedOff, waiting.HandedOff = true, true
+		if lifeline.Reaches(io, a, mine) || lifeline.Reaches(io, a, waiting) {
+			t.Errorf("%s: intake still reaches a conversation handed to a case officer", a)
+		}
+	}
+	// The case officer's own reach is not the intake desk's: handoff is
+	// when it starts.
+	co := lifeline.Reacher{Role: lifeline.RoleCaseOfficer, ID: me, At: now}
+	if !lifeline.Reaches(co, lifeline.ActionReadConversation, lifeline.Object{Owners: []lifeline.OperatorID{me}, HandedOff: true}) {
+		t.Error("the case officer lost his own conversation at handoff")
+	}
+}
+
+// TestIntakeReachEndsAfter72Hours: the intake desk's reach to a
+// conversation ends 72 hours after its contact's last message, and an
+// unknown last message reaches nothing.
+func TestIntakeReachEndsAfter72Hours(t *testing.T) {
+	me := lifeline.NewOperatorID()
+	last := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	o := lifeline.Object{Owners: []lifeline.OperatorID{me}, LastMessage: last}
+	at := func(d time.Duration) lifeline.Reacher {
+		return lifeline.Reacher{Role: lifeline.RoleIntake, ID: me, At: last.Add(d)}
+	}
+	if !lifeline.Reaches(at(72*time.Hour-time.Second), lifeline.ActionReadConversation, o) {
+		t.Error("intake lost a conversation before 72 hours")
+	}
+	if lifeline.Reaches(at(72*time.Hour), lifeline.ActionReadConversation, o) {
+		t.Error("intake reaches a conversation 72 hours after its last message")
+	}
+	if lifeline.Reaches(at(time.Hour), lifeline.ActionReadConversation, lifeline.Object{Owners: []lifeline.OperatorID{me}}) {
+		t.Error("intake reaches a conversation whose last message is unknown")
+	}
+}
+
+// TestTeamScopeReachesOnlyOwnTeams: a grant marked team reaches objects of
+// the operator's teams (and those no team holds yet), never another
+// team's; all and own grants are not affected by teams.
+func TestTeamScopeReachesOnlyOwnTeams(t *testing.T) {
+	sv := lifeline.Reacher{Role: lifeline.RoleSupervisor, ID: lifeline.NewOperatorID(), Teams: []lifeline.Team{"north"}, At: time.Now()}
+	north := lifeline.Object{Teams: []lifeline.Team{"north"}}
+	south := lifeline.Object{Teams: []lifeline.Team{"south"}}
+	both := lifeline.Object{Teams: []lifeline.Team{"south", "north"}}
+	for _, a := range []lifeline.Action{lifeline.ActionReadConversation, lifeline.ActionIntelRead, lifeline.ActionAuditRead} {
+		if lifeline.Allowed(sv.Role, a) != lifeline.GrantTeam {
+			t.Fatalf("%s is not a team grant of the supervisor", a)
+		}
+		if !lifeline.Reaches(sv, a, north) || !lifeline.Reaches(sv, a, both) || !lifeline.Reaches(sv, a, lifeline.Object{}) {
+			t.Errorf("%s: the supervisor does not reach his own team's objects", a)
+		}
+		if lifeline.Reaches(sv, a, south) {
+			t.Errorf("%s: a team grant reached another team's object", a)
+		}
+	}
+	none := sv
+	none.Teams = nil
+	if lifeline.Reaches(none, lifeline.ActionReadConversation, north) {
+		t.Error("an operator of no team reached a team's object")
+	}
+	// GrantAll is not limited by teams.
+	if !lifeline.Reaches(sv, lifeline.ActionFinanceRead, south) {
+		t.Error("an all grant was limited to the operator's teams")
+	}
+	// Case officers see the new-contact queue of their team.
+	co := lifeline.Reacher{Role: lifeline.RoleCaseOfficer, ID: lifeline.NewOperatorID(), Teams: []lifeline.Team{"south"}, At: time.Now()}
+	if lifeline.Reaches(co, lifeline.ActionSeeNewContacts, north) || !lifeline.Reaches(co, lifeline.ActionSeeNewContacts, south) {
+		t.Error("the case officer's team grant on the queue ignores teams")
 	}
 }

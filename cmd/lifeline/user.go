@@ -33,8 +33,8 @@ func subcommand(ctx context.Context, e env, noun string, args []string, verbs ma
 
 func runUser(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "user", args, map[string]func(context.Context, env, []string) error{
-		"add": runUserAdd, "list": runUserList, "disable": runUserDisable, "role": runUserRole,
-	}, "add|list|disable|role")
+		"add": runUserAdd, "list": runUserList, "disable": runUserDisable, "role": runUserRole, "team": runUserTeam,
+	}, "add|list|disable|role|team")
 }
 
 func runUserAdd(ctx context.Context, e env, args []string) error {
@@ -96,13 +96,23 @@ func runUserList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tROLE\tSTATE\tCREATED\tID")
+	fmt.Fprintln(tw, "USERNAME\tROLE\tSTATE\tTEAMS\tCREATED\tID")
 	for _, op := range ops {
 		state := "active"
 		if op.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op.Username, op.Role, state, op.CreatedAt.Format("2006-01-02"), op.ID)
+		teams := "-"
+		if len(op.Teams) > 0 {
+			teams = ""
+			for i, t := range op.Teams {
+				if i > 0 {
+					teams += ","
+				}
+				teams += string(t)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", op.Username, op.Role, state, teams, op.CreatedAt.Format("2006-01-02"), op.ID)
 	}
 	return tw.Flush()
 }
@@ -153,6 +163,48 @@ func runUserRole(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s is now %s; their console sessions have ended.\n", op.Username, r)
+		return nil
+	})
+}
+
+// runUserTeam puts an account in a team or takes it out of one: how far
+// its "team" grants reach (a supervisor's reading of conversations, intel
+// and the audit log; a case officer's view of the new-contact queue). It
+// applies at the account's next request.
+func runUserTeam(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "user team", "user team --username NAME (--join TEAM | --leave TEAM) [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	username := fs.String("username", "", "the account")
+	join := fs.String("join", "", "the team to put it in (made if there is none of that name)")
+	leave := fs.String("leave", "", "the team to take it out of")
+	if err := fs.parseAll(args); err != nil {
+		return err
+	}
+	if *username == "" || (*join == "") == (*leave == "") {
+		return usageErrorf("user team: --username and one of --join or --leave are required")
+	}
+	team, err := lifeline.ParseTeam(*join + *leave)
+	if err != nil {
+		return usageErrorf("user team: %v", lifeline.ErrorMessage(err))
+	}
+	return withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
+		op, err := db.OperatorByUsername(ctx, *username)
+		if err != nil {
+			return err
+		}
+		if *join != "" {
+			err = db.JoinTeam(ctx, lifeline.CLIActor, op.ID, team)
+		} else {
+			err = db.LeaveTeam(ctx, lifeline.CLIActor, op.ID, team)
+		}
+		if err != nil {
+			return err
+		}
+		verb := "now in"
+		if *leave != "" {
+			verb = "no longer in"
+		}
+		fmt.Fprintf(e.stdout, "%s is %s team %s.\n", op.Username, verb, team)
 		return nil
 	})
 }

@@ -243,3 +243,26 @@ func TestUserRole(t *testing.T) {
 		t.Error("role change of an unknown account succeeded")
 	}
 }
+
+// TestUserTeam: a new account is in the default team; user team moves it
+// between teams, as user list shows, audited; a bad team name or a leave
+// of a team it is not in fails as one line.
+func TestUserTeam(t *testing.T) {
+	dir := mustMigrate(t)
+	mustRun(t, nil, "user", "add", "--data", dir, "--username", "roman", "--role", "supervisor")
+	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[3] != "main" {
+		t.Errorf("user list of a new account: %q, want it in team main", row)
+	}
+	if out := mustRun(t, nil, "user", "team", "--data", dir, "--username", "roman", "--join", "south"); !strings.Contains(out, "roman is now in team south") {
+		t.Errorf("user team --join printed %q", out)
+	}
+	mustRun(t, nil, "user", "team", "--data", dir, "--username", "roman", "--leave", "main")
+	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[3] != "south" {
+		t.Errorf("user list after the moves: %q, want team south only", row)
+	}
+	checkOneLineError(t, runLifeline(t, nil, "user", "team", "--data", dir, "--username", "roman", "--join", "South Team"), 2)
+	checkOneLineError(t, runLifeline(t, nil, "user", "team", "--data", dir, "--username", "roman", "--leave", "main"), 1)
+	if out := mustRun(t, nil, "audit", "verify", "--data", dir); !strings.HasPrefix(out, "Audit log intact: 3 entries") {
+		t.Errorf("audit verify: %q, want the add and the two moves", out)
+	}
+}

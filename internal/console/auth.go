@@ -24,7 +24,11 @@ import (
 type session struct {
 	sqlstore.Session
 	hash []byte
+	now  time.Time // when the request came: the intake desk's reach ends with time
 }
+
+// reacher is the session's operator as need-to-know sees him, now.
+func (s *session) reacher() lifeline.Reacher { return lifeline.ReacherOf(&s.Operator, s.now) }
 
 func (s *session) actor(r *http.Request) lifeline.Actor {
 	return lifeline.Actor{ID: string(s.Operator.ID), Role: s.Operator.Role, RequestID: web.RequestID(r.Context())}
@@ -52,7 +56,7 @@ func (c *Console) authenticate(r *http.Request, touch bool) *session {
 		return nil
 	}
 	now := c.cfg.Now()
-	sess := &session{Session: *s, hash: hash}
+	sess := &session{Session: *s, hash: hash, now: now}
 	switch {
 	case now.Sub(s.CreatedAt) >= c.cfg.AbsoluteTimeout:
 		c.endSession(r, sess, "absolute-timeout")
@@ -100,10 +104,12 @@ func permit(s *session, a Access) bool {
 }
 
 // canSee is the object-level rule for a conversation (lifeline.Reaches):
-// own grants reach conversations assigned to the operator, own-unassigned
-// also the unassigned ones; team and all reach every one.
+// own grants reach conversations assigned to the operator; own-unassigned
+// (the intake desk) also the unassigned ones, until handoff or 72 hours
+// after the contact's last message; team grants those of the operator's
+// teams; all every one.
 func canSee(s *session, a lifeline.Action, conv *sqlstore.InboxItem) bool {
-	return lifeline.Reaches(s.Operator.Role, a, s.Operator.ID, []lifeline.OperatorID{conv.AssignedTo}, conv.AssignedTo == "")
+	return lifeline.Reaches(s.reacher(), a, conv.Object())
 }
 
 // page wraps a handler that needs a session: sealed → the unseal page; no

@@ -26,7 +26,7 @@ const stepUpAge = 5 * time.Minute
 // is; the intake operator's append-only and pseudonym-only grants reach the
 // cases of conversations he handles (mine says so).
 func caseScope(s *session, action lifeline.Action, c *sqlstore.CaseSummary, mine bool) bool {
-	return lifeline.Reaches(s.Operator.Role, action, s.Operator.ID, []lifeline.OperatorID{c.AssignedTo, c.VerifierID}, mine)
+	return lifeline.Reaches(s.reacher(), action, c.Object(mine))
 }
 
 // caseView is what one operator may see and do on one case.
@@ -86,14 +86,16 @@ func (c *Console) caseFor(r *http.Request, s *session) (*caseView, error) {
 }
 
 // handlesCase reports whether a conversation of the case is assigned to
-// the operator or waits unassigned: the intake operator's reach.
+// the operator or waits unassigned, and is still within the intake desk's
+// reach (not handed off, its contact wrote within 72 hours): the intake
+// operator's reach.
 func (c *Console) handlesCase(r *http.Request, s *session, id lifeline.CaseID) (bool, error) {
 	convs, err := c.store.CaseConversations(r.Context(), id)
 	if err != nil {
 		return false, err
 	}
 	return slices.ContainsFunc(convs, func(v sqlstore.ConversationSummary) bool {
-		return v.State != "closed" && (v.AssignedTo == s.Operator.ID || v.AssignedTo == "")
+		return v.State != "closed" && (v.AssignedTo == s.Operator.ID || v.AssignedTo == "") && v.Object().IntakeOpen(s.now)
 	}), nil
 }
 

@@ -50,6 +50,7 @@ const (
 
 // Store is what the console needs of the database.
 type Store interface {
+	ConversationObject(ctx context.Context, id lifeline.ConversationID) (lifeline.Object, error)
 	LoginByUsername(ctx context.Context, username string) (*sqlstore.Login, error)
 	UseTOTPStep(ctx context.Context, id lifeline.OperatorID, step int64) (bool, error)
 	CreateSession(ctx context.Context, by lifeline.Actor, hash []byte, stage string) error
@@ -217,6 +218,9 @@ func New(cfg Config) (*Console, error) {
 	if cfg.Hub == nil {
 		cfg.Hub = NewHub()
 	}
+	cfg.Hub.mu.Lock()
+	cfg.Hub.resolve = cfg.Store.ConversationObject
+	cfg.Hub.mu.Unlock()
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err

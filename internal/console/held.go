@@ -24,6 +24,19 @@ func canDecideHeld(s *session) bool {
 	return lifeline.Allowed(s.Operator.Role, lifeline.ActionMeetingApprove) == lifeline.GrantApprove
 }
 
+// reachesConversation reports whether the session's grant for action
+// reaches a conversation (lifeline.Reaches).
+func (c *Console) reachesConversation(r *http.Request, s *session, action lifeline.Action, id lifeline.ConversationID) (bool, error) {
+	conv, err := c.store.Conversation(r.Context(), id)
+	if lifeline.ErrorCode(err) == lifeline.ENOTFOUND {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return canSee(s, action, conv), nil
+}
+
 // steppedUp reports whether the session proved a fresh second factor.
 func (c *Console) steppedUp(s *session) bool {
 	return !s.StepUpAt.IsZero() && c.cfg.Now().Sub(s.StepUpAt) < stepUpAge
@@ -35,10 +48,17 @@ func (c *Console) heldData(r *http.Request, s *session) (map[string]any, error) 
 	if err != nil {
 		return nil, err
 	}
-	list = slices.DeleteFunc(list, func(h sqlstore.HeldReply) bool {
-		return !lifeline.Reaches(s.Operator.Role, lifeline.ActionReadConversation, s.Operator.ID, []lifeline.OperatorID{h.AssignedTo}, h.AssignedTo == "")
-	})
-	return map[string]any{"Held": list, "SteppedUp": c.steppedUp(s)}, nil
+	out := list[:0]
+	for _, h := range list {
+		ok, err := c.reachesConversation(r, s, lifeline.ActionReadConversation, h.Conversation)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, h)
+		}
+	}
+	return map[string]any{"Held": out, "SteppedUp": c.steppedUp(s)}, nil
 }
 
 // decideHeld approves (approve) or rejects a held reply, with a note; an
@@ -63,7 +83,12 @@ func (c *Console) decideHeld(approve bool) func(http.ResponseWriter, *http.Reque
 			return
 		}
 		h := list[i]
-		if !lifeline.Reaches(s.Operator.Role, lifeline.ActionReadConversation, s.Operator.ID, []lifeline.OperatorID{h.AssignedTo}, h.AssignedTo == "") {
+		ok, err := c.reachesConversation(r, s, lifeline.ActionReadConversation, h.Conversation)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		if !ok {
 			c.deny(r, s.actor(r), "console.denied", string(h.Conversation), "held reply")
 			c.fail(w, r, s, lifeline.Errorf(lifeline.ENOTFOUND, "No such held reply: it may have been decided already."))
 			return

@@ -158,8 +158,27 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 	if err != nil {
 		return nil, err
 	}
+	// A recorded identity answer links to the case for those who may open it.
+	canOpenCaseLink := false
+	if caseID != "" {
+		k, err := c.store.CaseSummaryByID(r.Context(), caseID)
+		if err != nil {
+			return nil, err
+		}
+		mine, err := c.handlesCase(r, s, caseID)
+		if err != nil {
+			return nil, err
+		}
+		canOpenCaseLink = caseScope(s, lifeline.ActionSearchContact, k, mine)
+	}
+	// Every read of a conversation (the page, its history fragment) is one
+	// audit entry, naming the conversation, never what it holds; no entry,
+	// no read.
+	if err := c.store.Audit(context.WithoutCancel(r.Context()), s.actor(r), "conversation.read", string(conv.ID), "via=console"); err != nil {
+		return nil, err
+	}
 	data := map[string]any{
-		"Conv": conv, "Messages": msgs, "Media": media, "CaseID": caseID,
+		"Conv": conv, "Messages": msgs, "Media": media, "CaseID": caseID, "CanOpenCaseLink": canOpenCaseLink,
 		"CanOpenCase": lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity).Permitted(),
 		"CanLink":     lifeline.Allowed(s.Operator.Role, lifeline.ActionWriteIdentity) == lifeline.GrantOwn, "Canned": canned, "Templates": c.cfg.Templates,
 		"CanReply":   canSee(s, lifeline.ActionReplyConversation, conv) && conv.State != "closed",
@@ -527,6 +546,11 @@ func (c *Console) media(w http.ResponseWriter, r *http.Request, s *session) {
 	mime, data, err := mediapkg.Preview(m.MIME, m.Data)
 	if err != nil {
 		c.fail(w, r, s, lifeline.Errorf(lifeline.ENOTFOUND, "This file has no preview here."))
+		return
+	}
+	// A file of a conversation is a read of it: one audit entry.
+	if err := c.store.Audit(context.WithoutCancel(r.Context()), s.actor(r), "conversation.read", string(conv.ID), "via=console media"); err != nil {
+		c.fail(w, r, s, err)
 		return
 	}
 	w.Header().Set("Content-Security-Policy", mediaCSP)

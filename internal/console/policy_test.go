@@ -32,6 +32,7 @@ const (
 	canaryC1Free  = "CANARYCONVFREE"  // a message in an unassigned conversation
 	canaryC1CO    = "CANARYCONVCO"    // a message in the conversation assigned to the case officer "co"
 	canaryC1Other = "CANARYCONVOTHER" // a message in another intake operator's conversation
+	canaryC1Fresh = "CANARYCONVFRESH" // a message in the intake operator's conversation not yet handed off (S-02)
 	canaryC2Own   = "CANARYIDOWN"     // the applicant's name in the case of co and vo
 	canaryC2Other = "CANARYIDOTHER"   // the applicant's name in another team's case
 	canaryC3Own   = "CANARYINTELOWN"  // the meeting point of an operation on the case of co and vo
@@ -150,16 +151,23 @@ func newPolicyWorld(t *testing.T) *policyWorld {
 	return w
 }
 
+// handedOff names the world's conversations handed to a case officer:
+// those of the two cases (each has one) and the case officer's own.
+var handedOff = map[string]bool{"own": true, "other": true, "co": true}
+
 // convGrant is the matrix's rule for a conversation, written out here
-// independently of the console's code.
-func convGrant(role lifeline.Role, a lifeline.Action, me, assigned lifeline.OperatorID) bool {
+// independently of the console's code: the intake desk reaches its own and
+// the unassigned conversations until they are handed off (the world's
+// contacts all wrote just now); every account and case of the world is in
+// one team, so team grants reach everything.
+func convGrant(role lifeline.Role, a lifeline.Action, me, assigned lifeline.OperatorID, handed bool) bool {
 	switch lifeline.Allowed(role, a) {
 	case lifeline.GrantAll, lifeline.GrantTeam:
 		return true
 	case lifeline.GrantOwn:
 		return assigned == me
 	case lifeline.GrantOwnUnassigned:
-		return assigned == me || assigned == ""
+		return (assigned == me || assigned == "") && !handed
 	}
 	return false
 }
@@ -230,15 +238,15 @@ func TestRouteMatrix(t *testing.T) {
 					if action == lifeline.ActionWriteIdentity { // opening a case: the conversation must be readable
 						action = lifeline.ActionReadConversation
 					}
-					conv := w.convs[strings.TrimPrefix(objName, "conv:")]
-					ci, err := w.f.db.Conversation(context.Background(), conv)
+					name := strings.TrimPrefix(objName, "conv:")
+					ci, err := w.f.db.Conversation(context.Background(), w.convs[name])
 					if err != nil {
 						t.Fatal(err)
 					}
-					objOK = convGrant(op.Role, action, op.ID, ci.AssignedTo)
+					objOK = convGrant(op.Role, action, op.ID, ci.AssignedTo, handedOff[name])
 					if strings.HasSuffix(p, "/reply") || strings.HasSuffix(p, "/template") || strings.HasSuffix(p, "/take") ||
 						strings.HasSuffix(p, "/close") || strings.HasSuffix(p, "/reopen") {
-						objOK = convGrant(op.Role, lifeline.ActionReplyConversation, op.ID, ci.AssignedTo)
+						objOK = convGrant(op.Role, lifeline.ActionReplyConversation, op.ID, ci.AssignedTo, handedOff[name])
 					}
 				}
 				if routeOK && strings.HasPrefix(objName, "case:") {
@@ -259,7 +267,8 @@ func TestRouteMatrix(t *testing.T) {
 
 // caseReach is the matrix's scope of a case for the route-level "search"
 // grant: all for supervisors, own (case officer or verification officer)
-// for the officers, the cases of his conversations for the intake operator.
+// for the officers, the cases of his conversations for the intake operator
+// until they are handed off (both cases of the world have been).
 func caseReach(w *policyWorld, op lifeline.Operator, which string) bool {
 	switch lifeline.Allowed(op.Role, lifeline.ActionSearchContact) {
 	case lifeline.GrantAll:
@@ -268,7 +277,7 @@ func caseReach(w *policyWorld, op lifeline.Operator, which string) bool {
 		mine := map[string][]string{"own": {"co", "vo"}, "other": {"co2", "vo2"}}
 		return slices.Contains(mine[which], short(op))
 	case lifeline.GrantPseudonymOnly:
-		return (which == "own" && short(op) == "io") || (which == "other" && short(op) == "io2")
+		return false
 	}
 	return false
 }
@@ -348,7 +357,7 @@ func (w *policyWorld) checkCell(t *testing.T, method, path, pattern, obj, actor 
 	}
 	for name, canary := range map[string]string{"own": canaryC1Own, "co": canaryC1CO, "free": canaryC1Free, "other": canaryC1Other} {
 		ci, _ := w.f.db.Conversation(context.Background(), w.convs[name])
-		if !live || !convGrant(op.Role, lifeline.ActionReadConversation, op.ID, ci.AssignedTo) {
+		if !live || !convGrant(op.Role, lifeline.ActionReadConversation, op.ID, ci.AssignedTo, handedOff[name]) {
 			forbidden = append(forbidden, canary)
 		}
 	}
@@ -365,11 +374,16 @@ func short(op lifeline.Operator) string { return strings.TrimPrefix(op.Username,
 // TestSameFieldHiddenEverywhere is SECURITY.md S-02 for conversations: a
 // message of a conversation an operator may not read is hidden the same
 // way in the console page, the JSON API's list and messages, and the live
-// event stream (which carries ids only), while its own reader sees it
-// everywhere.
+// event stream (which carries ids only, and only to those who may see the
+// conversation), while its own reader sees it everywhere.
 func TestSameFieldHiddenEverywhere(t *testing.T) {
 	ctx := context.Background()
 	w := newPolicyWorld(t)
+	// The intake operator's conversation that has not been handed off.
+	fresh := w.f.inbound(lifeline.ChannelTelegram, "bot", "100000799", canaryC1Fresh)
+	if err := w.f.db.Assign(ctx, lifeline.CLIActor, fresh, w.ops["io"].ID); err != nil {
+		t.Fatal(err)
+	}
 	srv := web.NewServer(nil, web.Config{Routes: w.f.con.WebRoutes(), API: &web.API{Store: w.f.db}}, nil, nil)
 	token := func(user string) string {
 		plain, hash, err := auth.NewToken()
@@ -397,14 +411,14 @@ func TestSameFieldHiddenEverywhere(t *testing.T) {
 			req = req.WithContext(c)
 			go func() { // an event about the conversation while the stream is open
 				time.Sleep(100 * time.Millisecond)
-				w.f.con.Hub().Publish(console.Event{Type: "message", Conversation: w.convs["own"]})
+				w.f.con.Hub().Publish(console.Event{Type: "message", Conversation: fresh})
 			}()
 		}
 		rec := httptest.NewRecorder()
 		srv.Handler().ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
-	own := string(w.convs["own"])
+	own := string(fresh)
 	for _, tc := range []struct {
 		user string
 		may  bool
@@ -427,12 +441,16 @@ func TestSameFieldHiddenEverywhere(t *testing.T) {
 					t.Errorf("%s as %s: listed %v, want %v", view, tc.user, listed, tc.may)
 				}
 			case "live events":
-				// Ids only, for everyone: the canary never travels.
-				if strings.Contains(body.(string), canaryC1Own) || code != http.StatusOK {
-					t.Errorf("%s as %s: %d, carries the message: %v", view, tc.user, code, strings.Contains(body.(string), canaryC1Own))
+				// Ids only, and only to those who may see the conversation:
+				// the canary never travels.
+				if strings.Contains(body.(string), canaryC1Fresh) || code != http.StatusOK {
+					t.Errorf("%s as %s: %d, carries the message: %v", view, tc.user, code, strings.Contains(body.(string), canaryC1Fresh))
+				}
+				if got := strings.Contains(body.(string), own); got != tc.may {
+					t.Errorf("%s as %s: the event about the conversation arrived %v, want %v", view, tc.user, got, tc.may)
 				}
 			default:
-				has := strings.Contains(body.(string), canaryC1Own)
+				has := strings.Contains(body.(string), canaryC1Fresh)
 				if has != tc.may || (!tc.may && code != http.StatusNotFound) {
 					t.Errorf("%s as %s: %d, shows the message %v; want %v (404 when hidden)", view, tc.user, code, has, tc.may)
 				}
@@ -540,7 +558,7 @@ func TestAPIRouteMatrix(t *testing.T) {
 				live := known && actor != "gone"
 				g := lifeline.Allowed(op.Role, action)
 				routeOK := live && g.Permitted()
-				objOK := routeOK && (!strings.Contains(path, "{id}") || convGrant(op.Role, action, op.ID, ci.AssignedTo))
+				objOK := routeOK && (!strings.Contains(path, "{id}") || convGrant(op.Role, action, op.ID, ci.AssignedTo, handedOff[name]))
 				var body io.Reader
 				if method == http.MethodPost {
 					body = strings.NewReader(`{"unknown": true}`) // past the policy, a 400

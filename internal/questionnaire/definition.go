@@ -117,6 +117,12 @@ type Step struct {
 	Max   int    `json:"max,omitempty"`
 	// An end step's outcome.
 	Outcome string `json:"outcome,omitempty"`
+	// Identity marks an identity question: its answers go only into the
+	// case's identity compartment, and the conversation shows that an
+	// answer was recorded, never the answer. A question that fills a
+	// person field (applicant.*, the relatives group and what it asks) is
+	// one whether marked or not; the mark adds others.
+	Identity bool `json:"identity,omitempty"`
 
 	pattern *regexp.Regexp
 }
@@ -136,6 +142,33 @@ var (
 		string(lifeline.RelationSibling), string(lifeline.RelationOther),
 	}
 )
+
+// identity reports whether a step, in its group (nil for none), is an
+// identity question: marked so, in a group that is, or filling a person
+// field.
+func (s *Step) identity(group *Step) bool {
+	switch {
+	case s.Identity, group != nil && group.identity(nil):
+		return true
+	case s.Field == "relatives", strings.HasPrefix(s.Field, "applicant."):
+		return true
+	}
+	return false
+}
+
+// answerKey names a step's answers in the marker a conversation shows: its
+// field, or its id if it fills none; inside a group, prefixed with the
+// group's.
+func (s *Step) answerKey(group *Step) string {
+	k := s.Field
+	if k == "" {
+		k = s.ID
+	}
+	if group != nil {
+		return group.answerKey(nil) + "." + k
+	}
+	return k
+}
 
 // ValidationError lists everything wrong with a definition, each problem
 // naming where it is.

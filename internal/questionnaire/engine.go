@@ -152,6 +152,13 @@ type Result struct {
 	// The conversation then waits for a human from the message that caused
 	// it.
 	Handoff string
+	// Identity is set when the message was taken as the answer to an
+	// identity question (or an attempt at one the bot asked again): the
+	// question's key (applicant.name, relatives.birth_date, …). Its text
+	// then goes only into the identity compartment, and the conversation
+	// keeps a marker in its place. A keyword, a hand-off (a question the
+	// operators must read) and media without text are not answers.
+	Identity string
 }
 
 // lang is the language the session speaks.
@@ -301,6 +308,38 @@ func (d *Definition) Takeover(s Session) (Session, Result) {
 // question the session waits on, or a keyword: pause, resume (of a pause
 // the contact made himself), skip (a question that is not required).
 func (d *Definition) Handle(s Session, in Input, now time.Time) (Session, Result) {
+	next, res := d.handle(s, in, now)
+	if key, ok := d.AwaitsIdentity(s); ok && res.Handoff == "" && strings.TrimSpace(in.Text) != "" && !d.keyword(in.Text) {
+		res.Identity = key
+	}
+	return next, res
+}
+
+// AwaitsIdentity reports whether an active session waits on an identity
+// question, and that question's key.
+func (d *Definition) AwaitsIdentity(s Session) (string, bool) {
+	if s.State != Active {
+		return "", false
+	}
+	step, group := d.at(s.Cursor)
+	switch {
+	case step != nil && step.identity(group):
+		return step.answerKey(group), true
+	case step == nil && group != nil && group.identity(nil):
+		return group.answerKey(nil), true
+	}
+	return "", false
+}
+
+// keyword reports whether text is one of the keywords (pause, resume,
+// skip).
+func (d *Definition) keyword(text string) bool {
+	word := normalize(strings.TrimSpace(text))
+	is := func(k string) bool { return normalize(k) == word }
+	return slices.ContainsFunc(d.Keywords.Pause, is) || slices.ContainsFunc(d.Keywords.Resume, is) || slices.ContainsFunc(d.Keywords.Skip, is)
+}
+
+func (d *Definition) handle(s Session, in Input, now time.Time) (Session, Result) {
 	s.Answers = s.Answers.clone() // the caller's session stays as it was
 	l := d.lang(s)
 	text := strings.TrimSpace(in.Text)

@@ -227,7 +227,7 @@ func (w *Worker) start(ctx context.Context, c sqlstore.QuestionnaireCandidate) e
 		}
 	}
 	s, res := d.Start(opening...)
-	rec, err := record(c.Conversation, c.Contact, version, s)
+	rec, err := record(d, c.Conversation, c.Contact, version, s)
 	if err != nil {
 		return err
 	}
@@ -271,12 +271,12 @@ func (w *Worker) process(ctx context.Context, conv lifeline.ConversationID) erro
 	if rec.Reask && rec.Step == "" {
 		// An operator started the bot: from the greeting, on the newest version.
 		s, res := d.Start()
-		next, err := record(conv, rec.Contact, version, s)
+		next, err := record(d, conv, rec.Contact, version, s)
 		if err != nil {
 			return err
 		}
 		next.LastRowid = rec.LastRowid
-		if err := w.advance(ctx, rec, next, res, 0); err != nil {
+		if err := w.advance(ctx, rec, next, res, 0, ""); err != nil {
 			return err
 		}
 		return w.process(ctx, conv)
@@ -293,7 +293,7 @@ func (w *Worker) process(ctx context.Context, conv lifeline.ConversationID) erro
 	}
 	if rec.Reask {
 		s2, res := d.Resume(s)
-		if err := w.save(ctx, rec, s2, rec.LastRowid, res); err != nil {
+		if err := w.save(ctx, rec, d, s2, rec.LastRowid, "", res); err != nil {
 			return err
 		}
 		return w.process(ctx, conv)
@@ -320,7 +320,11 @@ func (w *Worker) process(ctx context.Context, conv lifeline.ConversationID) erro
 		if !res.Changed && len(res.Replies) == 0 {
 			continue
 		}
-		if err := w.save(ctx, rec, next, m.Rowid, res); err != nil {
+		var answer lifeline.MessageID
+		if res.Identity != "" {
+			answer = m.ID
+		}
+		if err := w.save(ctx, rec, d, next, m.Rowid, answer, res); err != nil {
 			return err
 		}
 		// The next write is conditional on the seq this one made.
@@ -337,7 +341,7 @@ func (w *Worker) process(ctx context.Context, conv lifeline.ConversationID) erro
 	switch rec.State {
 	case sqlstore.QuestionnaireActive, sqlstore.QuestionnairePaused:
 		if last > rec.LastRowid {
-			if err := w.save(ctx, rec, s, last, Result{}); err != nil {
+			if err := w.save(ctx, rec, d, s, last, "", Result{}); err != nil {
 				return err
 			}
 		}
@@ -352,15 +356,17 @@ func (w *Worker) process(ctx context.Context, conv lifeline.ConversationID) erro
 
 // save writes a session's next state with the message it dealt with and
 // the replies it caused; a session that reached a hand-off ends here, one
-// that registers gets its plan.
-func (w *Worker) save(ctx context.Context, rec *sqlstore.QuestionnaireSession, s Session, rowid int64, res Result) error {
-	next, err := record(rec.Conversation, rec.Contact, rec.Version, s)
+// that registers gets its plan. answer, if set, is that message, taken as
+// the answer to an identity question (res.Identity): the store replaces its
+// text by a marker in the same write.
+func (w *Worker) save(ctx context.Context, rec *sqlstore.QuestionnaireSession, d *Definition, s Session, rowid int64, answer lifeline.MessageID, res Result) error {
+	next, err := record(d, rec.Conversation, rec.Contact, rec.Version, s)
 	if err != nil {
 		return err
 	}
 	next.LastRowid = rowid
 	if s.State == Done {
-		err := w.DB.FinishQuestionnaire(ctx, next, rec.Seq, sqlstore.QuestionnaireHandoff, step(res, rowid))
+		err := w.DB.FinishQuestionnaire(ctx, next, rec.Seq, sqlstore.QuestionnaireHandoff, answered(step(res, rowid), answer, res))
 		if err == nil {
 			w.changed(rec.Conversation, len(res.Replies) > 0)
 		}
@@ -379,13 +385,13 @@ func (w *Worker) save(ctx context.Context, rec *sqlstore.QuestionnaireSession, s
 			return err
 		}
 	}
-	return w.advance(ctx, rec, next, res, rowid)
+	return w.advance(ctx, rec, next, res, rowid, answer)
 }
 
 // advance writes a session's next state; rowid is the message that caused
-// it (0 for none).
-func (w *Worker) advance(ctx context.Context, rec, next *sqlstore.QuestionnaireSession, res Result, rowid int64) error {
-	err := w.DB.AdvanceQuestionnaire(ctx, next, rec.Seq, step(res, rowid))
+// it (0 for none), answer that message if it answered an identity question.
+func (w *Worker) advance(ctx context.Context, rec, next *sqlstore.QuestionnaireSession, res Result, rowid int64, answer lifeline.MessageID) error {
+	err := w.DB.AdvanceQuestionnaire(ctx, next, rec.Seq, answered(step(res, rowid), answer, res))
 	if err == nil && (res.Changed || len(res.Replies) > 0) {
 		w.changed(rec.Conversation, len(res.Replies) > 0)
 	}
@@ -470,8 +476,17 @@ func (w *Worker) changed(conv lifeline.ConversationID, queued bool) {
 	}
 }
 
+// answered adds to a step the message taken as the answer to an identity
+// question, if there is one.
+func answered(st sqlstore.QuestionnaireStep, answer lifeline.MessageID, res Result) sqlstore.QuestionnaireStep {
+	if answer != "" && res.Identity != "" {
+		st.Answer, st.AnswerKey = answer, res.Identity
+	}
+	return st
+}
+
 // record turns an engine session into the store's, answers as JSON.
-func record(conv lifeline.ConversationID, contact lifeline.ContactID, version int, s Session) (*sqlstore.QuestionnaireSession, error) {
+func record(d *Definition, conv lifeline.ConversationID, contact lifeline.ContactID, version int, s Session) (*sqlstore.QuestionnaireSession, error) {
 	var answers []byte
 	if s.State != Done {
 		var err error
@@ -482,7 +497,14 @@ func record(conv lifeline.ConversationID, contact lifeline.ContactID, version in
 	return &sqlstore.QuestionnaireSession{
 		Conversation: conv, Contact: contact, Version: version, State: string(s.State), PausedBy: s.PausedBy,
 		Step: s.Cursor.String(), Language: s.Language, Answers: answers, Misses: s.Misses, Handoff: s.Handoff,
+		AwaitsIdentity: awaits(d, s),
 	}, nil
+}
+
+// awaits reports whether s waits on an identity question of d.
+func awaits(d *Definition, s Session) bool {
+	_, ok := d.AwaitsIdentity(s)
+	return ok
 }
 
 // session turns the store's session into the engine's.

@@ -24,9 +24,21 @@ type CaseSummary struct {
 	ExchangeChoice string // '', exchange, no_exchange
 	FutureChoice   string // '', stay, emigrate
 	LastContactDay lifeline.Day
-	Verdict        string       // '', verified, rejected
-	HoldUntil      lifeline.Day // a legal hold keeps it from retention until this day; zero if none
-	CloseProposed  bool         // an officer proposed closing it since its last status change
+	Verdict        string        // '', verified, rejected
+	HoldUntil      lifeline.Day  // a legal hold keeps it from retention until this day; zero if none
+	CloseProposed  bool          // an officer proposed closing it since its last status change
+	Team           lifeline.Team // the team it belongs to; "" for none yet
+}
+
+// Object is what need-to-know (lifeline.Reaches) knows of the case: its
+// officers and its team; mine says the operator handles it as the intake
+// desk does (one of its conversations is within his intake reach).
+func (s *CaseSummary) Object(mine bool) lifeline.Object {
+	o := lifeline.Object{Owners: []lifeline.OperatorID{s.AssignedTo, s.VerifierID}, Handles: mine, HandedOff: s.AssignedTo != ""}
+	if s.Team != "" {
+		o.Teams = []lifeline.Team{s.Team}
+	}
+	return o
 }
 
 // The applicant's choices.
@@ -42,7 +54,8 @@ const caseSummaryColumns = `c.id, c.code_name, c.stream, c.status, c.lost_from, 
 	COALESCE((SELECT MAX(m.created_day) FROM messages m JOIN contacts k ON k.id = m.contact_id WHERE k.case_id = c.id AND m.direction = 'in'), c.created_day),
 	COALESCE((SELECT verdict FROM screenings s WHERE s.case_id = c.id), ''), COALESCE(c.hold_until, ''),
 	EXISTS (SELECT 1 FROM case_events p WHERE p.case_id = c.id AND p.kind = 'proposal'
-		AND p.rowid > COALESCE((SELECT MAX(q.rowid) FROM case_events q WHERE q.case_id = c.id AND q.kind = 'status'), 0))`
+		AND p.rowid > COALESCE((SELECT MAX(q.rowid) FROM case_events q WHERE q.case_id = c.id AND q.kind = 'status'), 0)),
+	COALESCE(c.team, '')`
 
 const caseSummaryFrom = ` FROM cases c LEFT JOIN operators o ON o.id = c.assigned_to LEFT JOIN operators v ON v.id = c.verifier_id`
 
@@ -50,7 +63,7 @@ func scanCaseSummary(rows interface{ Scan(...any) error }) (CaseSummary, error) 
 	var s CaseSummary
 	var created, closed, last, hold string
 	err := rows.Scan(&s.ID, &s.CodeName, &s.Stream, &s.Status, &s.LostFrom, &s.AssignedTo, &s.VerifierID, &s.OfficerName, &s.VerifierName,
-		&s.ExchangeChoice, &s.FutureChoice, &created, &closed, &last, &s.Verdict, &hold, &s.CloseProposed)
+		&s.ExchangeChoice, &s.FutureChoice, &created, &closed, &last, &s.Verdict, &hold, &s.CloseProposed, &s.Team)
 	if err != nil {
 		return s, err
 	}
@@ -222,17 +235,23 @@ func (db *DB) CaseOfConversation(ctx context.Context, conv lifeline.Conversation
 func (db *DB) CaseConversations(ctx context.Context, id lifeline.CaseID) ([]ConversationSummary, error) {
 	var out []ConversationSummary
 	err := db.Read(ctx, func(tx *Tx) error {
-		var err error
+		teams, err := teamsOf(tx)
+		if err != nil {
+			return err
+		}
 		out, err = queryAll(tx, func(rows *sql.Rows) (c ConversationSummary, err error) {
 			var opened, last string
-			if err = rows.Scan(&c.ID, &c.ContactID, &c.Kind, &c.Channel, &c.State, &c.AssignedTo, &opened, &last); err != nil {
+			var sc scope
+			if err = rows.Scan(append([]any{&c.ID, &c.ContactID, &c.Kind, &c.Channel, &c.State, &c.AssignedTo, &opened, &last}, sc.dest()...)...); err != nil {
 				return c, err
 			}
+			sc.apply(&c, teams)
 			if c.OpenedDay, err = lifeline.ParseDay(opened); err == nil {
 				c.LastActivityDay, err = lifeline.ParseDay(last)
 			}
 			return c, err
-		}, `SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, COALESCE(v.assigned_to, ''), v.opened_day, v.last_activity_day
+		}, `SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, COALESCE(v.assigned_to, ''), v.opened_day, v.last_activity_day,
+				`+scopeColumns+`
 			FROM conversations v JOIN contacts k ON k.id = v.contact_id WHERE k.case_id = ? ORDER BY v.rowid`, id)
 		return err
 	})
@@ -326,6 +345,11 @@ func (db *DB) AssignCase(ctx context.Context, by lifeline.Actor, id lifeline.Cas
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such case.")
+		}
+		if officer != "" {
+			if err := teamFromOfficer(tx, id, officer); err != nil {
+				return err
+			}
 		}
 		names := []string{"-", "-"}
 		for i, o := range []lifeline.OperatorID{officer, verifier} {

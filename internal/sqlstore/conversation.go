@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 )
@@ -22,6 +23,13 @@ type ConversationSummary struct {
 	OpenedDay       lifeline.Day
 	LastActivityDay lifeline.Day
 	Messages        int
+
+	// What need-to-know knows besides (see Object): the conversation's
+	// teams, whether it has been handed to a case officer, and the hour
+	// of its contact's latest message.
+	Teams       []lifeline.Team
+	HandedOff   bool
+	LastMessage time.Time
 }
 
 // Conversations lists conversations, most recently active first, after the
@@ -32,8 +40,13 @@ func (db *DB) Conversations(ctx context.Context, limit int, after lifeline.Conve
 	}
 	var out []ConversationSummary
 	err := db.Read(ctx, func(tx *Tx) error {
+		teams, err := teamsOf(tx)
+		if err != nil {
+			return err
+		}
 		rows, err := tx.Query(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
-				v.opened_day, v.last_activity_day, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold <> 'quarantined')
+				v.opened_day, v.last_activity_day, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold <> 'quarantined'),
+				`+scopeColumns+`
 			FROM conversations v
 			WHERE ? = '' OR (v.last_activity_day, v.rowid) < (SELECT last_activity_day, rowid FROM conversations WHERE id = ?)
 			ORDER BY v.last_activity_day DESC, v.rowid DESC LIMIT ?`, after, after, limit)
@@ -44,9 +57,11 @@ func (db *DB) Conversations(ctx context.Context, limit int, after lifeline.Conve
 		for rows.Next() {
 			var c ConversationSummary
 			var opened, last string
-			if err := rows.Scan(&c.ID, &c.ContactID, &c.Kind, &c.Channel, &c.State, &c.Campaign, &c.AssignedTo, &opened, &last, &c.Messages); err != nil {
+			var sc scope
+			if err := rows.Scan(append([]any{&c.ID, &c.ContactID, &c.Kind, &c.Channel, &c.State, &c.Campaign, &c.AssignedTo, &opened, &last, &c.Messages}, sc.dest()...)...); err != nil {
 				return err
 			}
+			sc.apply(&c, teams)
 			if c.OpenedDay, err = lifeline.ParseDay(opened); err != nil {
 				return err
 			}

@@ -73,7 +73,18 @@ func (in *Ingest) AddOriginal(m StoredInbound, text lifeline.Sensitive) error {
 
 // addVersion stores a version of m numbered by the seq expression (which
 // takes the message id).
+//
+// A message the bot took as the answer to an identity question keeps only
+// its marker: an edit of it is stored as the marker too, never the text
+// (the answer lives in the identity compartment; see RecordIdentityAnswer).
 func (in *Ingest) addVersion(m StoredInbound, text lifeline.Sensitive, seq string) error {
+	var answer string
+	if err := in.tx.QueryRow(`SELECT answer FROM messages WHERE id = ?`, m.ID).Scan(&answer); err != nil {
+		return fmt.Errorf("find message: %w", err)
+	}
+	if answer != "" {
+		text = lifeline.Sensitive(AnswerMarker(answer))
+	}
 	id := string(lifeline.NewID())
 	ct, err := in.db.sealField(in.tx, contactOwner(m.Contact), versionOwner(id), seal.CompartmentConversation, versionAAD(id), []byte(text.Reveal()))
 	if err != nil {

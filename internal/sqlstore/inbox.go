@@ -125,11 +125,17 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 			at  []byte
 			pos sql.NullInt64
 		}
+		teams, err := teamsOf(tx)
+		if err != nil {
+			return err
+		}
 		rows, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			var opened, last string
-			err = rows.Scan(&r.it.ID, &r.it.ContactID, &r.it.Kind, &r.it.Channel, &r.it.State, &r.it.Campaign, &r.it.AssignedTo,
+			var sc scope
+			err = rows.Scan(append([]any{&r.it.ID, &r.it.ContactID, &r.it.Kind, &r.it.Channel, &r.it.State, &r.it.Campaign, &r.it.AssignedTo,
 				&r.it.AssignedName, &r.it.Stream, &r.it.Language, &r.it.Escalated, &opened, &last, &r.mid, &r.at, &r.pos, &r.it.CaseCode,
-				&r.it.Bot.State, &r.it.Bot.PausedBy, &r.it.Bot.Handoff)
+				&r.it.Bot.State, &r.it.Bot.PausedBy, &r.it.Bot.Handoff}, sc.dest()...)...)
+			sc.apply(&r.it.ConversationSummary, teams)
 			if err == nil {
 				r.it.OpenedDay, err = lifeline.ParseDay(opened)
 			}
@@ -143,7 +149,7 @@ func (db *DB) Inbox(ctx context.Context, q InboxQuery) ([]InboxItem, error) {
 					(SELECT COUNT(*) FROM conversations w WHERE w.waiting_seq <= v.waiting_seq AND w.state <> 'closed'
 						AND (w.assigned_to IS NULL) = (v.assigned_to IS NULL)) END,
 				COALESCE((SELECT cs.code_name FROM contacts k JOIN cases cs ON cs.id = k.case_id WHERE k.id = v.contact_id), ''),
-				`+botColumns+`
+				`+botColumns+`, `+scopeColumns+`
 			FROM conversations v
 			LEFT JOIN operators o ON o.id = v.assigned_to
 			LEFT JOIN messages m ON m.rowid = `+waitingMessage+`
@@ -197,21 +203,31 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 	err := db.Read(ctx, func(tx *Tx) error {
 		var opened, last string
 		var lastInbound sql.NullString
+		var sc scope
 		err := tx.QueryRow(`SELECT v.id, v.contact_id, v.channel_kind, v.channel_name, v.state, v.campaign, COALESCE(v.assigned_to, ''),
 				COALESCE(o.username, ''), v.stream, v.language, v.escalated, v.opened_day, v.last_activity_day, v.waiting_seq IS NOT NULL, v.last_inbound_hour,
 				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold <> 'quarantined'),
-				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold = 'quarantined'), `+botColumns+`
+				(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = v.id AND m.hold = 'quarantined'), `+botColumns+`, `+scopeColumns+`
 			FROM conversations v LEFT JOIN operators o ON o.id = v.assigned_to
 			LEFT JOIN questionnaire_sessions q ON q.conversation_id = v.id WHERE v.id = ?`, id).
-			Scan(&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
+			Scan(append([]any{&it.ID, &it.ContactID, &it.Kind, &it.Channel, &it.State, &it.Campaign, &it.AssignedTo, &it.AssignedName,
 				&it.Stream, &it.Language, &it.Escalated, &opened, &last, &it.Waiting, &lastInbound, &it.Messages, &it.Quarantined,
-				&it.Bot.State, &it.Bot.PausedBy, &it.Bot.Handoff)
+				&it.Bot.State, &it.Bot.PausedBy, &it.Bot.Handoff}, sc.dest()...)...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
 		if err != nil {
 			return err
 		}
+		var teams map[lifeline.OperatorID][]lifeline.Team
+		if it.AssignedTo != "" {
+			ts, err := operatorTeams(tx, it.AssignedTo)
+			if err != nil {
+				return err
+			}
+			teams = map[lifeline.OperatorID][]lifeline.Team{it.AssignedTo: ts}
+		}
+		sc.apply(&it.ConversationSummary, teams)
 		it.WindowClosed = !windowOpen(it.Kind, lastInbound, tx.Now())
 		if it.OptOut, err = conversationOptOut(tx, it.ID); err != nil {
 			return err

@@ -399,9 +399,11 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d,
-				&r.edited, &r.m.OriginalMissing, &r.held, &r.m.DecidedBy, &r.note)
+				&r.edited, &r.m.OriginalMissing, &r.held, &r.m.DecidedBy, &r.note, &r.m.Answer, &r.m.AwaitingBot)
 		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day,
-				m.edited_day, m.original_missing = 1, m.held_for, COALESCE(d.username, ''), m.decision_note
+				m.edited_day, m.original_missing = 1, m.held_for, COALESCE(d.username, ''), m.decision_note, m.answer,
+				(m.direction = 'in' AND m.answer = '' AND m.hold = '' AND EXISTS (SELECT 1 FROM questionnaire_sessions q
+					WHERE q.conversation_id = m.conversation_id AND q.state = 'active' AND q.awaits_identity = 1 AND m.rowid > q.last_rowid))
 			FROM messages m LEFT JOIN operators o ON o.id = m.author_id LEFT JOIN operators d ON d.id = m.decided_by
 			WHERE m.conversation_id = ? AND m.hold <> 'quarantined' ORDER BY m.rowid`, conv)
 		if err != nil {
@@ -412,11 +414,16 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 			return err
 		}
 		for _, r := range rs {
-			text, err := db.openMessage(tx, r.m.ID, contact, conv, r.ct)
-			if err != nil {
-				return fmt.Errorf("message %s: %w", r.m.ID, err)
+			// A message the bot is about to take as the answer to an
+			// identity question is not opened: until it is taken, and
+			// replaced by its marker, it shows as awaiting the bot.
+			if !r.m.AwaitingBot {
+				text, err := db.openMessage(tx, r.m.ID, contact, conv, r.ct)
+				if err != nil {
+					return fmt.Errorf("message %s: %w", r.m.ID, err)
+				}
+				r.m.Text = lifeline.Sensitive(text)
 			}
-			r.m.Text = lifeline.Sensitive(text)
 			r.m.HeldFor = lifeline.ParseDisclosures(r.held)
 			if len(r.note) > 0 {
 				note, err := db.openField(tx, decisionNoteAAD(r.m.ID), r.note)
@@ -437,7 +444,9 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 					return err
 				}
 			}
-			withVersions(&r.m, versions[r.m.ID])
+			if !r.m.AwaitingBot {
+				withVersions(&r.m, versions[r.m.ID])
+			}
 			out = append(out, r.m)
 		}
 		return nil
@@ -473,6 +482,15 @@ type ConversationMessage struct {
 	// Earlier are the message's texts before the current one, oldest first,
 	// for those who may read the conversation.
 	Earlier []lifeline.Sensitive
+
+	// Answer, if set, is the key of the identity question (applicant.name,
+	// relatives.birth_date, …) the message answered: Text is then only
+	// AnswerMarker(Answer); the answer is in the case's identity
+	// compartment.
+	Answer string
+	// AwaitingBot: the bot has yet to take the message, as the answer to
+	// the identity question it waits on; Text is empty until then.
+	AwaitingBot bool
 }
 
 // conversationContact is the contact a conversation belongs to; a message

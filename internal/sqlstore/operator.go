@@ -69,6 +69,16 @@ func (db *DB) CreateOperator(ctx context.Context, by lifeline.Actor, op *lifelin
 		if err != nil {
 			return fmt.Errorf("insert operator: %w", err)
 		}
+		// A new account is in the default team (which every account and
+		// case of an installation without teams of its own is in);
+		// lifeline user team moves it.
+		res, err := tx.Exec(`INSERT INTO operator_teams (operator_id, team) SELECT ?, name FROM teams WHERE name = ?`, op.ID, lifeline.DefaultTeam)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			op.Teams = []lifeline.Team{lifeline.DefaultTeam}
+		}
 		op.CreatedAt, _ = parseTime(now)
 		return nil
 	})
@@ -106,7 +116,14 @@ func (db *DB) Operators(ctx context.Context) ([]lifeline.Operator, error) {
 			}
 			ops = append(ops, *op)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		teams, err := teamsOf(tx)
+		for i := range ops {
+			ops[i].Teams = teams[ops[i].ID]
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list operators: %w", err)

@@ -149,12 +149,16 @@ type QuestionnaireSession struct {
 	Language     string
 	// Answers are the answers so far, JSON, opened; nil when the store
 	// was asked for the session without them, and after it is done.
-	Answers                []byte
-	LastRowid              int64 // the last message of the conversation it has dealt with
-	Reask                  bool  // resumed by an operator: ask the current question again (or start)
-	Outcome                string
-	Misses                 int    // answers in a row the question could not take
-	Handoff                string // why the bot handed the contact to operators (question, unusable), while paused; "" otherwise
+	Answers   []byte
+	LastRowid int64 // the last message of the conversation it has dealt with
+	Reask     bool  // resumed by an operator: ask the current question again (or start)
+	Outcome   string
+	Misses    int    // answers in a row the question could not take
+	Handoff   string // why the bot handed the contact to operators (question, unusable), while paused; "" otherwise
+	// AwaitsIdentity: the question it waits on is an identity question;
+	// the contact's messages it has not dealt with yet are then shown as
+	// awaiting the bot, never their text.
+	AwaitsIdentity         bool
 	Case                   lifeline.CaseID
 	Plan                   []byte // completing: the ids the case and its persons get, JSON
 	Seq                    int64  // every change bumps it; writes are conditional on it
@@ -167,14 +171,14 @@ func questionnaireAAD(conv lifeline.ConversationID) seal.AAD {
 	return seal.AAD{Table: "questionnaire_sessions", Column: "answers", Row: string(conv)}
 }
 
-const questionnaireSessionColumns = `conversation_id, contact_id, version, state, paused_by, step, language, answers, last_rowid, reask, outcome, misses, handoff, COALESCE(case_id, ''), plan, seq, started_day, updated_day`
+const questionnaireSessionColumns = `conversation_id, contact_id, version, state, paused_by, step, language, answers, last_rowid, reask, outcome, misses, handoff, COALESCE(case_id, ''), plan, seq, started_day, updated_day, awaits_identity`
 
 func (db *DB) scanQuestionnaireSession(tx *Tx, row interface{ Scan(...any) error }, open bool) (*QuestionnaireSession, error) {
 	var s QuestionnaireSession
 	var answers []byte
 	var plan, started, updated string
 	if err := row.Scan(&s.Conversation, &s.Contact, &s.Version, &s.State, &s.PausedBy, &s.Step, &s.Language, &answers,
-		&s.LastRowid, &s.Reask, &s.Outcome, &s.Misses, &s.Handoff, &s.Case, &plan, &s.Seq, &started, &updated); err != nil {
+		&s.LastRowid, &s.Reask, &s.Outcome, &s.Misses, &s.Handoff, &s.Case, &plan, &s.Seq, &started, &updated, &s.AwaitsIdentity); err != nil {
 		return nil, err
 	}
 	var err error
@@ -340,6 +344,61 @@ type QuestionnaireStep struct {
 	// unless it waits already, whatever the bot answered before.
 	Handoff string
 	Since   int64
+	// Answer, if set, is the contact's message the bot took as the answer
+	// to an identity question, and AnswerKey that question's key
+	// (applicant.name, relatives.birth_date, …): the message's text is
+	// replaced by a marker (RecordIdentityAnswer) in the same transaction.
+	Answer    lifeline.MessageID
+	AnswerKey string
+}
+
+// AnswerMarker is what a conversation shows, in every reader (console, API,
+// exports), in place of a contact's answer to an identity question: that an
+// answer was recorded, and to which question, never the answer.
+func AnswerMarker(key string) string { return "answer recorded: " + key }
+
+// validAnswerKey: a question's key is a field or step id, a-z, 0-9, '.'
+// and '_'.
+func validAnswerKey(k string) bool {
+	if k == "" || len(k) > 80 {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// recordIdentityAnswer replaces the text of an inbound message of conv
+// that the bot took as the answer to an identity question by
+// AnswerMarker(key), sealed as bodies are, and drops its other versions
+// (edits): the answer itself lives only in the identity compartment (the
+// session's sealed answers, then the case's persons). The old ciphertext is
+// overwritten in place (secure_delete zeroes what SQLite frees); see
+// docs/compartments.md for the copies that can outlive it.
+func (db *DB) recordIdentityAnswer(tx *Tx, conv lifeline.ConversationID, id lifeline.MessageID, key string) error {
+	if !validAnswerKey(key) {
+		return lifeline.Errorf(lifeline.EINVALID, "An answer's key is a question's field or id.")
+	}
+	var contact lifeline.ContactID
+	err := tx.QueryRow(`SELECT contact_id FROM messages WHERE id = ? AND conversation_id = ? AND direction = 'in'`, id, conv).Scan(&contact)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // erased meanwhile: nothing to hide
+	}
+	if err != nil {
+		return err
+	}
+	ct, err := db.sealField(tx, contactOwner(contact), messageOwner(id), seal.CompartmentConversation, messageAAD(id, conv), []byte(AnswerMarker(key)))
+	if err != nil {
+		return unavailable(err)
+	}
+	if _, err := tx.Exec(`UPDATE messages SET body = ?, answer = ? WHERE id = ?`, ct, key, id); err != nil {
+		return err
+	}
+	_, err = tx.Exec(`DELETE FROM message_versions WHERE message_id = ?`, id)
+	return err
 }
 
 // SkipQuestionnaire marks a conversation the bot is not to run on.
@@ -359,9 +418,9 @@ func (db *DB) SkipQuestionnaire(ctx context.Context, conv lifeline.ConversationI
 func (db *DB) StartQuestionnaire(ctx context.Context, s *QuestionnaireSession, step QuestionnaireStep) error {
 	return db.Write(ctx, func(tx *Tx) error {
 		day := lifeline.DayOf(tx.Now()).String()
-		res, err := tx.Exec(`INSERT INTO questionnaire_sessions (conversation_id, contact_id, version, state, paused_by, step, language, misses, handoff, last_rowid, started_day, updated_day)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) FROM messages WHERE conversation_id = ?), ?, ?) ON CONFLICT DO NOTHING`,
-			s.Conversation, s.Contact, s.Version, s.State, s.PausedBy, s.Step, s.Language, s.Misses, s.Handoff, s.Conversation, day, day)
+		res, err := tx.Exec(`INSERT INTO questionnaire_sessions (conversation_id, contact_id, version, state, paused_by, step, language, misses, handoff, awaits_identity, last_rowid, started_day, updated_day)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(rowid), 0) FROM messages WHERE conversation_id = ?), ?, ?) ON CONFLICT DO NOTHING`,
+			s.Conversation, s.Contact, s.Version, s.State, s.PausedBy, s.Step, s.Language, s.Misses, s.Handoff, s.AwaitsIdentity, s.Conversation, day, day)
 		if err != nil {
 			return err
 		}
@@ -400,9 +459,9 @@ func (db *DB) sealAnswers(tx *Tx, conv lifeline.ConversationID, answers []byte) 
 func (db *DB) AdvanceQuestionnaire(ctx context.Context, s *QuestionnaireSession, seq int64, step QuestionnaireStep) error {
 	return db.Write(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`UPDATE questionnaire_sessions SET state = ?, paused_by = ?, step = ?, language = ?, last_rowid = ?, plan = ?,
-				misses = ?, handoff = ?, reask = 0, seq = seq + 1, updated_day = ?
+				misses = ?, handoff = ?, awaits_identity = ?, reask = 0, seq = seq + 1, updated_day = ?
 			WHERE conversation_id = ? AND seq = ? AND state <> 'done'`,
-			s.State, s.PausedBy, s.Step, s.Language, s.LastRowid, string(s.Plan), s.Misses, s.Handoff, lifeline.DayOf(tx.Now()).String(), s.Conversation, seq)
+			s.State, s.PausedBy, s.Step, s.Language, s.LastRowid, string(s.Plan), s.Misses, s.Handoff, s.AwaitsIdentity, lifeline.DayOf(tx.Now()).String(), s.Conversation, seq)
 		if err != nil {
 			return err
 		}
@@ -419,6 +478,11 @@ func (db *DB) AdvanceQuestionnaire(ctx context.Context, s *QuestionnaireSession,
 // applyStep queues a step's replies, sets the conversation's language and
 // stream, and records a hand-off.
 func (db *DB) applyStep(tx *Tx, conv lifeline.ConversationID, contact lifeline.ContactID, step QuestionnaireStep) error {
+	if step.Answer != "" {
+		if err := db.recordIdentityAnswer(tx, conv, step.Answer, step.AnswerKey); err != nil {
+			return err
+		}
+	}
 	if step.Handoff != "" {
 		// The contact waits for a person, exactly as if no bot had run: the
 		// router's rule (waiting_seq) takes the conversation, its timer
@@ -553,7 +617,7 @@ func (db *DB) CompleteQuestionnaire(ctx context.Context, conv lifeline.Conversat
 		if err := db.addEvent(tx, lifeline.Actor{ID: lifeline.ActorSystem}, p.Case, "created", "", string(lifeline.CaseRegistered), seal.CompartmentIdentity, ""); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'done', paused_by = '', outcome = 'registered', case_id = ?, answers = NULL,
+		if _, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'done', paused_by = '', outcome = 'registered', case_id = ?, answers = NULL, awaits_identity = 0,
 				seq = seq + 1, updated_day = ? WHERE conversation_id = ?`, p.Case, day, conv); err != nil {
 			return err
 		}
@@ -578,7 +642,7 @@ func (db *DB) FinishQuestionnaire(ctx context.Context, s *QuestionnaireSession, 
 	var shredded []seal.KeyID
 	err := db.Write(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(`UPDATE questionnaire_sessions SET state = 'done', paused_by = '', step = ?, language = ?, last_rowid = ?, outcome = ?,
-				answers = NULL, reask = 0, seq = seq + 1, updated_day = ?
+				answers = NULL, reask = 0, awaits_identity = 0, seq = seq + 1, updated_day = ?
 			WHERE conversation_id = ? AND seq = ? AND state <> 'done'`,
 			s.Step, s.Language, s.LastRowid, outcome, lifeline.DayOf(tx.Now()).String(), s.Conversation, seq)
 		if err != nil {

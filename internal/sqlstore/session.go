@@ -134,6 +134,9 @@ func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*Session, error) 
 		if s.Operator.CreatedAt, err = parseTime(opCreated); err != nil {
 			return err
 		}
+		if s.Operator.Teams, err = operatorTeams(tx, s.Operator.ID); err != nil {
+			return err
+		}
 		if s.CreatedAt, err = parseTime(created); err != nil {
 			return err
 		}

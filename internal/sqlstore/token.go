@@ -109,6 +109,10 @@ func (db *DB) OperatorByToken(ctx context.Context, hash []byte) (*lifeline.Opera
 		op, err = scanOperator(tx.QueryRow(`SELECT o.id, o.username, o.role, o.disabled, o.created_at
 			FROM api_tokens t JOIN operators o ON o.id = t.operator_id
 			WHERE t.token_hash = ? AND t.revoked_at IS NULL AND o.disabled = 0`, hash))
+		if err != nil {
+			return err
+		}
+		op.Teams, err = operatorTeams(tx, op.ID)
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
@@ -24,6 +25,7 @@ type APIStore interface {
 	Conversation(ctx context.Context, id lifeline.ConversationID) (*sqlstore.InboxItem, error)
 	QueueReply(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, text string) (sqlstore.QueuedReply, error)
 	QueueTemplate(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, name, language string) (lifeline.MessageID, error)
+	Audit(ctx context.Context, by lifeline.Actor, action, object, reason string) error
 }
 
 // API is the JSON API's configuration.
@@ -31,6 +33,16 @@ type API struct {
 	Store APIStore
 	// Queued, if set, is called after a reply is queued (to wake the outbox).
 	Queued func()
+	// Now is the clock need-to-know reads (the intake desk's reach ends
+	// with time); nil means time.Now.
+	Now func() time.Time
+}
+
+func (api *API) now() time.Time {
+	if api.Now != nil {
+		return api.Now()
+	}
+	return time.Now()
 }
 
 // requireToken authenticates a bearer token and checks that the operator's
@@ -62,22 +74,22 @@ func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, n
 // reaches applies need-to-know to one conversation (lifeline.Reaches, the
 // same rule as the console's): a conversation out of reach answers exactly
 // like one that does not exist.
-func reaches(ctx context.Context, store APIStore, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) error {
-	_, err := reach(ctx, store, op, action, id)
+func reaches(ctx context.Context, api *API, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) error {
+	_, err := reach(ctx, api, op, action, id)
 	return err
 }
 
 // reach is reaches, returning the conversation.
-func reach(ctx context.Context, store APIStore, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) (*sqlstore.InboxItem, error) {
+func reach(ctx context.Context, api *API, op *lifeline.Operator, action lifeline.Action, id lifeline.ConversationID) (*sqlstore.InboxItem, error) {
 	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 	if !id.Valid() {
 		return nil, notFound
 	}
-	c, err := store.Conversation(ctx, id)
+	c, err := api.Store.Conversation(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if !lifeline.Reaches(op.Role, action, op.ID, []lifeline.OperatorID{c.AssignedTo}, c.AssignedTo == "") {
+	if !lifeline.Reaches(lifeline.ReacherOf(op, api.now()), action, c.Object()) {
 		return nil, notFound
 	}
 	return c, nil
@@ -115,19 +127,33 @@ func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
 			writeJSONError(w, lifeline.Errorf(lifeline.EINVALID, "after is a conversation id."))
 			return
 		}
-		list, err := api.Store.Conversations(r.Context(), limit, after)
-		if err != nil {
-			writeAPIError(logger, w, r, err)
-			return
-		}
-		p := page{Conversations: make([]conversation, 0, len(list))}
-		for _, c := range list {
-			if lifeline.Reaches(op.Role, lifeline.ActionReadConversation, op.ID, []lifeline.OperatorID{c.AssignedTo}, c.AssignedTo == "") {
-				p.Conversations = append(p.Conversations, conversation(c))
+		// The page is the first limit conversations the caller may see
+		// after the cursor, and the next cursor is the last of them: a
+		// cursor never names a conversation out of his reach.
+		who := lifeline.ReacherOf(op, api.now())
+		p := page{Conversations: make([]conversation, 0, limit)}
+	pages:
+		for {
+			list, err := api.Store.Conversations(r.Context(), limit, after)
+			if err != nil {
+				writeAPIError(logger, w, r, err)
+				return
 			}
-		}
-		if len(list) == limit {
-			p.Next = string(list[len(list)-1].ID)
+			for _, c := range list {
+				if len(p.Conversations) == limit {
+					// A full page with more after it.
+					p.Next = string(p.Conversations[limit-1].ID)
+					break pages
+				}
+				after = c.ID
+				if lifeline.Reaches(who, lifeline.ActionReadConversation, c.Object()) {
+					p.Conversations = append(p.Conversations, conversation{ID: c.ID, ContactID: c.ContactID, Kind: c.Kind, Channel: c.Channel,
+						State: c.State, Campaign: c.Campaign, AssignedTo: c.AssignedTo, OpenedDay: c.OpenedDay, LastActivityDay: c.LastActivityDay, Messages: c.Messages})
+				}
+			}
+			if len(list) < limit {
+				break // no more
+			}
 		}
 		writeJSON(w, http.StatusOK, p)
 	})
@@ -154,7 +180,13 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		// Edited: the contact edited it (text is the current one) or it
 		// was stored from an edit; earlier holds the texts before, oldest
 		// first.
-		Edited          bool          `json:"edited,omitempty"`
+		Edited bool `json:"edited,omitempty"`
+		// IdentityAnswer: the message answered the bot's identity question
+		// of this key; text is only the marker, the answer is in the case.
+		// AwaitingBot: the bot has yet to take it as such an answer; text
+		// is empty until then.
+		IdentityAnswer  string        `json:"identity_answer,omitempty"`
+		AwaitingBot     bool          `json:"awaiting_bot,omitempty"`
 		EditedDay       *lifeline.Day `json:"edited_day,omitempty"`
 		OriginalMissing bool          `json:"original_missing,omitempty"`
 		Earlier         []string      `json:"earlier,omitempty"`
@@ -167,13 +199,20 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 	}
 	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
-		conv, err := reach(r.Context(), api.Store, op, lifeline.ActionReadConversation, id)
+		conv, err := reach(r.Context(), api, op, lifeline.ActionReadConversation, id)
 		if err != nil {
 			writeAPIError(logger, w, r, err)
 			return
 		}
 		list, err := api.Store.ConversationMessages(r.Context(), id)
 		if err != nil {
+			writeAPIError(logger, w, r, err)
+			return
+		}
+		// Every read of a conversation is one audit entry, as in the
+		// console; no entry, no read.
+		by := lifeline.Actor{ID: string(op.ID), Role: op.Role, RequestID: RequestID(r.Context())}
+		if err := api.Store.Audit(context.WithoutCancel(r.Context()), by, "conversation.read", string(id), "via=api"); err != nil {
 			writeAPIError(logger, w, r, err)
 			return
 		}
@@ -197,7 +236,8 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		for _, m := range list {
 			msg := message{ID: m.ID, Direction: m.Direction, Kind: m.Kind, Text: m.Text.Reveal(),
 				Status: m.Status, StatusReason: m.StatusReason, Day: m.Day, Edited: m.Edited, OriginalMissing: m.OriginalMissing,
-				Media: byMessage[m.ID], HeldFor: m.HeldFor, DecidedBy: m.DecidedBy, DecisionNote: m.DecisionNote.Reveal()}
+				Media: byMessage[m.ID], HeldFor: m.HeldFor, DecidedBy: m.DecidedBy, DecisionNote: m.DecisionNote.Reveal(),
+				IdentityAnswer: m.Answer, AwaitingBot: m.AwaitingBot}
 			if m.Edited {
 				msg.EditedDay = &m.EditedDay
 			}
@@ -238,7 +278,7 @@ type queueRequest struct {
 func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*http.Request, lifeline.Actor, lifeline.ConversationID, queueRequest) (sqlstore.QueuedReply, error)) http.Handler {
 	return requireToken(logger, api.Store, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
-		if err := reaches(r.Context(), api.Store, op, lifeline.ActionReplyConversation, id); err != nil {
+		if err := reaches(r.Context(), api, op, lifeline.ActionReplyConversation, id); err != nil {
 			writeAPIError(logger, w, r, err)
 			return
 		}
