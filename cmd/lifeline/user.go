@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -119,7 +120,10 @@ func runUserList(ctx context.Context, e env, args []string) error {
 		if op.Disabled {
 			state = "disabled"
 		}
-		if st := states[op.ID]; st != "" {
+		switch st := states[op.ID]; {
+		case strings.HasPrefix(st, "pending") && !op.Disabled:
+			state = st
+		case st != "":
 			state += " (" + st + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", op.Username, op.Role, state, op.CreatedAt.Format("2006-01-02"), op.ID)

@@ -174,8 +174,8 @@ func secondPerson(tx *Tx, first lifeline.OperatorID, by lifeline.Actor) error {
 }
 
 // AccountStates returns, for `lifeline user list`, the state of every
-// account that is not simply active: pending, refused, or "role-pending
-// ROLE" for a role change that waits.
+// account that is not simply active, as comma-separated words: pending,
+// refused, bootstrap, "role-pending:ROLE" for a role change that waits.
 func (db *DB) AccountStates(ctx context.Context) (map[lifeline.OperatorID]string, error) {
 	out := map[lifeline.OperatorID]string{}
 	err := db.Read(ctx, func(tx *Tx) error {
@@ -197,9 +197,9 @@ func (db *DB) AccountStates(ctx context.Context) (map[lifeline.OperatorID]string
 				words = append(words, "bootstrap")
 			}
 			if pending != "" {
-				words = append(words, "role-pending "+pending)
+				words = append(words, "role-pending:"+pending)
 			}
-			out[lifeline.OperatorID(id)] = strings.Join(words, ", ")
+			out[lifeline.OperatorID(id)] = strings.Join(words, ",")
 		}
 		return rows.Err()
 	})
