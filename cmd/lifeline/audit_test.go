@@ -27,13 +27,14 @@ var appendOnlyTriggers = []string{
 }
 
 // mustBuildAuditLog makes a data directory whose audit log holds 14 entries
-// (2 user.add, 10 token.create, 2 token.revoke), each command signing a
-// checkpoint, so that checkpoints of every size 1..14 exist.
+// (2 user.add of the bootstrap supervisors, 10 token.create seeded, 2
+// token.revoke), each step signing a checkpoint, so that checkpoints of
+// every size 1..14 exist.
 func mustBuildAuditLog(t testing.TB) (dir string, entries int) {
 	t.Helper()
 	dir = mustMigrate(t)
-	mustAddUser(t, dir, "alice", "intake")
-	mustAddUser(t, dir, "bob", "finance")
+	mustAddUser(t, dir, "alice", "supervisor")
+	mustAddUser(t, dir, "bob", "supervisor")
 	var ids []string
 	for i := range 10 {
 		ids = append(ids, mustCreateToken(t, dir, []string{"alice", "bob"}[i%2]))
@@ -400,12 +401,13 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 func TestAuditCommandsRefuseToSignOverTruncation(t *testing.T) {
 	t.Parallel()
 	dir := mustMigrate(t)
-	mustAddUser(t, dir, "carol", "auditor")
+	mustAddUser(t, dir, "carol", "supervisor")
+	var id string
 	for range 3 {
-		mustCreateToken(t, dir, "carol")
+		id = mustCreateToken(t, dir, "carol")
 	}
 	mustTamper(t, dir, execAll(truncateTail(2)...))
-	res := runLifeline(t, nil, "token", "create", "--data", dir, "--username", "carol")
+	res := runLifeline(t, nil, "token", "revoke", "--data", dir, "--id", id)
 	checkOneLineError(t, res, 1)
 	if !strings.Contains(res.stderr, "truncated") {
 		t.Errorf("got %q, want it to report the truncation", res.stderr)

@@ -73,6 +73,9 @@ func TestCaseInBrowser(t *testing.T) {
 	for name, role := range roles {
 		otp[name] = oneTimePassword.FindStringSubmatch(mustRun(t, nil, "user", "add", "--data", dir, "--username", name, "--role", role))[1]
 	}
+	for _, name := range []string{"ivan", "kira", "vera"} {
+		mustApprove(t, dir, "maria", name) // the console's approval, taken directly
+	}
 	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal, "--questionnaire")
 	base := "http://" + srv.addr
 	hook := base + "/hooks/telegram/bot"

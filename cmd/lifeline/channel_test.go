@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -35,9 +34,10 @@ func mustTelegramServer(t *testing.T) (srv *server, fake *channeltest.TelegramFa
 	secret = "webhook-secret-for-tests"
 	mustRun(t, nil, "channel", "add", "telegram", "--data", dir, "--name", "bot",
 		"--bot-token", testBotToken, "--webhook-secret", secret, "--api-url", fake.URL())
+	mustRun(t, nil, "user", "add", "--data", dir, "--username", "sofia", "--role", "supervisor")
 	mustRun(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "intake")
-	out := mustRun(t, nil, "token", "create", "--data", dir, "--username", "olena")
-	token = regexp.MustCompile(`llt_[a-z2-7]{52}`).FindString(out)
+	mustApprove(t, dir, "sofia", "olena")
+	token, _ = mustSeedToken(t, dir, "olena")
 	srv = mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
 	return srv, fake, "http://" + srv.addr + "/hooks/telegram/bot", secret, token
 }
@@ -178,7 +178,7 @@ func TestTelegramWhileSealed(t *testing.T) {
 	defer fake.Close()
 	mustRun(t, env, "channel", "add", "telegram", "--data", dir, "--name", "bot", "--bot-token", testBotToken, "--webhook-secret", "s3cret-token", "--api-url", fake.URL())
 	mustRun(t, env, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
-	token := regexp.MustCompile(`llt_[a-z2-7]{52}`).FindString(mustRun(t, env, "token", "create", "--data", dir, "--username", "olena"))
+	token, _ := mustSeedToken(t, dir, "olena")
 	srv := mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	hook := "http://" + srv.addr + "/hooks/telegram/bot"
 	for i := range 3 {

@@ -270,6 +270,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	out = mustRun(t, nil, "user", "add", "--data", dir, "--username", "maria", "--role", "supervisor")
 	mariaOTP := oneTimePassword.FindStringSubmatch(out)
+	mustApprove(t, dir, "maria", "ivan") // the console's approval, taken directly
 	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
 	base := "http://" + srv.addr
 	hook := base + "/hooks/telegram/bot"

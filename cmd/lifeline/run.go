@@ -43,7 +43,7 @@ func commands() []command {
 		{"channel", "add, list and remove provider channels (Telegram, WhatsApp, Twilio SMS)", runChannel},
 		{"sender", "block and unblock a sender at the door (acknowledged, not stored)", runSender},
 		{"user", "add, list and disable staff accounts", runUser},
-		{"token", "create, list and revoke API tokens", runToken},
+		{"token", "list and revoke API tokens (operators make their own in the console)", runToken},
 		{"audit", "verify the tamper-evident audit log", runAudit},
 		{"bench", "measure webhook ingest on this machine (loopback only, bounded)", runBench},
 		{"version", "print the version", runVersion},

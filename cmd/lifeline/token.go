@@ -6,44 +6,22 @@ import (
 	"context"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
-	"github.com/lifeline-hotline/lifeline/internal/auth"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
 func runToken(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "token", args, map[string]func(context.Context, env, []string) error{
 		"create": runTokenCreate, "list": runTokenList, "revoke": runTokenRevoke,
-	}, "create|list|revoke")
+	}, "list|revoke")
 }
 
-func runTokenCreate(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "token create", "token create --username NAME [--data DIR]")
-	dataDir := dataDirFlag(fs)
-	username := fs.String("username", "", "the operator the token acts as")
-	if err := fs.parseAll(args); err != nil {
-		return err
-	}
-	if *username == "" {
-		return usageErrorf("token create: --username is required")
-	}
-	return withAudit(ctx, e, *dataDir, func(db *sqlstore.DB) error {
-		token, hash, err := auth.NewToken()
-		if err != nil {
-			return err
-		}
-		id, err := auth.TokenID(token)
-		if err != nil {
-			return err
-		}
-		if err := db.CreateToken(ctx, lifeline.CLIActor, *username, id, hash); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Token %s for %s:\n\n%s\n\n", id, *username, token)
-		fmt.Fprintln(e.stdout, "Send it as \"Authorization: Bearer <token>\". It is shown only once; only its hash is stored.")
-		return nil
-	})
+// runTokenCreate refuses: whoever holds the host's shell mints no token for
+// anyone. An operator makes his own in the console, after a fresh code.
+func runTokenCreate(context.Context, env, []string) error {
+	return usageErrorf("token create: API tokens are made in the console (API tokens page) by their own operator, with a fresh code; the command line only lists and revokes them")
 }
 
 func runTokenList(ctx context.Context, e env, args []string) error {
@@ -63,13 +41,17 @@ func runTokenList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tUSERNAME\tCREATED\tSTATE")
+	fmt.Fprintln(tw, "ID\tUSERNAME\tCREATED\tSTATE\tSCOPE\tEXPIRES")
+	now := time.Now()
 	for _, t := range tokens {
 		state := "valid"
-		if !t.RevokedAt.IsZero() {
+		switch {
+		case !t.RevokedAt.IsZero():
 			state = "revoked " + t.RevokedAt.Format("2006-01-02")
+		case !t.Valid(now):
+			state = "expired"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.ID, t.Username, t.CreatedAt.Format("2006-01-02"), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Username, t.CreatedAt.Format("2006-01-02"), state, t.Scope, t.ExpiresAt.Format("2006-01-02"))
 	}
 	return tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -69,10 +70,23 @@ func runUserAdd(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		op := &lifeline.Operator{ID: lifeline.NewOperatorID(), Username: *username, Role: r}
-		if err := db.CreateOperator(ctx, lifeline.CLIActor, op, sqlstore.Credentials{PasswordHash: hash, TOTPSecret: []byte(enr.Secret)}); err != nil {
+		bootstrap, err := db.ProposeOperator(ctx, lifeline.CLIActor, op, sqlstore.Credentials{PasswordHash: hash, TOTPSecret: []byte(enr.Secret)})
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "Created %s (%s).\n\n", op.Username, op.Role)
+		if bootstrap {
+			fmt.Fprintf(e.stdout, "Created %s (%s) DIRECTLY, WITHOUT A SECOND PERSON'S APPROVAL.\n\n", op.Username, op.Role)
+			fmt.Fprintln(e.stdout, "BOOTSTRAP: no supervisor has enrolled yet, so the command line may make the first")
+			fmt.Fprintf(e.stdout, "%d supervisors on its own word, once, and never again. The two must be two different\n", sqlstore.MaxBootstrap)
+			fmt.Fprintln(e.stdout, "people, present now; whoever runs this command could otherwise hold both. From now on")
+			fmt.Fprintln(e.stdout, "every account and role change made here waits for a supervisor's approval in the console.")
+			fmt.Fprintln(e.stdout)
+		} else {
+			fmt.Fprintf(e.stdout, "Created %s (%s), pending.\n\n", op.Username, op.Role)
+			fmt.Fprintln(e.stdout, "The account cannot sign in until a supervisor (not the account itself) approves it in")
+			fmt.Fprintln(e.stdout, "the console (Account approvals) with a fresh code.")
+			fmt.Fprintln(e.stdout)
+		}
 		fmt.Fprintf(e.stdout, "One-time password:  %s\n\n", password)
 		fmt.Fprintln(e.stdout, "Give it to the operator in person; it is shown only once. At first sign-in the console")
 		fmt.Fprintln(e.stdout, "asks for a new password and shows a QR code for an authenticator app (TOTP).")
@@ -95,12 +109,22 @@ func runUserList(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	states, err := db.AccountStates(ctx)
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tROLE\tSTATE\tTEAMS\tCREATED\tID")
 	for _, op := range ops {
 		state := "active"
 		if op.Disabled {
 			state = "disabled"
+		}
+		switch st := states[op.ID]; {
+		case strings.HasPrefix(st, "pending") && !op.Disabled:
+			state = st
+		case st != "":
+			state += " (" + st + ")"
 		}
 		teams := "-"
 		if len(op.Teams) > 0 {
@@ -137,8 +161,9 @@ func runUserDisable(ctx context.Context, e env, args []string) error {
 	})
 }
 
-// runUserRole changes an account's role; its console sessions end, so the
-// new role applies from the next sign-in.
+// runUserRole proposes a role change: it waits for a supervisor's approval
+// in the console; then the account's console sessions end, so the new role
+// applies from the next sign-in.
 func runUserRole(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "user role", "user role --username NAME --role ROLE [--data DIR]")
 	dataDir := dataDirFlag(fs)
@@ -159,10 +184,11 @@ func runUserRole(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := db.SetRole(ctx, lifeline.CLIActor, op.ID, r); err != nil {
+		if err := db.ProposeRole(ctx, lifeline.CLIActor, op.ID, r); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s is now %s; their console sessions have ended.\n", op.Username, r)
+		fmt.Fprintf(e.stdout, "%s: role %s proposed, pending. It takes effect once a supervisor (not the account\n", op.Username, r)
+		fmt.Fprintln(e.stdout, "itself) approves it in the console (Account approvals); then their console sessions end.")
 		return nil
 	})
 }

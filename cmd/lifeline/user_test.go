@@ -20,8 +20,6 @@ var (
 	passwordLine = regexp.MustCompile(`(?m)^One-time password: +(\S+)$`)
 	// auth.GeneratePassword: five groups of five, 125 bits.
 	passwordShape = regexp.MustCompile(`^[0-9a-z]{5}(-[0-9a-z]{5}){4}$`)
-	tokenLine     = regexp.MustCompile(`(?m)^(llt_\S+)$`)
-	tokenIDLine   = regexp.MustCompile(`(?m)^Token (\S+) for (\S+):$`)
 )
 
 // mustMatch returns the first submatch of re in s or fails the test.
@@ -41,11 +39,12 @@ func mustAddUser(t testing.TB, dir, username, role string) string {
 	return mustMatch(t, passwordLine, out)
 }
 
-// mustCreateToken creates an API token and returns its id.
+// mustCreateToken seeds an API token (no command makes one) and returns
+// its id.
 func mustCreateToken(t testing.TB, dir, username string) string {
 	t.Helper()
-	out := mustRun(t, nil, "token", "create", "--data", dir, "--username", username)
-	return mustMatch(t, tokenIDLine, out)
+	_, id := mustSeedToken(t, dir, username)
+	return id
 }
 
 // listRow returns the fields of the row of a user or token list whose
@@ -100,7 +99,7 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 	dir := mustMigrate(t)
 
 	out := mustRun(t, nil, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
-	if want := "Created olena (supervisor).\n"; !strings.HasPrefix(out, want) {
+	if want := "Created olena (supervisor) DIRECTLY"; !strings.HasPrefix(out, want) {
 		t.Errorf("user add: got %q, want it to start %q", out, want)
 	}
 	password := mustMatch(t, passwordLine, out)
@@ -125,7 +124,7 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 
 	users := mustRun(t, nil, "user", "list", "--data", dir)
 	row := listRow(t, users, "olena")
-	if got, want := row[1:3], []string{"supervisor", "active"}; !cmp.Equal(got, want) {
+	if got, want := row[1:4], []string{"supervisor", "active", "(bootstrap)"}; !cmp.Equal(got, want) {
 		t.Errorf("user list: got %q, want %q", got, want)
 	}
 	operatorID := row[len(row)-1]
@@ -133,14 +132,12 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 		t.Errorf("user list: got %d lines, want a header and olena:\n%s", n, users)
 	}
 
-	out = mustRun(t, nil, "token", "create", "--data", dir, "--username", "olena")
-	token := mustMatch(t, tokenLine, out)
-	id := mustMatch(t, tokenIDLine, out)
+	token, id := mustSeedToken(t, dir, "olena")
 	if !strings.HasPrefix(token, id) {
 		t.Errorf("got token %q with id %q, want the id to be the token's prefix", token, id)
 	}
 	row = listRow(t, mustRun(t, nil, "token", "list", "--data", dir), id)
-	if got, want := []string{row[1], row[3]}, []string{"olena", "valid"}; !cmp.Equal(got, want) {
+	if got, want := []string{row[1], row[3], row[4]}, []string{"olena", "valid", "reply"}; !cmp.Equal(got, want) {
 		t.Errorf("token list: got %q, want %q", got, want)
 	}
 	list := mustRun(t, nil, "token", "list", "--data", dir)
@@ -164,7 +161,8 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 		t.Errorf("user list after disable: got state %q, want %q", got, want)
 	}
 
-	// Four changes, four entries, all signed by the last command's checkpoint.
+	// Four changes (the token seeded as the demo does), four entries, all
+	// signed by the last command's checkpoint.
 	out = mustRun(t, nil, "audit", "verify", "--data", dir)
 	if want := "Audit log intact: 4 entries; the latest signed checkpoint covers 4 "; !strings.HasPrefix(out, want) {
 		t.Errorf("audit verify: got %q, want it to start %q", out, want)
@@ -209,11 +207,13 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 	}
 }
 
-// TestUserRole: a role change is recorded, shown in the list, and ends the
-// account's console sessions.
+// TestUserRole: a role change is recorded, shown in the list once a
+// supervisor approves it, and ends the account's console sessions.
 func TestUserRole(t *testing.T) {
 	dir := mustMigrate(t)
+	mustRun(t, nil, "user", "add", "--data", dir, "--username", "sofia", "--role", "supervisor")
 	mustRun(t, nil, "user", "add", "--data", dir, "--username", "roman", "--role", "intake")
+	mustApprove(t, dir, "sofia", "roman")
 	db := mustOpenDB(t, dir)
 	op, err := db.OperatorByUsername(context.Background(), "roman")
 	if err != nil {
@@ -226,9 +226,10 @@ func TestUserRole(t *testing.T) {
 	db.Close()
 
 	out := mustRun(t, nil, "user", "role", "--data", dir, "--username", "roman", "--role", "case-officer")
-	if !strings.Contains(out, "roman is now case-officer") {
+	if !strings.Contains(out, "roman: role case-officer proposed, pending") {
 		t.Errorf("user role printed %q", out)
 	}
+	mustApprove(t, dir, "sofia", "roman")
 	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[1] != "case-officer" {
 		t.Errorf("user list: %q", row)
 	}

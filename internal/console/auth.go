@@ -219,10 +219,14 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, nil, "login", status, map[string]any{"Username": username, "Error": lifeline.ErrorMessage(err)})
 	}
 	if !c.cfg.DisableBackoff {
-		if wait := c.backoff.wait(username); wait > 0 {
+		// One guess at a time per name: a parallel one waits like a
+		// failed one, so that backoff cannot be raced.
+		wait, ok := c.backoff.begin(username)
+		if !ok {
 			again(lifeline.Errorf(lifeline.EUNAUTHORIZED, "Too many failed attempts: wait %d seconds and try again.", int(wait.Seconds()+0.999)), http.StatusTooManyRequests)
 			return
 		}
+		defer c.backoff.end(username)
 	}
 	op, err := c.checkLogin(r, username, password, code)
 	if err != nil {
@@ -263,7 +267,9 @@ func (c *Console) checkLogin(r *http.Request, username, password, code string) (
 	}
 	peppered := &auth.Hasher{Pepper: pepper, Params: c.cfg.Params}
 	l, err := c.store.LoginByUsername(ctx, username)
-	if err != nil || l.Operator.Disabled {
+	// An account made at the command line and not approved by a
+	// supervisor signs in no more than a disabled one.
+	if err != nil || l.Operator.Disabled || l.Pending {
 		if err != nil && lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
 			c.logger.Error("login lookup", "error", err.Error())
 		}
@@ -472,48 +478,106 @@ func passwordAdvice(err error) string {
 
 // backoff slows password guessing per account name, known or not, without
 // ever locking an account: after n failures the next try waits 2^(n-1)
-// seconds, at most a minute.
+// seconds, at most a minute, and only one try per name runs at a time.
+// Its memory is bounded; when full, the names with the fewest failures are
+// forgotten first, so that a flood of new names never resets the backoff
+// of a name under attack (SECURITY.md §2.6).
 type backoff struct {
 	now func() time.Time
+	max int // names remembered at most
 	mu  sync.Mutex
 	m   map[string]backoffState
 }
 
 type backoffState struct {
-	fails int
-	until time.Time
+	fails    int
+	until    time.Time
+	inFlight bool // a try of this name is being checked
 }
 
-const maxBackoff = time.Minute
+const (
+	maxBackoff = time.Minute
+	// backoffNames bounds the names remembered (about 10 MB at most).
+	backoffNames = 100_000
+)
 
 func newBackoff(now func() time.Time) *backoff {
-	return &backoff{now: now, m: map[string]backoffState{}}
+	return &backoff{now: now, max: backoffNames, m: map[string]backoffState{}}
 }
 
-func (b *backoff) wait(name string) time.Duration {
+// begin starts a try of name: false, with how long to wait, if the name is
+// backing off or a try of it is under way. A try begun must end (end).
+func (b *backoff) begin(name string) (time.Duration, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if d := b.m[name].until.Sub(b.now()); d > 0 {
-		return d
+	st, known := b.m[name]
+	if d := st.until.Sub(b.now()); d > 0 {
+		return d, false
 	}
-	return 0
+	if st.inFlight {
+		return time.Second, false
+	}
+	if !known {
+		b.makeRoom()
+	}
+	st.inFlight = true
+	b.m[name] = st
+	return 0, true
+}
+
+// end ends a try begun.
+func (b *backoff) end(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st, ok := b.m[name]; ok {
+		st.inFlight = false
+		if st.fails == 0 {
+			delete(b.m, name)
+		} else {
+			b.m[name] = st
+		}
+	}
 }
 
 func (b *backoff) fail(name string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.m) > 100_000 { // bounded under a spray of names: start afresh
-		clear(b.m)
+	st, known := b.m[name]
+	if !known {
+		b.makeRoom()
 	}
-	st := b.m[name]
 	st.fails++
 	d := time.Second << min(st.fails-1, 6)
 	st.until = b.now().Add(min(d, maxBackoff))
 	b.m[name] = st
 }
 
+// makeRoom forgets, when the memory is full, every name with the fewest
+// failures (those of a spray of names: one each), never a try under way.
+// Called with mu held.
+func (b *backoff) makeRoom() {
+	if len(b.m) < b.max {
+		return
+	}
+	least := -1
+	for _, st := range b.m {
+		if !st.inFlight && (least < 0 || st.fails < least) {
+			least = st.fails
+		}
+	}
+	for name, st := range b.m {
+		if !st.inFlight && st.fails == least {
+			delete(b.m, name)
+		}
+	}
+}
+
 func (b *backoff) reset(name string) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st, ok := b.m[name]; ok && st.inFlight {
+		b.m[name] = backoffState{inFlight: true}
+		return
+	}
 	delete(b.m, name)
-	b.mu.Unlock()
 }

@@ -129,6 +129,12 @@ type Store interface {
 	SetLegalHold(ctx context.Context, by lifeline.Actor, id lifeline.CaseID, reason string) (lifeline.Day, error)
 	Erasures(ctx context.Context) ([]sqlstore.Erasure, error)
 
+	Approvals(ctx context.Context) ([]sqlstore.Approval, error)
+	DecideApproval(ctx context.Context, by lifeline.Actor, id lifeline.OperatorID, approve bool) error
+	Tokens(ctx context.Context, username string) ([]sqlstore.Token, error)
+	IssueToken(ctx context.Context, by lifeline.Actor, id string, hash []byte, scope lifeline.TokenScope, expires time.Time) error
+	RevokeOwnToken(ctx context.Context, by lifeline.Actor, id string) error
+
 	CannedAnswers(ctx context.Context) ([]sqlstore.CannedAnswer, error)
 	SaveCannedAnswer(ctx context.Context, by lifeline.Actor, c *sqlstore.CannedAnswer) error
 	ArchiveCannedAnswer(ctx context.Context, by lifeline.Actor, id string) error
@@ -282,6 +288,7 @@ func (c *Console) Routes() []Route {
 	hold := Access{Action: lifeline.ActionCaseLegalHold}
 	closing := Access{Action: lifeline.ActionCaseClose}
 	release := Access{Action: lifeline.ActionMeetingApprove}
+	accounts := Access{Action: lifeline.ActionUserCreate}
 	r := []Route{
 		c.route("GET /{$}", anyone, c.home),
 		{"GET /static/", public, c.assets()},
@@ -337,6 +344,12 @@ func (c *Console) Routes() []Route {
 		c.route("POST /erasures/{id}/confirm", shred, c.confirmErasure),
 		c.route("POST /cases/{id}/propose-close", closing, c.withCase(func(v *caseView) bool { return v.WriteID && !v.Pseudonym }, c.proposeClose)),
 		c.route("POST /cases/{id}/hold", hold, c.withCase(func(v *caseView) bool { return v.Hold }, c.legalHold)),
+		c.route("GET /approvals", accounts, c.approvalsPage),
+		c.route("POST /approvals/{id}/approve", accounts, c.decideApproval(true)),
+		c.route("POST /approvals/{id}/refuse", accounts, c.decideApproval(false)),
+		c.route("GET /tokens", read, c.tokensPage),
+		c.route("POST /tokens", read, c.createToken),
+		c.route("POST /tokens/{id}/revoke", read, c.revokeToken),
 		c.route("GET /exports", export, c.exportsPage),
 		c.route("POST /exports", export, c.requestExport),
 		c.route("POST /exports/{id}/approve", export, c.approveExport),

@@ -22,10 +22,22 @@ func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, "exports", http.StatusOK, map[string]any{"Exports": xs})
+	c.render(w, r, s, "exports", http.StatusOK, map[string]any{"Exports": xs, "SteppedUp": c.steppedUp(s)})
 }
 
+// requestExport asks for an export, after a fresh step-up (SECURITY.md
+// §2.6), taken from the form's code if the session has none.
 func (c *Console) requestExport(w http.ResponseWriter, r *http.Request, s *session) {
+	if f := r.PostFormValue("format"); f != "csv" && f != "json" {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "An export is CSV or JSON."))
+		return
+	}
+	if !c.steppedUp(s) {
+		if err := c.stepUp(r, s, "export"); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	if _, err := c.store.RequestExport(context.WithoutCancel(r.Context()), s.actor(r), r.PostFormValue("format")); err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -33,7 +45,19 @@ func (c *Console) requestExport(w http.ResponseWriter, r *http.Request, s *sessi
 	http.Redirect(w, r, "/exports", http.StatusSeeOther)
 }
 
+// approveExport is the second person's approval, after a fresh step-up
+// of his own.
 func (c *Console) approveExport(w http.ResponseWriter, r *http.Request, s *session) {
+	if !lifeline.ID(r.PathValue("id")).Valid() {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.ENOTFOUND, "No such export."))
+		return
+	}
+	if !c.steppedUp(s) {
+		if err := c.stepUp(r, s, r.PathValue("id")); err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
 	if err := c.store.ApproveExport(context.WithoutCancel(r.Context()), s.actor(r), r.PathValue("id")); err != nil {
 		c.fail(w, r, s, err)
 		return

@@ -40,6 +40,10 @@ const (
 	canaryTask    = "CANARYTASKNOTE" // a task's note (identity)
 )
 
+// worldSeed is the TOTP seed of every account of the world (160 bits), for
+// step-ups.
+const worldSeed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
 // policyWorld is the objects and actors of the route matrix.
 type policyWorld struct {
 	f       *fixture
@@ -52,7 +56,7 @@ type policyWorld struct {
 func (w *policyWorld) operator(name string, role lifeline.Role) lifeline.Operator {
 	w.f.t.Helper()
 	op := lifeline.Operator{ID: lifeline.NewOperatorID(), Username: "op-" + name, Role: role}
-	err := w.f.db.CreateOperator(context.Background(), lifeline.CLIActor, &op, sqlstore.Credentials{PasswordHash: "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", TOTPSecret: []byte("JBSWY3DPEHPK3PXP"), Enrolled: true})
+	err := w.f.db.CreateOperator(context.Background(), lifeline.CLIActor, &op, sqlstore.Credentials{PasswordHash: "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g", TOTPSecret: []byte(worldSeed), Enrolled: true})
 	if err != nil {
 		w.f.t.Fatal(err)
 	}
@@ -656,7 +660,7 @@ func TestExchangeListExport(t *testing.T) {
 	post := func(actor, path string, form url.Values) *http.Response {
 		return w.f.do("POST", path, form, w.cookies[actor])
 	}
-	if resp := post("sv", "/exports", url.Values{"format": {"csv"}}); resp.StatusCode != http.StatusSeeOther {
+	if resp := post("sv", "/exports", url.Values{"format": {"csv"}, "code": {code(t, worldSeed, w.f.clock.Now())}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("request: %d", resp.StatusCode)
 	}
 	xs, err := w.f.db.Exports(ctx)
@@ -670,7 +674,7 @@ func TestExchangeListExport(t *testing.T) {
 	if resp := w.f.do("GET", "/exports/"+id+"/download", nil, w.cookies["sv"]); resp.StatusCode != http.StatusConflict {
 		t.Errorf("download before approval: %d, want 409", resp.StatusCode)
 	}
-	if resp := post("sv2", "/exports/"+id+"/approve", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+	if resp := post("sv2", "/exports/"+id+"/approve", url.Values{"code": {code(t, worldSeed, w.f.clock.Now())}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("approval: %d", resp.StatusCode)
 	}
 	if resp := w.f.do("GET", "/exports/"+id+"/download", nil, w.cookies["co"]); resp.StatusCode != http.StatusForbidden {

@@ -60,14 +60,16 @@ func parsePages() (map[string]*template.Template, error) {
 
 // view is what every page template gets.
 type view struct {
-	L       string // the interface language: uk or en
-	Me      *session
-	Floor   bool // the operator runs the floor: canned answers, shifts, coverage
-	Cases   bool // the operator works on cases
-	Exports bool // the operator may ask for and approve exports
-	Held    bool // the operator releases or rejects replies held for a supervisor
-	Data    map[string]any
-	Request string // the request id, to quote to the admin
+	L        string // the interface language: uk or en
+	Me       *session
+	Floor    bool // the operator runs the floor: canned answers, shifts, coverage
+	Cases    bool // the operator works on cases
+	Exports  bool // the operator may ask for and approve exports
+	Held     bool // the operator releases or rejects replies held for a supervisor
+	Accounts bool // the operator sees accounts and role changes waiting for approval
+	Tokens   bool // the operator may make API tokens of his own
+	Data     map[string]any
+	Request  string // the request id, to quote to the admin
 }
 
 func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
@@ -79,6 +81,8 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	v.Cases = s != nil && permit(s, Access{Action: lifeline.ActionSearchContact}) && s.Operator.Role != lifeline.RoleIntake
 	v.Exports = s != nil && permit(s, Access{Action: lifeline.ActionExport})
 	v.Held = s != nil && s.Stage == sqlstore.StageFull && canDecideHeld(s)
+	v.Accounts = s != nil && permit(s, Access{Action: lifeline.ActionUserCreate})
+	v.Tokens = s != nil && permit(s, Access{Action: lifeline.ActionReadConversation})
 	return v
 }
 

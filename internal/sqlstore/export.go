@@ -168,7 +168,8 @@ func (db *DB) RequestExport(ctx context.Context, by lifeline.Actor, format strin
 }
 
 // ApproveExport is the second person's approval: EFORBIDDEN for the one
-// who asked, ECONFLICT if it is not waiting for approval.
+// who asked and for an account that counts as the same person
+// (lifeline.SecondPerson), ECONFLICT if it is not waiting for approval.
 func (db *DB) ApproveExport(ctx context.Context, by lifeline.Actor, id string) error {
 	return db.audited(ctx, by, "export.approve", id, "", func(tx *Tx) error {
 		var requester, state string
@@ -184,6 +185,9 @@ func (db *DB) ApproveExport(ctx context.Context, by lifeline.Actor, id string) e
 		}
 		if state != "requested" {
 			return lifeline.Errorf(lifeline.ECONFLICT, "This export is %s.", state)
+		}
+		if err := secondPerson(tx, lifeline.OperatorID(requester), by); err != nil {
+			return err
 		}
 		_, err = tx.Exec(`UPDATE exports SET state = 'approved', approved_by = ? WHERE id = ?`, by.ID, id)
 		return err
@@ -340,7 +344,8 @@ func (db *DB) RequestErasure(ctx context.Context, by lifeline.Actor, id lifeline
 }
 
 // ConfirmErasure is the second supervisor's confirmation: the case is
-// crypto-shredded (ShredCase). EFORBIDDEN for the one who asked.
+// crypto-shredded (ShredCase). EFORBIDDEN for the one who asked and for an
+// account that counts as the same person (lifeline.SecondPerson).
 func (db *DB) ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) error {
 	var e Erasure
 	err := db.Read(ctx, func(tx *Tx) error {
@@ -360,6 +365,9 @@ func (db *DB) ConfirmErasure(ctx context.Context, by lifeline.Actor, id string) 
 	}
 	if e.State != "requested" {
 		return lifeline.Errorf(lifeline.ECONFLICT, "This erasure is %s.", e.State)
+	}
+	if err := db.Read(ctx, func(tx *Tx) error { return secondPerson(tx, e.RequestedBy, by) }); err != nil {
+		return err
 	}
 	if e.Person != "" {
 		err = db.shredPerson(ctx, by, e.Case, e.Person, "erasure "+e.ID+" confirmed")

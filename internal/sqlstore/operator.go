@@ -43,45 +43,97 @@ func (db *DB) audited(ctx context.Context, by lifeline.Actor, action, object, re
 	})
 }
 
-// CreateOperator adds a staff account, which must change its password and
-// enrol TOTP at first login. It returns ECONFLICT if the username is taken.
+// CreateOperator seeds an approved staff account, which must change its
+// password and enrol TOTP at first login (unless cred.Enrolled). Only the
+// program itself seeds accounts so (the demo's invented staff, tests): the
+// command line proposes them (ProposeOperator). It returns ECONFLICT if the
+// username is taken.
 func (db *DB) CreateOperator(ctx context.Context, by lifeline.Actor, op *lifeline.Operator, cred Credentials) error {
+	if err := checkNewOperator(op, cred); err != nil {
+		return err
+	}
+	return db.audited(ctx, by, "user.add", string(op.ID), "role="+string(op.Role)+" seeded", func(tx *Tx) error {
+		return db.insertOperator(tx, op, cred, "approved", lifeline.OriginSeeded)
+	})
+}
+
+func checkNewOperator(op *lifeline.Operator, cred Credentials) error {
 	if err := op.Validate(); err != nil {
 		return err
 	}
 	if cred.PasswordHash == "" || len(cred.TOTPSecret) == 0 {
 		return lifeline.Errorf(lifeline.EINVALID, "An operator needs a password and a TOTP secret.")
 	}
-	return db.audited(ctx, by, "user.add", string(op.ID), "role="+string(op.Role), func(tx *Tx) error {
-		now := formatTime(tx.Now())
-		// Sealed with the compartment's public key, so that the command line
-		// can add staff while the server is sealed; only the unsealed server
-		// opens it, at login.
-		seed, err := db.sealField(tx, operatorOwner(op.ID), "", seal.CompartmentRouting, totpAAD(op.ID), cred.TOTPSecret)
-		if err != nil {
-			return fmt.Errorf("seal TOTP seed: %w", err)
+	return nil
+}
+
+// MaxBootstrap is how many supervisors the command line may make directly,
+// without anyone's approval, while no supervisor has enrolled: once.
+const MaxBootstrap = 2
+
+// ProposeOperator adds a staff account made at the command line: pending
+// until a supervisor other than the account approves it in the console
+// (DecideApproval), unless it is one of the first MaxBootstrap supervisors,
+// made while no supervisor has ever enrolled, which are approved at once
+// (bootstrap is true). Audited either way.
+func (db *DB) ProposeOperator(ctx context.Context, by lifeline.Actor, op *lifeline.Operator, cred Credentials) (bootstrap bool, err error) {
+	if err := checkNewOperator(op, cred); err != nil {
+		return false, err
+	}
+	err = db.Write(ctx, func(tx *Tx) error {
+		bootstrap = false
+		if op.Role == lifeline.RoleSupervisor {
+			var enrolled, made int
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM operators WHERE role = 'supervisor' AND password_change_required = 0`).Scan(&enrolled); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(`SELECT COUNT(*) FROM operators WHERE origin = 'bootstrap'`).Scan(&made); err != nil {
+				return err
+			}
+			bootstrap = enrolled == 0 && made < MaxBootstrap
 		}
-		_, err = tx.Exec(`INSERT INTO operators (id, username, role, password_hash, password_change_required, totp_secret, disabled, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, !cred.Enrolled, seed, now, now)
-		if db.dialect.isUniqueViolation(err) {
-			return lifeline.Errorf(lifeline.ECONFLICT, "The username %s is taken.", op.Username)
+		approval, origin, reason := "pending", lifeline.OriginProposed, "role="+string(op.Role)+" pending"
+		if bootstrap {
+			approval, origin, reason = "approved", lifeline.OriginBootstrap, "role="+string(op.Role)+" bootstrap"
 		}
-		if err != nil {
-			return fmt.Errorf("insert operator: %w", err)
-		}
-		// A new account is in the default team (which every account and
-		// case of an installation without teams of its own is in);
-		// lifeline user team moves it.
-		res, err := tx.Exec(`INSERT INTO operator_teams (operator_id, team) SELECT ?, name FROM teams WHERE name = ?`, op.ID, lifeline.DefaultTeam)
-		if err != nil {
+		if err := db.insertOperator(tx, op, cred, approval, origin); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			op.Teams = []lifeline.Team{lifeline.DefaultTeam}
-		}
-		op.CreatedAt, _ = parseTime(now)
-		return nil
+		_, err := AppendAudit(tx, auditEntry(by, "user.add", string(op.ID), reason))
+		return err
 	})
+	return bootstrap, err
+}
+
+func (db *DB) insertOperator(tx *Tx, op *lifeline.Operator, cred Credentials, approval string, origin lifeline.Origin) error {
+	now := formatTime(tx.Now())
+	// Sealed with the compartment's public key, so that the command line
+	// can add staff while the server is sealed; only the unsealed server
+	// opens it, at login.
+	seed, err := db.sealField(tx, operatorOwner(op.ID), "", seal.CompartmentRouting, totpAAD(op.ID), cred.TOTPSecret)
+	if err != nil {
+		return fmt.Errorf("seal TOTP seed: %w", err)
+	}
+	_, err = tx.Exec(`INSERT INTO operators (id, username, role, password_hash, password_change_required, totp_secret, disabled, created_at, updated_at, approval, origin)
+		VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`, op.ID, op.Username, op.Role, cred.PasswordHash, !cred.Enrolled, seed, now, now, approval, origin)
+	if db.dialect.isUniqueViolation(err) {
+		return lifeline.Errorf(lifeline.ECONFLICT, "The username %s is taken.", op.Username)
+	}
+	if err != nil {
+		return fmt.Errorf("insert operator: %w", err)
+	}
+	op.CreatedAt, _ = parseTime(now)
+	// A new account is in the default team (which every account and case
+	// of an installation without teams of its own is in); lifeline user
+	// team moves it.
+	res, err := tx.Exec(`INSERT INTO operator_teams (operator_id, team) SELECT ?, name FROM teams WHERE name = ?`, op.ID, lifeline.DefaultTeam)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		op.Teams = []lifeline.Team{lifeline.DefaultTeam}
+	}
+	return nil
 }
 
 const operatorColumns = `id, username, role, disabled, created_at`

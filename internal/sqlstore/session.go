@@ -43,6 +43,9 @@ type Login struct {
 	TOTPSecret   []byte
 	TOTPLastStep int64
 	UILanguage   string
+	// Pending: made or refused at the command line and not approved by a
+	// supervisor; it cannot sign in.
+	Pending bool
 }
 
 // LoginByUsername returns what a login checks, ENOTFOUND for no such
@@ -53,9 +56,9 @@ func (db *DB) LoginByUsername(ctx context.Context, username string) (*Login, err
 		var sealed []byte
 		var created string
 		err := tx.QueryRow(`SELECT id, username, role, disabled, created_at, password_hash, password_peppered, password_change_required,
-				totp_secret, totp_last_step, ui_language FROM operators WHERE username = ?`, username).
+				totp_secret, totp_last_step, ui_language, approval <> 'approved' FROM operators WHERE username = ?`, username).
 			Scan(&l.Operator.ID, &l.Operator.Username, &l.Operator.Role, &l.Operator.Disabled, &created, &l.PasswordHash, &l.Peppered,
-				&l.MustChange, &sealed, &l.TOTPLastStep, &l.UILanguage)
+				&l.MustChange, &sealed, &l.TOTPLastStep, &l.UILanguage, &l.Pending)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such account.")
 		}
@@ -115,7 +118,8 @@ func (db *DB) CreateSession(ctx context.Context, by lifeline.Actor, hash []byte,
 }
 
 // SessionByHash returns the live session with that hash, with its
-// operator; ENOTFOUND for none, an ended one or a disabled account. Expiry
+// operator; ENOTFOUND for none, an ended one, a disabled account or one
+// not approved. Expiry
 // is the caller's rule: it compares CreatedAt and LastSeen with its limits.
 func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*Session, error) {
 	var s Session
@@ -123,7 +127,7 @@ func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*Session, error) 
 		var created, seen, opCreated, stepUp string
 		err := tx.QueryRow(`SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.ui_language, s.stage, s.created_at, s.last_seen_at, COALESCE(s.step_up_at, '')
 			FROM sessions s JOIN operators o ON o.id = s.operator_id
-			WHERE s.id_hash = ? AND s.ended_at IS NULL AND o.disabled = 0`, hash).
+			WHERE s.id_hash = ? AND s.ended_at IS NULL AND o.disabled = 0 AND o.approval = 'approved'`, hash).
 			Scan(&s.Operator.ID, &s.Operator.Username, &s.Operator.Role, &s.Operator.Disabled, &opCreated, &s.UILanguage, &s.Stage, &created, &seen, &stepUp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such session.")
@@ -176,8 +180,10 @@ func endSessions(tx *Tx, id lifeline.OperatorID) error {
 	return err
 }
 
-// SetRole changes an operator's role and ends their sessions (SECURITY.md
-// §2.6: a role change logs the account out everywhere).
+// SetRole changes an operator's role at once and ends their sessions
+// (SECURITY.md §2.6: a role change logs the account out everywhere). Only
+// the program itself does so (tests); the command line proposes a role
+// (ProposeRole) and a supervisor approves it.
 func (db *DB) SetRole(ctx context.Context, by lifeline.Actor, id lifeline.OperatorID, role lifeline.Role) error {
 	if !role.Valid() {
 		return lifeline.Errorf(lifeline.EINVALID, "Unknown role.")

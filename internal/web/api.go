@@ -18,7 +18,7 @@ import (
 
 // APIStore is what the JSON API needs of the store.
 type APIStore interface {
-	OperatorByToken(ctx context.Context, hash []byte) (*lifeline.Operator, error)
+	OperatorByToken(ctx context.Context, hash []byte) (*lifeline.Operator, lifeline.TokenScope, error)
 	Conversations(ctx context.Context, limit int, after lifeline.ConversationID) ([]sqlstore.ConversationSummary, error)
 	ConversationMessages(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.ConversationMessage, error)
 	ConversationMedia(ctx context.Context, id lifeline.ConversationID) ([]sqlstore.Media, error)
@@ -45,8 +45,9 @@ func (api *API) now() time.Time {
 	return time.Now()
 }
 
-// requireToken authenticates a bearer token and checks that the operator's
-// role grants action; every refusal is one of two generic answers.
+// requireToken authenticates a bearer token (valid, not expired) and checks
+// that the operator's role grants action and the token's scope allows it;
+// every refusal is one of a few generic answers.
 func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, next func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -55,7 +56,7 @@ func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, n
 			writeJSONError(w, lifeline.Errorf(lifeline.EUNAUTHORIZED, "A valid bearer token is required."))
 			return
 		}
-		op, err := store.OperatorByToken(r.Context(), hash)
+		op, scope, err := store.OperatorByToken(r.Context(), hash)
 		if err != nil {
 			if lifeline.ErrorCode(err) == lifeline.EINTERNAL {
 				logger.Error("token lookup", "request_id", RequestID(r.Context()), "error", err.Error())
@@ -65,6 +66,10 @@ func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, n
 		}
 		if !lifeline.Allowed(op.Role, action).Permitted() {
 			writeJSONError(w, lifeline.Errorf(lifeline.EFORBIDDEN, "Your role does not allow this."))
+			return
+		}
+		if !scope.Allows(action) {
+			writeJSONError(w, lifeline.Errorf(lifeline.EFORBIDDEN, "This token may only read: make one that may reply in the console."))
 			return
 		}
 		next(w, r, op)

@@ -111,12 +111,12 @@ func testTokens(t *testing.T, open Opener) {
 	if err := db.CreateToken(ctx, lifeline.CLIActor, "mykola", "tok1", hash[:]); err != nil {
 		t.Fatal(err)
 	}
-	got, err := db.OperatorByToken(ctx, hash[:])
+	got, _, err := db.OperatorByToken(ctx, hash[:])
 	if err != nil || got.ID != op.ID {
 		t.Fatalf("OperatorByToken = %+v, %v", got, err)
 	}
 	other := sha256.Sum256([]byte("llt_other"))
-	if _, err := db.OperatorByToken(ctx, other[:]); lifeline.ErrorCode(err) != lifeline.EUNAUTHORIZED {
+	if _, _, err := db.OperatorByToken(ctx, other[:]); lifeline.ErrorCode(err) != lifeline.EUNAUTHORIZED {
 		t.Fatalf("unknown token: %v, want EUNAUTHORIZED", err)
 	}
 	if err := db.CreateToken(ctx, lifeline.CLIActor, "nobody", "tok2", other[:]); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
@@ -129,7 +129,7 @@ func testTokens(t *testing.T, open Opener) {
 	if err := db.RevokeToken(ctx, lifeline.CLIActor, "tok1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.OperatorByToken(ctx, hash[:]); lifeline.ErrorCode(err) != lifeline.EUNAUTHORIZED {
+	if _, _, err := db.OperatorByToken(ctx, hash[:]); lifeline.ErrorCode(err) != lifeline.EUNAUTHORIZED {
 		t.Fatalf("revoked token: %v, want EUNAUTHORIZED", err)
 	}
 	if err := db.RevokeToken(ctx, lifeline.CLIActor, "nope"); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
@@ -144,7 +144,7 @@ func testTokens(t *testing.T, open Opener) {
 	if err := db.DisableOperator(ctx, lifeline.CLIActor, "mykola", "test"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.OperatorByToken(ctx, h3[:]); lifeline.ErrorCode(err) != lifeline.EUNAUTHORIZED {
+	if _, _, err := db.OperatorByToken(ctx, h3[:]); lifeline.ErrorCode(err) != lifeline.EUNAUTHORIZED {
 		t.Fatalf("token of a disabled operator: %v, want EUNAUTHORIZED", err)
 	}
 	h4 := sha256.Sum256([]byte("llt_fourth"))
