@@ -114,17 +114,19 @@ func runUserList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tROLE\tSTATE\tTEAMS\tCREATED\tID")
+	fmt.Fprintln(tw, "USERNAME\tROLE\tSTATE\tAPPROVAL\tTEAMS\tCREATED\tID")
 	for _, op := range ops {
-		state := "active"
+		// STATE is what the account can do now; APPROVAL how it came to
+		// be and what waits for a supervisor (bootstrap, role-pending:…).
+		state, approval := "active", states[op.ID]
+		if rest, ok := strings.CutPrefix(approval, "pending"); ok {
+			state, approval = "pending", strings.TrimPrefix(rest, ",")
+		}
 		if op.Disabled {
 			state = "disabled"
 		}
-		switch st := states[op.ID]; {
-		case strings.HasPrefix(st, "pending") && !op.Disabled:
-			state = st
-		case st != "":
-			state += " (" + st + ")"
+		if approval == "" {
+			approval = "-"
 		}
 		teams := "-"
 		if len(op.Teams) > 0 {
@@ -136,7 +138,7 @@ func runUserList(ctx context.Context, e env, args []string) error {
 				teams += string(t)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", op.Username, op.Role, state, teams, op.CreatedAt.Format("2006-01-02"), op.ID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", op.Username, op.Role, state, approval, teams, op.CreatedAt.Format("2006-01-02"), op.ID)
 	}
 	return tw.Flush()
 }

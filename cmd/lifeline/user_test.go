@@ -124,7 +124,7 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 
 	users := mustRun(t, nil, "user", "list", "--data", dir)
 	row := listRow(t, users, "olena")
-	if got, want := row[1:4], []string{"supervisor", "active", "(bootstrap)"}; !cmp.Equal(got, want) {
+	if got, want := row[1:4], []string{"supervisor", "active", "bootstrap"}; !cmp.Equal(got, want) {
 		t.Errorf("user list: got %q, want %q", got, want)
 	}
 	operatorID := row[len(row)-1]
@@ -251,14 +251,14 @@ func TestUserRole(t *testing.T) {
 func TestUserTeam(t *testing.T) {
 	dir := mustMigrate(t)
 	mustRun(t, nil, "user", "add", "--data", dir, "--username", "roman", "--role", "supervisor")
-	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[3] != "main" {
+	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[4] != "main" {
 		t.Errorf("user list of a new account: %q, want it in team main", row)
 	}
 	if out := mustRun(t, nil, "user", "team", "--data", dir, "--username", "roman", "--join", "south"); !strings.Contains(out, "roman is now in team south") {
 		t.Errorf("user team --join printed %q", out)
 	}
 	mustRun(t, nil, "user", "team", "--data", dir, "--username", "roman", "--leave", "main")
-	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[3] != "south" {
+	if row := listRow(t, mustRun(t, nil, "user", "list", "--data", dir), "roman"); row[4] != "south" {
 		t.Errorf("user list after the moves: %q, want team south only", row)
 	}
 	checkOneLineError(t, runLifeline(t, nil, "user", "team", "--data", dir, "--username", "roman", "--join", "South Team"), 2)
