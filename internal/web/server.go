@@ -36,6 +36,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -177,7 +178,9 @@ func (s *Server) onlyPublic() http.Handler {
 		s.mu.Lock()
 		ok := s.publicPatterns[pattern]
 		s.mu.Unlock()
-		if !ok {
+		// ServeMux would redirect an unclean path ("/hooks//x") to its
+		// clean form, under that form's pattern.
+		if !ok || path.Clean(r.URL.Path) != r.URL.Path {
 			http.NotFound(w, r)
 			return
 		}
