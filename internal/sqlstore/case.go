@@ -249,10 +249,12 @@ func handleDomain(ch lifeline.ChannelKind) seal.Domain {
 // routing key. It works while sealed; the blind indexes that let a returning
 // contact be found are then left empty.
 func (db *DB) CreateContact(ctx context.Context, c *lifeline.Contact) error {
-	return db.Write(ctx, func(tx *Tx) error { return db.createContact(tx, c) })
+	return db.Write(ctx, func(tx *Tx) error { return db.createContact(tx, c, false) })
 }
 
-func (db *DB) createContact(tx *Tx, c *lifeline.Contact) error {
+// createContact stores c; checked says the caller looked its handle up in
+// this write and found no contact.
+func (db *DB) createContact(tx *Tx, c *lifeline.Contact, checked bool) error {
 	if !c.ID.Valid() || !c.Channel.Valid() || c.Handle.IsEmpty() {
 		return lifeline.Errorf(lifeline.EINVALID, "A contact needs an id, a channel and a handle.")
 	}
@@ -261,10 +263,12 @@ func (db *DB) createContact(tx *Tx, c *lifeline.Contact) error {
 		if ik, err := db.sealer.IndexKeys(); err == nil {
 			// Tags are shared by design: one handle, one contact is
 			// checked here, by decrypting the candidates.
-			if id, err := db.contactByHandle(tx, ik, c.Channel, c.Handle.Reveal()); err != nil {
-				return err
-			} else if id != "" {
-				return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
+			if !checked {
+				if id, err := db.contactByHandle(tx, ik, c.Channel, c.Handle.Reveal()); err != nil {
+					return err
+				} else if id != "" {
+					return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
+				}
 			}
 			if tag, err = db.newTag(tx, ik, c.Channel, c.Handle.Reveal(), true); err != nil {
 				return err

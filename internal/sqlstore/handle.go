@@ -3,15 +3,19 @@
 package sqlstore
 
 import (
+	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
 )
 
@@ -156,26 +160,46 @@ func (db *DB) lookupTags(tx *Tx, ik *seal.IndexKeys, ch lifeline.ChannelKind, ha
 
 // contactByHandle finds the contact on channel ch whose handle is handle:
 // the contacts that share one of its tags are candidates, each confirmed by
-// decrypting its handle; the oldest confirmed one wins. "" if none.
+// decrypting its handle; the first made (by day, then id) of those
+// confirmed wins. "" if none.
 func (db *DB) contactByHandle(tx *Tx, ik *seal.IndexKeys, ch lifeline.ChannelKind, handle string) (lifeline.ContactID, error) {
 	tags, err := db.lookupTags(tx, ik, ch, handle)
 	if err != nil || len(tags) == 0 {
 		return "", err
 	}
 	d, want, _ := handleValue(ch, handle)
+	// Each candidate comes with its routing key (the one its handle is
+	// sealed under), so that confirming it costs no query of its own.
 	type candidate struct {
-		id lifeline.ContactID
-		ct []byte
+		id  lifeline.ContactID
+		day string
+		ct  []byte
+		key []byte
+		w   keys.WrappedKey
 	}
 	cs, err := queryAll(tx, func(rows *sql.Rows) (c candidate, err error) {
-		return c, rows.Scan(&c.id, &c.ct)
-	}, `SELECT id, handle FROM contacts WHERE channel = ? AND handle_tag IN (?`+strings.Repeat(", ?", len(tags)-1)+`) ORDER BY rowid`,
-		append([]any{ch}, tags...)...)
+		var owner, compartment sql.NullString
+		var epoch sql.NullInt64
+		err = rows.Scan(&c.id, &c.day, &c.ct, &c.key, &owner, &compartment, &epoch, &c.w.Wrapped)
+		if len(c.key) == len(c.w.ID) {
+			copy(c.w.ID[:], c.key)
+			c.w.Owner, c.w.Compartment, c.w.Epoch = owner.String, seal.Compartment(compartment.String), uint32(epoch.Int64)
+		}
+		return c, err
+	}, `SELECT c.id, c.created_day, c.handle, k.id, k.owner, k.compartment, k.epoch, k.wrapped
+		FROM contacts c LEFT JOIN data_keys k ON k.owner = 'contact:' || c.id AND k.compartment = ?
+		WHERE c.channel = ? AND c.handle_tag IN (?`+strings.Repeat(", ?", len(tags)-1)+`)`,
+		append([]any{string(seal.CompartmentRouting), ch}, tags...)...)
 	if err != nil {
 		return "", fmt.Errorf("find contact: %w", err)
 	}
+	// Oldest first (sorted here: an ORDER BY would tempt the planner to
+	// walk the table in that order instead of using the index).
+	slices.SortFunc(cs, func(a, b candidate) int {
+		return cmp.Or(strings.Compare(a.day, b.day), strings.Compare(string(a.id), string(b.id)))
+	})
 	for _, c := range cs {
-		h, err := db.openField(tx, contactAAD(c.id), c.ct)
+		h, err := db.openCandidate(tx, c.id, c.ct, c.key, c.w)
 		if err != nil {
 			return "", unavailable(err)
 		}
@@ -189,6 +213,20 @@ func (db *DB) contactByHandle(tx *Tx, ik *seal.IndexKeys, ch lifeline.ChannelKin
 		}
 	}
 	return "", nil
+}
+
+// openCandidate opens a candidate's handle with the key read beside it, or
+// the long way if the handle names another key.
+func (db *DB) openCandidate(tx *Tx, id lifeline.ContactID, ct, key []byte, w keys.WrappedKey) ([]byte, error) {
+	kid, err := seal.CiphertextKeyID(ct)
+	if err != nil || len(key) != len(kid) || !bytes.Equal(kid[:], key) {
+		return db.openField(tx, contactAAD(id), ct)
+	}
+	dk, err := db.sealer.OpenDataKey(w)
+	if err != nil {
+		return nil, err
+	}
+	return seal.Decrypt(dk, contactAAD(id), ct)
 }
 
 // inboundKey is the key of a sender in inboundCache: an HMAC of the

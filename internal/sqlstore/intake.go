@@ -20,6 +20,9 @@ import (
 type Ingest struct {
 	db *DB
 	tx *Tx
+	// absent are the handles FindContact found no contact for in this
+	// write, which CreateContact need not look up again.
+	absent map[string]bool
 }
 
 // Ingest runs fn in one write (group-committed with other webhooks) and
@@ -55,12 +58,21 @@ func (in *Ingest) FindContact(ch lifeline.ChannelKind, handle string) (lifeline.
 		return "", false, err
 	}
 	id, err := in.db.contactByHandle(in.tx, ik, ch, handle)
+	if err == nil && id == "" {
+		if in.absent == nil {
+			in.absent = map[string]bool{}
+		}
+		in.absent[string(ch)+"\x00"+handle] = true
+	}
 	return id, id != "", err
 }
 
 // CreateContact stores a new contact (see DB.CreateContact).
 func (in *Ingest) CreateContact(c *lifeline.Contact) error {
-	return in.db.createContact(in.tx, c)
+	k := string(c.Channel) + "\x00" + c.Handle.Reveal()
+	checked := in.absent[k]
+	delete(in.absent, k) // from now on it exists
+	return in.db.createContact(in.tx, c, checked)
 }
 
 // OpenConversation returns the contact's open (or waiting) conversation on
