@@ -203,12 +203,12 @@ func startBenchServer(ctx context.Context, e env, dir string) (url, secret strin
 	sctx, cancel := context.WithCancel(ctx)
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
-	cfg := &serveConfig{dataDir: dir, listen: "127.0.0.1:0", logLevel: "error", shutdownBudget: 10 * time.Second,
+	cfg := &serveConfig{dataDir: dir, listen: "127.0.0.1:0", consoleListen: "127.0.0.1:0", logLevel: "error", shutdownBudget: 10 * time.Second,
 		autoUnsealFile: unseal, epochLength: 1000 * time.Hour, retention: time.Hour,
 		// The load comes from a few invented senders, far over any real
 		// sender's budget: lifted, so that every update is stored.
 		senderLimits: intake.Limits{PerMinute: 1 << 30, PerDay: 1 << 30, MediaPerDay: 1 << 30, StorePerHour: 1 << 30}}
-	go func() { done <- serve(sctx, quiet, cfg, slog.LevelError, func(a string) { addr <- a }) }()
+	go func() { done <- serve(sctx, quiet, cfg, slog.LevelError, func(public, _ string) { addr <- public }) }()
 	select {
 	case a := <-addr:
 		return "http://" + a + "/hooks/telegram/bench", secret, func() { cancel(); <-done; fake.Close() }, nil

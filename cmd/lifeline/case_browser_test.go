@@ -78,7 +78,7 @@ func TestCaseInBrowser(t *testing.T) {
 	}
 	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal, "--questionnaire")
 	base := "http://" + srv.addr
-	hook := base + "/hooks/telegram/bot"
+	hook := "http://" + srv.public + "/hooks/telegram/bot" // the fake provider posts to the public door
 	// Four people at four desks, each signed in once: a TOTP code is
 	// good once, so a second sign-in would wait for the next step.
 	first := newBrowser(t)

@@ -273,7 +273,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	mustApprove(t, dir, "maria", "ivan") // the console's approval, taken directly
 	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
 	base := "http://" + srv.addr
-	hook := base + "/hooks/telegram/bot"
+	hook := "http://" + srv.public + "/hooks/telegram/bot" // the fake provider posts to the public door
 
 	b := newBrowser(t)
 	b.do("login page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("signin")))

@@ -39,7 +39,7 @@ func TestCrashDuringIngest(t *testing.T) {
 		p := mustStartProcess(t, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
 		var addr string
 		waitFor(t, "listening", p.done, func() bool {
-			addr = listenAddr(t, p.stderr.String())
+			addr = publicAddr(t, p.stderr.String())
 			return addr != ""
 		})
 		return p, "http://" + addr + "/hooks/telegram/bot"

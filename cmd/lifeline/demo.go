@@ -40,7 +40,7 @@ var demoOperators = []struct {
 }
 
 func runDemo(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "demo", "demo [--data DIR] [--listen ADDR]")
+	fs := newFlagSet(e, "demo", "demo [--data DIR] [--listen ADDR] [--console-listen ADDR]")
 	cfg := serveFlags(fs, "./lifeline-demo")
 	if err := fs.parseAll(args); err != nil {
 		return err
@@ -81,10 +81,12 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
-	return serve(ctx, e, cfg, level, func(addr string) {
-		base := "http://" + addr
-		fmt.Fprintf(e.stdout, "\nLifeline demo running at %s  (data in %s; Ctrl-C stops it)\n\n", base, cfg.dataDir)
-		fmt.Fprintf(e.stdout, "Try:\n  curl %s/healthz\n  curl %s/readyz\n  curl %s/metrics\n", base, base, base)
+	return serve(ctx, e, cfg, level, func(public, private string) {
+		base, hooks := "http://"+private, "http://"+public
+		fmt.Fprintf(e.stdout, "\nLifeline demo running at %s  (data in %s; Ctrl-C stops it)\n", base, cfg.dataDir)
+		fmt.Fprintf(e.stdout, "  private door (console, API, unseal, /readyz, /metrics): %s\n", base)
+		fmt.Fprintf(e.stdout, "  public door (webhooks and /healthz only; 404 for the rest): %s\n\n", hooks)
+		fmt.Fprintf(e.stdout, "Try:\n  curl %s/healthz\n  curl %s/readyz\n  curl %s/metrics\n", hooks, base, base)
 		fmt.Fprintf(e.stdout, "  curl -H \"Authorization: Bearer $TOKEN\" %s/api/v1/conversations\n\n", base)
 		fmt.Fprintf(e.stdout, "Open the console at %s/ and sign in as demo-intake (or demo-supervisor) with the password below\n", base)
 		fmt.Fprintf(e.stdout, "and the current TOTP code printed every 30 seconds (or add the TOTP secret to an authenticator app).\n\n")
@@ -93,8 +95,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "installation `lifeline user add` makes an account pending until a supervisor approves it in the\n")
 		fmt.Fprintf(e.stdout, "console, and each operator makes his own API token there (API tokens page).\n\n")
 		go printDemoCodes(simCtx, e, login)
-		fmt.Fprintf(e.stdout, "Invented soldiers write to the demo bot over the next minute (a fake Telegram at %s).\n", fake.URL())
-		go simulateSoldiers(simCtx, base+webhookPath(lifeline.ChannelTelegram, demoChannel), e)
+		fmt.Fprintf(e.stdout, "Invented soldiers write to the demo bot over the next minute (a fake Telegram at %s, posting to the public door).\n", fake.URL())
+		go simulateSoldiers(simCtx, hooks+webhookPath(lifeline.ChannelTelegram, demoChannel), e)
 	})
 }
 

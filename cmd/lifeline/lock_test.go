@@ -39,7 +39,7 @@ func TestSecondServeRefused(t *testing.T) {
 	first := mustStartProcess(t, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
 	var addr string
 	waitFor(t, "listening", first.done, func() bool {
-		addr = listenAddr(t, first.stderr.String())
+		addr = publicAddr(t, first.stderr.String())
 		return addr != ""
 	})
 	hook := "http://" + addr + "/hooks/telegram/bot"

@@ -46,6 +46,7 @@ type process struct {
 // it if it still runs.
 func mustStartProcess(t testing.TB, args ...string) *process {
 	t.Helper()
+	args = withDoors(args)
 	for _, a := range args {
 		if strings.Contains(a, "\n") {
 			t.Fatalf("argument %q: newlines separate arguments", a)

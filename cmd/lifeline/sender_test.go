@@ -28,7 +28,7 @@ func TestSenderBlockRoundTrip(t *testing.T) {
 	const secret = "s3cret-token"
 	mustRun(t, nil, "channel", "add", "telegram", "--data", dir, "--name", "bot", "--bot-token", testBotToken, "--webhook-secret", secret, "--api-url", fake.URL())
 	srv := mustStartServe(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0")
-	hook := "http://" + srv.addr + "/hooks/telegram/bot"
+	hook := "http://" + srv.public + "/hooks/telegram/bot"
 	post := func(update int64) {
 		t.Helper()
 		resp, err := channeltest.PostTelegram(hook, secret, channeltest.TelegramUpdate(update, 123456789, fmt.Sprint("сообщение ", update)))

@@ -40,7 +40,8 @@ import (
 // serveConfig is the configuration of serve and demo.
 type serveConfig struct {
 	dataDir        string
-	listen         string
+	listen         string // the public door: webhooks, /healthz
+	consoleListen  string // the private door: console, API, unseal, /readyz, /metrics
 	publicURL      string
 	logLevel       string
 	shutdownBudget time.Duration
@@ -64,7 +65,8 @@ type serveConfig struct {
 func serveFlags(fs *flagSet, defaultData string) *serveConfig {
 	c := &serveConfig{}
 	fs.StringVar(&c.dataDir, "data", defaultData, "data directory: database, audit checkpoints, keys")
-	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8081", "the public door: the address of the providers' webhooks and /healthz (behind the HTTPS reverse proxy)")
+	fs.StringVar(&c.consoleListen, "console-listen", "127.0.0.1:8080", "the private door: the address of the console, API, unseal, /readyz and /metrics (loopback, a WireGuard address or an onion service's target; never public)")
 	fs.StringVar(&c.publicURL, "public-url", "", "the external base URL (https://…) that providers call and sign")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&c.shutdownBudget, "shutdown-budget", 10*time.Second, "how long in-flight requests get to finish on shutdown")
@@ -96,6 +98,13 @@ func (c *serveConfig) validate(cmd string) (slog.Level, error) {
 	if _, port, err := net.SplitHostPort(c.listen); err != nil || port == "" {
 		return level, usageErrorf("%s: --listen %q: want host:port", cmd, c.listen)
 	}
+	if _, port, err := net.SplitHostPort(c.consoleListen); err != nil || port == "" {
+		return level, usageErrorf("%s: --console-listen %q: want host:port", cmd, c.consoleListen)
+	}
+	if _, port, _ := net.SplitHostPort(c.listen); c.listen == c.consoleListen && port != "0" {
+		// One listener for both would put the console on the public door.
+		return level, usageErrorf("%s: --listen and --console-listen are both %s: the public and the private door need addresses of their own", cmd, c.listen)
+	}
 	if c.shutdownBudget <= 0 {
 		return level, usageErrorf("%s: --shutdown-budget must be positive", cmd)
 	}
@@ -126,7 +135,7 @@ func isLoopback(host string) bool {
 }
 
 func runServe(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "serve", "serve [--data DIR] [--listen ADDR] [--public-url URL]")
+	fs := newFlagSet(e, "serve", "serve [--data DIR] [--listen ADDR] [--console-listen ADDR] [--public-url URL]")
 	cfg := serveFlags(fs, "./lifeline-data")
 	if err := fs.parseAll(args); err != nil {
 		return err
@@ -148,11 +157,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 // shuts down in reverse order of start: the HTTP server first, letting
 // in-flight requests finish within the budget; then the background work,
 // the audit checkpointer last, which signs a final checkpoint; then the
-// store. started, if not nil, runs once the server listens.
+// store. started, if not nil, runs once the server listens, with the
+// public door's address and the private door's.
 //
 // The server starts sealed unless --auto-unseal-file is given: intake works,
 // nothing can be read, until custodians give their shares (lifeline unseal).
-func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(addr string)) error {
+func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(public, private string)) error {
 	logger := logs.New(e.stderr, level, logs.Allow("reason", "root"))
 
 	// One server per data directory, before anything is touched: a second
@@ -354,11 +364,12 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 
 	srv := web.NewServer(logger, web.Config{
 		Listen:         cfg.listen,
+		ConsoleListen:  cfg.consoleListen,
 		PublicURL:      cfg.publicURL,
 		ShutdownBudget: cfg.shutdownBudget,
 		MaxBodyBytes:   5 << 20, // the webhook handler caps each provider's own (WhatsApp: 4 MiB)
 		Webhooks:       hooks,
-		API:            &web.API{Store: db, Queued: worker.Poke},
+		API:            &web.API{Store: db, Queued: worker.Poke, Sealed: keeper.Sealed},
 		Routes:         con.WebRoutes(),
 		ReadyDetail: func() string {
 			if keeper.Sealed() {
@@ -371,6 +382,11 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	cln, err := net.Listen("tcp", cfg.consoleListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("console listen: %w", err)
 	}
 
 	// Background work runs until the HTTP server has drained.
@@ -411,6 +427,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	stopControl, err := listenControl(bgCtx, cfg.dataDir, logger, km.control)
 	if err != nil {
 		ln.Close()
+		cln.Close()
 		return err
 	}
 	defer stopControl()
@@ -439,9 +456,9 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	}
 
 	if started != nil {
-		started(ln.Addr().String())
+		started(ln.Addr().String(), cln.Addr().String())
 	}
-	err = srv.ListenAndServe(ctx, ln)
+	err = srv.ListenAndServe(ctx, ln, cln)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

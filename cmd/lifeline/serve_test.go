@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,8 +63,21 @@ func logLines(t testing.TB, s string) []logLine {
 	return out
 }
 
-// listenAddr returns the addr of the web server's "listening" line, or "".
+// listenAddr returns the private door's address (console, API) from the
+// web server's "listening" lines, or "".
 func listenAddr(t testing.TB, log string) string {
+	t.Helper()
+	return doorAddr(t, log, "private")
+}
+
+// publicAddr returns the public door's address (webhooks), or "".
+func publicAddr(t testing.TB, log string) string {
+	t.Helper()
+	return doorAddr(t, log, "public")
+}
+
+// doorAddr returns the addr of the "listening" line of a door, or "".
+func doorAddr(t testing.TB, log, door string) string {
 	t.Helper()
 	// Only complete lines: the server may be halfway through the next.
 	if i := strings.LastIndexByte(log, '\n'); i >= 0 {
@@ -72,7 +86,7 @@ func listenAddr(t testing.TB, log string) string {
 		return ""
 	}
 	for _, l := range logLines(t, log) {
-		if l["msg"] == "listening" {
+		if l["msg"] == "listening" && l["component"] == door {
 			addr, _ := l["addr"].(string)
 			return addr
 		}
@@ -100,9 +114,20 @@ func waitFor(t testing.TB, what string, done <-chan struct{}, cond func() bool) 
 	}
 }
 
+// withDoors adds "--console-listen 127.0.0.1:0" to a serve or demo command
+// line that gives --listen and not --console-listen, so that parallel
+// tests never share the private door's default port.
+func withDoors(args []string) []string {
+	if slices.Contains(args, "--listen") && !slices.Contains(args, "--console-listen") {
+		return append(slices.Clone(args), "--console-listen", "127.0.0.1:0")
+	}
+	return args
+}
+
 // server is a lifeline serve (or demo) running in process.
 type server struct {
-	addr   string // 127.0.0.1:port
+	addr   string // the private door: 127.0.0.1:port
+	public string // the public door (webhooks)
 	stdout *syncBuffer
 	stderr *syncBuffer
 	cancel context.CancelFunc
@@ -111,9 +136,10 @@ type server struct {
 }
 
 // mustStartServe runs "lifeline args..." (serve or demo) in process until
-// the test stops it, and waits until it listens.
+// the test stops it, and waits until both doors listen.
 func mustStartServe(t testing.TB, env map[string]string, args ...string) *server {
 	t.Helper()
+	args = withDoors(args)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan struct{})}
 	getenv := func(k string) string { return env[k] }
@@ -130,12 +156,14 @@ func mustStartServe(t testing.TB, env map[string]string, args ...string) *server
 		}
 	})
 	waitFor(t, "listening", s.done, func() bool {
-		s.addr = listenAddr(t, s.stderr.String())
-		return s.addr != ""
+		s.addr, s.public = listenAddr(t, s.stderr.String()), publicAddr(t, s.stderr.String())
+		return s.addr != "" && s.public != ""
 	})
-	host, _, err := net.SplitHostPort(s.addr)
-	if err != nil || host != "127.0.0.1" {
-		t.Fatalf("got listen address %q, want 127.0.0.1:port", s.addr)
+	for _, a := range []string{s.addr, s.public} {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil || host != "127.0.0.1" {
+			t.Fatalf("got listen address %q, want 127.0.0.1:port", a)
+		}
 	}
 	return s
 }

@@ -97,7 +97,7 @@ func BenchmarkWrapPrivate(b *testing.B) {
 func BenchmarkBlindIndex(b *testing.B) {
 	ik := MustIndexKeys(b, seal.NewKeyring())
 	for b.Loop() {
-		if _, err := ik.Exact(seal.DomainPhone, "+79161234567"); err != nil {
+		if _, err := ik.Exact(seal.DomainPhone, "+79161234567", 32); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -103,17 +103,28 @@ func checkNormalized(d Domain, normalized string) (int, error) {
 	return i, nil
 }
 
-// Exact returns the full 32-byte HMAC-SHA256, under the domain's exact key,
-// of the domain label and the normalized value: the index that threads a
-// returning contact to their case. normalized must be the output of the
-// domain's normalizer (phone numbers in E.164). It is dictionary-attackable
-// by whoever holds the keys, so use it only where a certain match is needed.
-func (ik *IndexKeys) Exact(d Domain, normalized string) ([]byte, error) {
+// Exact returns the first bits bits (1 to 32) of an HMAC-SHA256 under the
+// domain's exact key of the domain label and the normalized value: the
+// index that threads a returning contact to their case. normalized must be
+// the output of the domain's normalizer (phone numbers in E.164).
+//
+// It is truncated on purpose (SECURITY.md §2.4): choose bits from the
+// number of rows ([BucketBits]) so that every value shares its index with
+// a few others. Then whoever holds the keys and tests a suspect's number
+// finds an index that most innocent numbers also find: suspicion, never
+// proof; and a lookup must confirm its candidates by decrypting them. The
+// value at fewer bits is a prefix of the value at more: an index can be
+// narrowed without the keys (v >> k), never widened.
+func (ik *IndexKeys) Exact(d Domain, normalized string, bits int) (uint32, error) {
+	if bits < 1 || bits > 32 {
+		return 0, fmt.Errorf("seal: blind index: exact bits %d: must be 1 to 32", bits)
+	}
 	i, err := checkNormalized(d, normalized)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	return ik.mac(&ik.exact[i], d, normalized), nil
+	sum := ik.mac(&ik.exact[i], d, normalized)
+	return binary.BigEndian.Uint32(sum) >> (32 - bits), nil
 }
 
 // Bucket returns the first bits bits (1 to 32) of an HMAC-SHA256 under the

@@ -4,6 +4,7 @@ package seal_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 
 	"github.com/lifeline-hotline/lifeline/internal/seal"
@@ -19,21 +20,25 @@ func MustIndexKeys(tb testing.TB, kr *seal.Keyring) *seal.IndexKeys {
 	return ik
 }
 
+// mustExact returns the exact index at its widest, 32 bits, big-endian.
 func mustExact(tb testing.TB, ik *seal.IndexKeys, d seal.Domain, v string) []byte {
 	tb.Helper()
-	e, err := ik.Exact(d, v)
+	e, err := ik.Exact(d, v, 32)
 	if err != nil {
 		tb.Fatalf("Exact(%s, %q): %v", d, v, err)
 	}
-	return e
+	return binary.BigEndian.AppendUint32(nil, e)
 }
 
 func TestBlindIndexExact(t *testing.T) {
 	kr := seal.NewKeyring()
 	ik := MustIndexKeys(t, kr)
 	a := mustExact(t, ik, seal.DomainPhone, "+79161234567")
-	if len(a) != 32 {
-		t.Errorf("len(Exact) = %d, want 32", len(a))
+	// Narrower indexes are prefixes of the widest.
+	for bits := 1; bits < 32; bits++ {
+		if e, err := ik.Exact(seal.DomainPhone, "+79161234567", bits); err != nil || e != binary.BigEndian.Uint32(a)>>(32-bits) {
+			t.Errorf("Exact at %d bits = %d, %v, want the prefix of the 32-bit index", bits, e, err)
+		}
 	}
 	if b := mustExact(t, MustIndexKeys(t, kr), seal.DomainPhone, "+79161234567"); !bytes.Equal(a, b) {
 		t.Error("Exact is not deterministic")
@@ -80,7 +85,7 @@ func TestBlindIndexRejects(t *testing.T) {
 		{seal.DomainTelegram, "0042"},
 		{seal.DomainPhone, ""},
 	} {
-		if _, err := ik.Exact(tt.d, tt.v); err == nil {
+		if _, err := ik.Exact(tt.d, tt.v, 12); err == nil {
 			t.Errorf("Exact(%s, %q) succeeded", tt.d, tt.v)
 		}
 		if _, err := ik.Bucket(tt.d, tt.v, 12); err == nil {
@@ -90,6 +95,9 @@ func TestBlindIndexRejects(t *testing.T) {
 	for _, bits := range []int{-1, 0, 33} {
 		if _, err := ik.Bucket(seal.DomainPhone, "+79161234567", bits); err == nil {
 			t.Errorf("Bucket(bits=%d) succeeded", bits)
+		}
+		if _, err := ik.Exact(seal.DomainPhone, "+79161234567", bits); err == nil {
+			t.Errorf("Exact(bits=%d) succeeded", bits)
 		}
 	}
 }
@@ -206,7 +214,7 @@ func TestIndexKeyRotation(t *testing.T) {
 		t.Error("IndexKeysVersion(retired) succeeded")
 	}
 	ik.Zero()
-	if e, _ := ik.Exact(seal.DomainPhone, "+79161234567"); bytes.Equal(e, mustExact(t, MustIndexKeys(t, kr), seal.DomainPhone, "+79161234567")) {
+	if e, _ := ik.Exact(seal.DomainPhone, "+79161234567", 32); bytes.Equal(binary.BigEndian.AppendUint32(nil, e), mustExact(t, MustIndexKeys(t, kr), seal.DomainPhone, "+79161234567")) {
 		t.Error("Zero left the keys")
 	}
 }

@@ -262,41 +262,34 @@ func handleDomain(ch lifeline.ChannelKind) seal.Domain {
 	return seal.DomainPhone
 }
 
-// handleIndexes computes a handle's exact and truncated blind indexes, or
-// nothing for a handle that no index can hold.
-func handleIndexes(ik *seal.IndexKeys, ch lifeline.ChannelKind, handle string) ([]byte, sql.NullInt64) {
-	d := handleDomain(ch)
-	n, err := seal.Normalize(d, handle)
-	if err != nil {
-		return nil, sql.NullInt64{}
-	}
-	exact, err := ik.Exact(d, n)
-	if err != nil {
-		return nil, sql.NullInt64{}
-	}
-	b, err := ik.Bucket(d, n, BucketBits)
-	if err != nil {
-		return nil, sql.NullInt64{}
-	}
-	return exact, sql.NullInt64{Int64: int64(b), Valid: true}
-}
-
 // CreateContact stores a contact, its handle sealed under the contact's
 // routing key. It works while sealed; the blind indexes that let a returning
 // contact be found are then left empty.
 func (db *DB) CreateContact(ctx context.Context, c *lifeline.Contact) error {
-	return db.Write(ctx, func(tx *Tx) error { return db.createContact(tx, c) })
+	return db.Write(ctx, func(tx *Tx) error { return db.createContact(tx, c, false) })
 }
 
-func (db *DB) createContact(tx *Tx, c *lifeline.Contact) error {
+// createContact stores c; checked says the caller looked its handle up in
+// this write and found no contact.
+func (db *DB) createContact(tx *Tx, c *lifeline.Contact, checked bool) error {
 	if !c.ID.Valid() || !c.Channel.Valid() || c.Handle.IsEmpty() {
 		return lifeline.Errorf(lifeline.EINVALID, "A contact needs an id, a channel and a handle.")
 	}
-	var exact []byte
-	var bucket sql.NullInt64
+	var tag sql.NullInt64
 	if db.sealer != nil {
 		if ik, err := db.sealer.IndexKeys(); err == nil {
-			exact, bucket = handleIndexes(ik, c.Channel, c.Handle.Reveal())
+			// Tags are shared by design: one handle, one contact is
+			// checked here, by decrypting the candidates.
+			if !checked {
+				if id, err := db.contactByHandle(tx, ik, c.Channel, c.Handle.Reveal()); err != nil {
+					return err
+				} else if id != "" {
+					return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
+				}
+			}
+			if tag, err = db.newTag(tx, ik, c.Channel, c.Handle.Reveal(), true); err != nil {
+				return err
+			}
 		}
 	}
 	c.CreatedDay = lifeline.DayOf(tx.Now())
@@ -304,16 +297,17 @@ func (db *DB) createContact(tx *Tx, c *lifeline.Contact) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(`INSERT INTO contacts (id, channel, handle, handle_index, handle_bucket, case_id, created_day)
-		VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?)`, c.ID, c.Channel, ct, exact, bucket, c.CaseID, c.CreatedDay.String())
+	_, err = tx.Exec(`INSERT INTO contacts (id, channel, handle, handle_tag, case_id, created_day)
+		VALUES (?, ?, ?, ?, NULLIF(?, ''), ?)`, c.ID, c.Channel, ct, tag, c.CaseID, c.CreatedDay.String())
 	if db.dialect.isUniqueViolation(err) {
 		return lifeline.Errorf(lifeline.ECONFLICT, "That contact exists.")
 	}
 	return err
 }
 
-// FindContact finds a contact by channel and handle through the exact blind
-// index; ENOTFOUND if none, EUNAVAILABLE while sealed.
+// FindContact finds a contact by channel and handle: the contacts that
+// share the handle's truncated blind index, confirmed by decrypting their
+// handles; ENOTFOUND if none, EUNAVAILABLE while sealed.
 func (db *DB) FindContact(ctx context.Context, ch lifeline.ChannelKind, handle string) (lifeline.ContactID, error) {
 	if db.sealer == nil {
 		return "", errNoSealer
@@ -322,15 +316,15 @@ func (db *DB) FindContact(ctx context.Context, ch lifeline.ChannelKind, handle s
 	if err != nil {
 		return "", unavailable(err)
 	}
-	exact, _ := handleIndexes(ik, ch, handle)
-	if exact == nil {
+	if _, _, ok := handleValue(ch, handle); !ok {
 		return "", lifeline.Errorf(lifeline.EINVALID, "That handle cannot be looked up.")
 	}
 	var id lifeline.ContactID
 	err = db.Read(ctx, func(tx *Tx) error {
-		return tx.QueryRow(`SELECT id FROM contacts WHERE channel = ? AND handle_index = ?`, ch, exact).Scan(&id)
+		id, err = db.contactByHandle(tx, ik, ch, handle)
+		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
+	if err == nil && id == "" {
 		return "", lifeline.Errorf(lifeline.ENOTFOUND, "No such contact.")
 	}
 	return id, err
@@ -534,42 +528,27 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 		}
 		n += nv
 
-		type unindexed struct {
-			id lifeline.ContactID
-			ch lifeline.ChannelKind
-			ct []byte
-		}
-		us, err := queryAll(tx, func(rows *sql.Rows) (u unindexed, err error) {
-			return u, rows.Scan(&u.id, &u.ch, &u.ct)
-		}, `SELECT id, channel, handle FROM contacts WHERE handle_index IS NULL`)
-		if err != nil {
-			return err
-		}
-		for _, u := range us {
-			h, err := db.openField(tx, contactAAD(u.id), u.ct)
-			if err != nil {
-				return err
-			}
-			exact, bucket := handleIndexes(ik, u.ch, string(h))
-			if exact == nil {
-				continue // a handle no index can hold; it stays findable by id only
-			}
-			_, err = tx.Exec(`UPDATE contacts SET handle_index = ?, handle_bucket = ? WHERE id = ?`, exact, bucket, u.id)
-			if db.dialect.isUniqueViolation(err) {
-				continue // a returning contact written while sealed: merging is intake's job
-			}
-			if err != nil {
-				return err
-			}
-			n++
-		}
 		return nil
 	})
+	// Contacts are indexed a batch a write, so that intake never waits
+	// long behind the writer.
+	for err == nil {
+		var m int
+		err = db.Write(ctx, func(tx *Tx) error {
+			var err error
+			m, err = db.indexContacts(tx, ik)
+			return err
+		})
+		n += m
+		if m < indexBatch {
+			break
+		}
+	}
 	if err != nil {
 		return n, err
 	}
-	b, err := db.bindMessages(ctx)
-	return n + b, err
+	bound, err := db.bindMessages(ctx)
+	return n + bound, err
 }
 
 // bindMessages re-encrypts message bodies sealed before they were bound to
@@ -633,6 +612,60 @@ func (db *DB) bindMessages(ctx context.Context) (int, error) {
 		}
 		after = last
 	}
+}
+
+// indexBatch bounds the contacts one write of indexContacts re-indexes.
+const indexBatch = 1000
+
+// indexContacts gives a tag to the contacts stored while sealed, and
+// re-indexes, a batch at a time, those whose tag has another width than
+// the one the number of contacts calls for (SECURITY.md §2.4: bucket sizes
+// follow row counts). It returns how many rows it changed in this write;
+// what is left waits for the next maintenance.
+func (db *DB) indexContacts(tx *Tx, ik *seal.IndexKeys) (int, error) {
+	// Recount, and learn the widths in use afresh (erasures and sweeps
+	// lower the count, a finished re-index leaves one width). This reads
+	// before this write changes a tag: a write rolled back later leaves
+	// the tags as they were read.
+	db.tags.mu.Lock()
+	db.tags.loaded = false
+	err := db.tagsLocked(tx)
+	width := db.tags.width
+	db.tags.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	type unindexed struct {
+		id lifeline.ContactID
+		ch lifeline.ChannelKind
+		ct []byte
+	}
+	us, err := queryAll(tx, func(rows *sql.Rows) (u unindexed, err error) {
+		return u, rows.Scan(&u.id, &u.ch, &u.ct)
+	}, `SELECT id, channel, handle FROM contacts WHERE handle_tag IS NULL OR handle_tag >> 32 <> ? ORDER BY rowid LIMIT ?`, width, indexBatch)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, u := range us {
+		h, err := db.openField(tx, contactAAD(u.id), u.ct)
+		if err != nil {
+			return n, err
+		}
+		tag, err := db.newTag(tx, ik, u.ch, string(h), false)
+		clear(h)
+		if err != nil {
+			return n, err
+		}
+		if !tag.Valid {
+			continue // a handle no index can hold; it stays findable by id only
+		}
+		if _, err = tx.Exec(`UPDATE contacts SET handle_tag = ? WHERE id = ?`, tag, u.id); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // ShredCase erases a case for good: its persons, its contacts and their

@@ -20,6 +20,9 @@ import (
 type Ingest struct {
 	db *DB
 	tx *Tx
+	// absent are the handles FindContact found no contact for in this
+	// write, which CreateContact need not look up again.
+	absent map[string]bool
 }
 
 // Ingest runs fn in one write (group-committed with other webhooks) and
@@ -43,9 +46,9 @@ func (in *Ingest) MarkSeen(kind lifeline.ChannelKind, name string, ref []byte) (
 	return n == 1, err
 }
 
-// FindContact finds a returning contact by the exact blind index of its
-// handle. It returns keys.ErrSealed while sealed: intake then threads by
-// other means.
+// FindContact finds a returning contact by the truncated blind index of
+// its handle, confirming the candidates by decrypting their handles. It
+// returns keys.ErrSealed while sealed: intake then threads by other means.
 func (in *Ingest) FindContact(ch lifeline.ChannelKind, handle string) (lifeline.ContactID, bool, error) {
 	if in.db.sealer == nil {
 		return "", false, errNoSealer
@@ -54,21 +57,22 @@ func (in *Ingest) FindContact(ch lifeline.ChannelKind, handle string) (lifeline.
 	if err != nil {
 		return "", false, err
 	}
-	exact, _ := handleIndexes(ik, ch, handle)
-	if exact == nil {
-		return "", false, nil
+	id, err := in.db.contactByHandle(in.tx, ik, ch, handle)
+	if err == nil && id == "" {
+		if in.absent == nil {
+			in.absent = map[string]bool{}
+		}
+		in.absent[string(ch)+"\x00"+handle] = true
 	}
-	var id lifeline.ContactID
-	err = in.tx.QueryRow(`SELECT id FROM contacts WHERE channel = ? AND handle_index = ?`, ch, exact).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, nil
-	}
-	return id, err == nil, err
+	return id, id != "", err
 }
 
 // CreateContact stores a new contact (see DB.CreateContact).
 func (in *Ingest) CreateContact(c *lifeline.Contact) error {
-	return in.db.createContact(in.tx, c)
+	k := string(c.Channel) + "\x00" + c.Handle.Reveal()
+	checked := in.absent[k]
+	delete(in.absent, k) // from now on it exists
+	return in.db.createContact(in.tx, c, checked)
 }
 
 // OpenConversation returns the contact's open (or waiting) conversation on
@@ -279,23 +283,25 @@ func (p *Inbound) Conversation() lifeline.ConversationID { return p.conversation
 func (p *Inbound) Ready() bool { return p.body != nil }
 
 // inboundQuery reads, in one statement (one snapshot), a sender's contact
-// (by exact blind index, or the id the caller knows), the contact's open
+// (found by its handle, or the id the caller knows), the contact's open
 // conversation on the channel and its conversation data key.
 const inboundQuery = `SELECT c.id,
 	(SELECT v.id FROM conversations v WHERE v.contact_id = c.id AND v.channel_kind = ? AND v.channel_name = ? AND v.state <> 'closed'
 		ORDER BY v.opened_day DESC LIMIT 1),
 	k.id, k.owner, k.compartment, k.epoch, k.wrapped
 FROM (SELECT 1) AS one
-LEFT JOIN contacts c ON c.id = COALESCE((SELECT id FROM contacts WHERE channel = ? AND handle_index = ?), ?)
+LEFT JOIN contacts c ON c.id = ?
 LEFT JOIN data_keys k ON k.owner = 'contact:' || c.id AND k.compartment = ?`
 
-// inboundCache remembers, by channel and exact blind index, what
+// inboundCache remembers, by channel and a memory-only HMAC of the
+// sender's handle (DB.inboundKey), what
 // PrepareInbound last read of a returning sender: its contact, open
 // conversation and conversation key (wrapped). It spares the read, and the
 // pages a reader has to fetch again after every commit; it is never
 // trusted, since StoreInbound checks all of it inside the write, and an
-// entry that failed the check is forgotten. It holds ids and blind indexes
-// (as the database does), no key and no handle, and only while unsealed.
+// entry that failed the check is forgotten. It holds ids and keyed hashes
+// under a key that never leaves memory, no key and no handle, and only
+// while unsealed.
 type inboundCache struct {
 	mu sync.Mutex
 	m  map[string]inboundEntry
@@ -352,7 +358,6 @@ func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, erro
 		return nil, errNoSealer
 	}
 	p := &Inbound{message: lifeline.NewMessageID(), at: db.Now(), senderRef: a.SenderRef, ref: a.Ref, edit: a.Edit}
-	var exact []byte
 	ik, err := db.sealer.IndexKeys()
 	sealed := errors.Is(err, keys.ErrSealed)
 	if err != nil && !sealed {
@@ -361,18 +366,27 @@ func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, erro
 	if sealed {
 		db.inbound.clear()
 	} else {
-		// Unsealed, contacts are found by their blind index alone, as
-		// inside the write (Ingest.FindContact).
-		exact, _ = handleIndexes(ik, a.Kind, a.Handle)
+		// Unsealed, contacts are found by their handle alone, as inside
+		// the write (Ingest.FindContact).
 		a.Known = ""
-		if exact != nil {
-			p.cacheKey = string(a.Kind) + "\x00" + a.Channel + "\x00" + string(exact)
+		if _, _, ok := handleValue(a.Kind, a.Handle); ok {
+			p.cacheKey = db.inboundKey(a.Kind, a.Channel, a.Handle)
 		}
 	}
 
 	e, cached := db.inbound.get(p.cacheKey)
 	if !cached || p.cacheKey == "" {
-		e, err = db.readInbound(ctx, a, exact)
+		if !sealed {
+			err := db.Read(ctx, func(tx *Tx) error {
+				var err error
+				a.Known, err = db.contactByHandle(tx, ik, a.Kind, a.Handle)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		e, err = db.readInbound(ctx, a)
 		if err != nil {
 			return nil, err
 		}
@@ -425,7 +439,7 @@ func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, erro
 }
 
 // readInbound reads what PrepareInbound needs from the read pool.
-func (db *DB) readInbound(ctx context.Context, a InboundArgs, exact []byte) (inboundEntry, error) {
+func (db *DB) readInbound(ctx context.Context, a InboundArgs) (inboundEntry, error) {
 	var e inboundEntry
 	st, err := db.readStmt(ctx, inboundQuery)
 	if err != nil {
@@ -434,7 +448,7 @@ func (db *DB) readInbound(ctx context.Context, a InboundArgs, exact []byte) (inb
 	var contact, conv, owner, compartment sql.NullString
 	var epoch sql.NullInt64
 	var kid, wrapped []byte
-	err = st.QueryRowContext(ctx, a.Kind, a.Channel, a.Kind, exact, a.Known, string(seal.CompartmentConversation)).
+	err = st.QueryRowContext(ctx, a.Kind, a.Channel, a.Known, string(seal.CompartmentConversation)).
 		Scan(&contact, &conv, &kid, &owner, &compartment, &epoch, &wrapped)
 	if err != nil {
 		return e, fmt.Errorf("prepare inbound: %w", err)

@@ -186,7 +186,7 @@ func (db *DB) Duplicates(ctx context.Context, id lifeline.CaseID) ([]Duplicate, 
 			c.field = "contact"
 			return c, rows.Scan(&c.mine, &c.theirs, &c.otherCase, &c.code)
 		}, `SELECT k1.id, k2.id, k2.case_id, c2.code_name
-			FROM contacts k1 JOIN contacts k2 ON k2.handle_bucket = k1.handle_bucket AND k2.channel = k1.channel AND k2.id <> k1.id
+			FROM contacts k1 JOIN contacts k2 ON k2.handle_tag = k1.handle_tag AND k2.channel = k1.channel AND k2.id <> k1.id
 			JOIN cases c2 ON c2.id = k2.case_id
 			WHERE k1.case_id = ?1 AND k2.case_id <> ?1`, id)
 		if err != nil {

@@ -68,6 +68,7 @@ type DB struct {
 	readStmts map[string]*sql.Stmt // see readStmt
 
 	inbound inboundCache // see PrepareInbound
+	tags    tagState     // see handle.go
 
 	timesMu sync.Mutex
 	times   map[lifeline.MessageID]time.Time // opened message times; see openTime

@@ -36,6 +36,10 @@ type API struct {
 	// Now is the clock need-to-know reads (the intake desk's reach ends
 	// with time); nil means time.Now.
 	Now func() time.Time
+	// Sealed, if set, reports whether the keys are sealed: then every data
+	// endpoint answers 503, even those whose data is plaintext workflow
+	// (SECURITY.md §2.1: nothing is read until custodians unseal).
+	Sealed func() bool
 }
 
 func (api *API) now() time.Time {
@@ -47,8 +51,11 @@ func (api *API) now() time.Time {
 
 // requireToken authenticates a bearer token (valid, not expired) and checks
 // that the operator's role grants action and the token's scope allows it;
-// every refusal is one of a few generic answers.
-func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, next func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator)) http.Handler {
+// every refusal is one of a few generic answers. While the keys are sealed
+// an authenticated call answers 503 and reads nothing (an unauthenticated
+// one still gets 401, which tells it nothing).
+func requireToken(logger *slog.Logger, api *API, action lifeline.Action, next func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator)) http.Handler {
+	store := api.Store
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		hash, err := auth.HashToken(strings.TrimSpace(token))
@@ -72,9 +79,16 @@ func requireToken(logger *slog.Logger, store APIStore, action lifeline.Action, n
 			writeJSONError(w, lifeline.Errorf(lifeline.EFORBIDDEN, "This token may only read: make one that may reply in the console."))
 			return
 		}
+		if api.Sealed != nil && api.Sealed() {
+			writeJSONError(w, errSealed)
+			return
+		}
 		next(w, r, op)
 	})
 }
+
+// errSealed is the answer of every data endpoint while the keys are sealed.
+var errSealed = lifeline.Errorf(lifeline.EUNAVAILABLE, "The server is sealed: nothing can be read or sent until custodians unseal it.")
 
 // reaches applies need-to-know to one conversation (lifeline.Reaches, the
 // same rule as the console's): a conversation out of reach answers exactly
@@ -117,7 +131,7 @@ func handleAPIConversations(logger *slog.Logger, api *API) http.Handler {
 		Conversations []conversation `json:"conversations"`
 		Next          string         `json:"next,omitempty"`
 	}
-	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
+	return requireToken(logger, api, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		limit := 50
 		if s := r.URL.Query().Get("limit"); s != "" {
 			n, err := strconv.Atoi(s)
@@ -202,7 +216,7 @@ func handleAPIMessages(logger *slog.Logger, api *API) http.Handler {
 		DecidedBy    string                `json:"decided_by,omitempty"`
 		DecisionNote string                `json:"decision_note,omitempty"`
 	}
-	return requireToken(logger, api.Store, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
+	return requireToken(logger, api, lifeline.ActionReadConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
 		conv, err := reach(r.Context(), api, op, lifeline.ActionReadConversation, id)
 		if err != nil {
@@ -281,7 +295,7 @@ type queueRequest struct {
 }
 
 func handleAPIQueue(logger *slog.Logger, api *API, usage string, queue func(*http.Request, lifeline.Actor, lifeline.ConversationID, queueRequest) (sqlstore.QueuedReply, error)) http.Handler {
-	return requireToken(logger, api.Store, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
+	return requireToken(logger, api, lifeline.ActionReplyConversation, func(w http.ResponseWriter, r *http.Request, op *lifeline.Operator) {
 		id := lifeline.ConversationID(r.PathValue("id"))
 		if err := reaches(r.Context(), api, op, lifeline.ActionReplyConversation, id); err != nil {
 			writeAPIError(logger, w, r, err)

@@ -35,7 +35,7 @@ func MustServe(tb testing.TB, s *web.Server) (url string, stop func()) {
 	ln := MustListen(tb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx, ln) }()
+	go func() { done <- s.ListenAndServe(ctx, nil, ln) }()
 	return "http://" + ln.Addr().String(), func() {
 		tb.Helper()
 		cancel()
@@ -107,7 +107,7 @@ func TestListenAndServeGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- s.ListenAndServe(ctx, ln) }()
+	go func() { served <- s.ListenAndServe(ctx, nil, ln) }()
 
 	resp := get(url + "/test/block")
 	wait(t, started)
@@ -135,7 +135,7 @@ func TestListenAndServeBudgetExceeded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	served := make(chan error, 1)
-	go func() { served <- s.ListenAndServe(ctx, ln) }()
+	go func() { served <- s.ListenAndServe(ctx, nil, ln) }()
 
 	resp := get("http://" + ln.Addr().String() + "/test/block")
 	wait(t, started)
@@ -155,7 +155,7 @@ func TestListenAndServeClosedListener(t *testing.T) {
 	ln := MustListen(t)
 	ln.Close()
 	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(context.Background(), ln) }()
+	go func() { done <- s.ListenAndServe(context.Background(), nil, ln) }()
 	if err := wait(t, done); err == nil {
 		t.Errorf("got nil, want an error")
 	}
