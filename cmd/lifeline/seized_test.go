@@ -95,7 +95,7 @@ func TestSeizedDiskYieldsNothing(t *testing.T) {
 	mustRun(t, env, "sender", "block", "--data", dir, "--kind", "telegram", "--id", strconv.Itoa(s08BlockedID), "--reason", "provocation")
 
 	srv := mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--public-url", s08PublicURL)
-	base := "http://" + srv.addr
+	base := "http://" + srv.public // the webhooks' door
 	post := func(what string, req *http.Request) {
 		t.Helper()
 		resp, err := http.DefaultClient.Do(req)
