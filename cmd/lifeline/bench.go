@@ -64,17 +64,21 @@ func (r *benchResult) add(o benchResult) {
 // whose load changes meanwhile weighs on all three alike. All traffic stays
 // on 127.0.0.1 and every run stops by itself.
 func runBenchIngest(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "bench ingest", "bench ingest [--concurrency N] [--duration D] [--rounds N] [--senders N] [--cpuprofile FILE]")
+	fs := newFlagSet(e, "bench ingest", "bench ingest [--concurrency N] [--duration D] [--rounds N] [--senders N | --new-senders] [--cpuprofile FILE]")
 	concurrency := fs.Int("concurrency", 64, "requests in flight")
 	duration := fs.Duration("duration", 10*time.Second, "how long each of the three runs lasts in all (at most 5m)")
 	rounds := fs.Int("rounds", 5, "slices each run is cut into, the three taking turns")
-	senders := fs.Int("senders", 1000, "distinct invented senders the updates come from")
+	senders := fs.Int("senders", 1000, "distinct invented senders the updates come from, each returning")
+	newSenders := fs.Bool("new-senders", false, "every update from a sender never seen before (a viral day: a new contact, its keys and a greeting each)")
 	cpuProfile := fs.String("cpuprofile", "", "write CPU profiles of the lifeline turns (server and load alike) to this file, then FILE.1, FILE.2…")
 	if err := fs.parseAll(args); err != nil {
 		return err
 	}
 	if *concurrency < 1 || *concurrency > 1024 || *duration <= 0 || *duration > 5*time.Minute || *senders < 1 || *rounds < 1 || *rounds > 100 {
 		return usageErrorf("bench ingest: want 1 <= --concurrency <= 1024, 0 < --duration <= 5m, 1 <= --rounds <= 100, --senders >= 1")
+	}
+	if *newSenders {
+		*senders = 0
 	}
 	dir, err := os.MkdirTemp("", "lifeline-bench-")
 	if err != nil {
@@ -150,7 +154,11 @@ func runBenchIngest(ctx context.Context, e env, args []string) error {
 	}
 
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "concurrency %d, %s each in %d turns, 1.5 KB Telegram updates\n", *concurrency, *duration, *rounds)
+	from := fmt.Sprintf("from %d returning senders", *senders)
+	if *newSenders {
+		from = "each from a new sender"
+	}
+	fmt.Fprintf(tw, "concurrency %d, %s each in %d turns, 1.5 KB Telegram updates %s\n", *concurrency, *duration, *rounds, from)
 	fmt.Fprintln(tw, "RUN\tREQUESTS\tERRORS\tREQ/S\tP50\tP99")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\n", r.name, r.requests(), r.errors, r.rate(), r.p(0.50).Round(10*time.Microsecond), r.p(0.99).Round(10*time.Microsecond))
@@ -230,7 +238,8 @@ func startBaseline(h http.Handler) (url string, stop func(), err error) {
 	return "http://" + ln.Addr().String() + "/hooks/telegram/bench", func() { srv.Close() }, nil
 }
 
-// loadTelegram posts distinct signed updates at the given concurrency for d.
+// loadTelegram posts distinct signed updates at the given concurrency for
+// d, from senders returning ones, or each from a new sender if senders is 0.
 func loadTelegram(ctx context.Context, url, secret string, concurrency int, d time.Duration, senders int64) benchResult {
 	client := &http.Client{Transport: &http.Transport{
 		MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, DisableCompression: true,
@@ -250,7 +259,11 @@ func loadTelegram(ctx context.Context, url, secret string, concurrency int, d ti
 			bad := 0
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				id := next.Add(1)
-				body := channeltest.TelegramUpdate(id, 100000000+id%senders, "Здравствуйте. Я хочу сдаться, как это сделать безопасно?")
+				sender := id // senders 0: each update from a new sender
+				if senders > 0 {
+					sender = 100000000 + id%senders
+				}
+				body := channeltest.TelegramUpdate(id, sender, "Здравствуйте. Я хочу сдаться, как это сделать безопасно?")
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				channeltest.SignTelegram(req, secret)
