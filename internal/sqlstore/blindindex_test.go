@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/seal"
@@ -130,5 +131,40 @@ func TestBlindIndexNeverConfirmsAlone(t *testing.T) {
 		t.Errorf("%.0f %% of innocent handles find an occupied index, want most (the index alone must not confirm)", 100*share)
 	} else {
 		t.Logf("%d contacts at %d bits: %.0f %% of %d innocent handles find an occupied index", n, width, 100*share, tried)
+	}
+}
+
+// TestBlindIndexFollowsGrowthWithoutMaintenance: a viral day's new
+// senders double the contacts again and again between two maintenance
+// runs; each time the width of new tags changes, the store re-indexes the
+// older contacts in the background, so that lookups are soon back to one
+// width and a few candidates each, and every contact is still found.
+func TestBlindIndexFollowsGrowthWithoutMaintenance(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpenSealedStore(t)
+	const n = 1500
+	handle := func(i int) string { return fmt.Sprint(300_000_000 + i*104729) } // invented Telegram user ids
+	ids := make([]lifeline.ContactID, n)
+	for i := range n {
+		c := lifeline.Contact{ID: lifeline.NewContactID(), Channel: lifeline.ChannelTelegram, Handle: lifeline.Sensitive(handle(i))}
+		if err := s.CreateContact(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = c.ID
+	}
+	width := seal.BucketBits(n)
+	deadline := time.Now().Add(10 * time.Second)
+	for countRows(t, s.DB, `SELECT COUNT(*) FROM contacts WHERE handle_tag >> 32 <> ?`, width) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d contacts still at another width than %d bits, with no maintenance run",
+				countRows(t, s.DB, `SELECT COUNT(*) FROM contacts WHERE handle_tag >> 32 <> ?`, width), width)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, i := range []int{0, 1, 2, n / 2, n - 1} {
+		got, err := s.FindContact(ctx, lifeline.ChannelTelegram, handle(i))
+		if err != nil || got != ids[i] {
+			t.Errorf("contact %d: found %q %v, want %s", i, got, err, ids[i])
+		}
 	}
 }

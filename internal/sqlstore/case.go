@@ -530,20 +530,11 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 
 		return nil
 	})
-	// Contacts are indexed a batch a write, so that intake never waits
-	// long behind the writer.
-	for err == nil {
-		var m int
-		err = db.Write(ctx, func(tx *Tx) error {
-			var err error
-			m, err = db.indexContacts(tx, ik)
-			return err
-		})
-		n += m
-		if m < indexBatch {
-			break
-		}
+	if err != nil {
+		return n, err
 	}
+	m, err := db.indexAll(ctx, ik)
+	n += m
 	if err != nil {
 		return n, err
 	}
@@ -612,60 +603,6 @@ func (db *DB) bindMessages(ctx context.Context) (int, error) {
 		}
 		after = last
 	}
-}
-
-// indexBatch bounds the contacts one write of indexContacts re-indexes.
-const indexBatch = 1000
-
-// indexContacts gives a tag to the contacts stored while sealed, and
-// re-indexes, a batch at a time, those whose tag has another width than
-// the one the number of contacts calls for (SECURITY.md §2.4: bucket sizes
-// follow row counts). It returns how many rows it changed in this write;
-// what is left waits for the next maintenance.
-func (db *DB) indexContacts(tx *Tx, ik *seal.IndexKeys) (int, error) {
-	// Recount, and learn the widths in use afresh (erasures and sweeps
-	// lower the count, a finished re-index leaves one width). This reads
-	// before this write changes a tag: a write rolled back later leaves
-	// the tags as they were read.
-	db.tags.mu.Lock()
-	db.tags.loaded = false
-	err := db.tagsLocked(tx)
-	width := db.tags.width
-	db.tags.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	type unindexed struct {
-		id lifeline.ContactID
-		ch lifeline.ChannelKind
-		ct []byte
-	}
-	us, err := queryAll(tx, func(rows *sql.Rows) (u unindexed, err error) {
-		return u, rows.Scan(&u.id, &u.ch, &u.ct)
-	}, `SELECT id, channel, handle FROM contacts WHERE handle_tag IS NULL OR handle_tag >> 32 <> ? ORDER BY rowid LIMIT ?`, width, indexBatch)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, u := range us {
-		h, err := db.openField(tx, contactAAD(u.id), u.ct)
-		if err != nil {
-			return n, err
-		}
-		tag, err := db.newTag(tx, ik, u.ch, string(h), false)
-		clear(h)
-		if err != nil {
-			return n, err
-		}
-		if !tag.Valid {
-			continue // a handle no index can hold; it stays findable by id only
-		}
-		if _, err = tx.Exec(`UPDATE contacts SET handle_tag = ? WHERE id = ?`, tag, u.id); err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
 }
 
 // ShredCase erases a case for good: its persons, its contacts and their

@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/keys"
@@ -38,6 +40,9 @@ type tagState struct {
 	width  int    // the width of new tags
 	widths uint64 // bit w set: some contact may have a tag of width w
 	memo   []byte // a key of this process only, for inboundCache keys
+
+	reindexing atomic.Bool    // a background re-index runs (reindexSoon)
+	bg         sync.WaitGroup // it, waited for by Close
 }
 
 // tagWidth returns the width for a table of rows contacts.
@@ -119,7 +124,10 @@ func (db *DB) newTag(tx *Tx, ik *seal.IndexKeys, ch lifeline.ChannelKind, handle
 	}
 	if count {
 		db.tags.rows++
-		db.tags.width = nextWidth(db.tags.width, db.tags.rows)
+		if w := nextWidth(db.tags.width, db.tags.rows); w != db.tags.width {
+			db.tags.width = w
+			db.reindexSoon()
+		}
 	}
 	w := db.tags.width
 	v, err := ik.Exact(d, n, w)
@@ -242,4 +250,115 @@ func (db *DB) inboundKey(kind lifeline.ChannelKind, channel, handle string) stri
 	db.tags.mu.Unlock()
 	m.Write([]byte(string(kind) + "\x00" + handle))
 	return string(kind) + "\x00" + channel + "\x00" + string(m.Sum(nil))
+}
+
+// indexBatch bounds the contacts one write of indexContacts re-indexes.
+const indexBatch = 1000
+
+// indexAll gives every contact a tag of the current width, a batch a
+// write, so that intake never waits long behind the writer; it returns how
+// many rows it changed.
+func (db *DB) indexAll(ctx context.Context, ik *seal.IndexKeys) (int, error) {
+	n := 0
+	var after int64
+	for {
+		var m int
+		var more bool
+		err := db.Write(ctx, func(tx *Tx) error {
+			var err error
+			m, after, more, err = db.indexContacts(tx, ik, after)
+			return err
+		})
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if !more {
+			// Learn the widths in use afresh, inside the writer so that no
+			// tag written meanwhile is missed: the old ones are gone now.
+			return n, db.Write(ctx, func(tx *Tx) error {
+				db.tags.mu.Lock()
+				defer db.tags.mu.Unlock()
+				db.tags.loaded = false
+				return db.tagsLocked(tx)
+			})
+		}
+	}
+}
+
+// reindexSoon starts a re-index in the background (unless one runs): the
+// width of new tags has just changed, and until the contacts indexed at
+// the old width follow, every lookup tries each width in use and confirms
+// more candidates, which is what slows a viral day's new senders. Each
+// re-index follows a doubling of the contacts, so their cost adds up to
+// about one pass over the table per doubling. Sealed, there are no index
+// keys: the re-index after the unseal (Reseal) does it.
+func (db *DB) reindexSoon() {
+	if db.sealer == nil || !db.tags.reindexing.CompareAndSwap(false, true) {
+		return
+	}
+	db.tags.bg.Go(func() {
+		defer db.tags.reindexing.Store(false)
+		ik, err := db.sealer.IndexKeys()
+		if err != nil {
+			return
+		}
+		db.indexAll(context.Background(), ik) // a failure waits for the hourly maintenance
+	})
+}
+
+// indexContacts gives a tag to the contacts stored while sealed, and
+// re-indexes those whose tag has another width than the one the number of
+// contacts calls for (SECURITY.md §2.4: bucket sizes follow row counts),
+// up to indexBatch of them after rowid after. It returns how many rows it
+// changed, the last rowid it looked at, and whether there may be more.
+func (db *DB) indexContacts(tx *Tx, ik *seal.IndexKeys, after int64) (n int, last int64, more bool, err error) {
+	// At the start of a pass, recount (erasures and sweeps lower the
+	// count): a scan of the table, so once a pass, not once a batch. This
+	// reads before this write changes a tag: a write rolled back later
+	// leaves the tags as they were read.
+	db.tags.mu.Lock()
+	if after == 0 {
+		db.tags.loaded = false
+	}
+	err = db.tagsLocked(tx)
+	width := db.tags.width
+	db.tags.mu.Unlock()
+	if err != nil {
+		return 0, after, false, err
+	}
+	type unindexed struct {
+		rowid int64
+		id    lifeline.ContactID
+		ch    lifeline.ChannelKind
+		ct    []byte
+	}
+	us, err := queryAll(tx, func(rows *sql.Rows) (u unindexed, err error) {
+		return u, rows.Scan(&u.rowid, &u.id, &u.ch, &u.ct)
+	}, `SELECT rowid, id, channel, handle FROM contacts WHERE rowid > ? AND (handle_tag IS NULL OR handle_tag >> 32 <> ?) ORDER BY rowid LIMIT ?`,
+		after, width, indexBatch)
+	if err != nil {
+		return 0, after, false, err
+	}
+	last = after
+	for _, u := range us {
+		last = u.rowid
+		h, err := db.openField(tx, contactAAD(u.id), u.ct)
+		if err != nil {
+			return n, last, false, err
+		}
+		tag, err := db.newTag(tx, ik, u.ch, string(h), false)
+		clear(h)
+		if err != nil {
+			return n, last, false, err
+		}
+		if !tag.Valid {
+			continue // a handle no index can hold; it stays findable by id only
+		}
+		if _, err = tx.Exec(`UPDATE contacts SET handle_tag = ? WHERE id = ?`, tag, u.id); err != nil {
+			return n, last, false, err
+		}
+		n++
+	}
+	return n, last, len(us) == indexBatch, nil
 }

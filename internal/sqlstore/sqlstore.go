@@ -279,6 +279,7 @@ func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // Close finishes the writes already queued, then closes every connection.
 func (db *DB) Close() error {
 	db.writer.close()
+	db.tags.bg.Wait() // a re-index ends at its next write, refused now
 	db.readMu.Lock()
 	for _, st := range db.readStmts {
 		st.Close()
