@@ -255,35 +255,68 @@ func (db *DB) inboundKey(kind lifeline.ChannelKind, channel, handle string) stri
 // indexBatch bounds the contacts one write of indexContacts re-indexes.
 const indexBatch = 1000
 
-// indexAll gives every contact a tag of the current width, a batch a
-// write, so that intake never waits long behind the writer; it returns how
-// many rows it changed.
+// indexAll gives every contact a tag of the current width, a batch at a
+// time, and returns how many rows it changed. Handles are decrypted and
+// tags computed outside the writer, on a snapshot; each batch's write only
+// sets the tags, of the rows whose handle is still the one read, so that
+// intake never waits long behind it.
 func (db *DB) indexAll(ctx context.Context, ik *seal.IndexKeys) (int, error) {
+	// Recount first (erasures and sweeps lower the count): a scan of the
+	// table, so once a pass, and inside the writer, like every change of
+	// the widths in use.
+	reload := func(tx *Tx) error {
+		db.tags.mu.Lock()
+		defer db.tags.mu.Unlock()
+		db.tags.loaded = false
+		return db.tagsLocked(tx)
+	}
+	if err := db.Write(ctx, reload); err != nil {
+		return 0, err
+	}
 	n := 0
 	var after int64
 	for {
-		var m int
+		var batch []retag
 		var more bool
-		err := db.Write(ctx, func(tx *Tx) error {
+		err := db.Read(ctx, func(tx *Tx) error {
 			var err error
-			m, after, more, err = db.indexContacts(tx, ik, after)
+			batch, after, more, err = db.retags(tx, ik, after)
 			return err
 		})
-		n += m
 		if err != nil {
 			return n, err
 		}
-		if !more {
-			// Learn the widths in use afresh, inside the writer so that no
-			// tag written meanwhile is missed: the old ones are gone now.
-			return n, db.Write(ctx, func(tx *Tx) error {
-				db.tags.mu.Lock()
-				defer db.tags.mu.Unlock()
-				db.tags.loaded = false
-				return db.tagsLocked(tx)
+		if len(batch) > 0 {
+			var m int
+			err = db.Write(ctx, func(tx *Tx) error {
+				m = 0
+				for _, r := range batch {
+					res, err := tx.Exec(`UPDATE contacts SET handle_tag = ? WHERE id = ? AND handle = ?`, r.tag, r.id, r.handle)
+					if err != nil {
+						return err
+					}
+					k, _ := res.RowsAffected()
+					m += int(k)
+				}
+				return nil
 			})
+			n += m
+			if err != nil {
+				return n, err
+			}
+		}
+		if !more {
+			// The old widths are gone now: learn the ones in use afresh.
+			return n, db.Write(ctx, reload)
 		}
 	}
+}
+
+// retag is a contact's new tag, for the handle it was computed from.
+type retag struct {
+	id     lifeline.ContactID
+	handle []byte // the sealed handle, as read
+	tag    sql.NullInt64
 }
 
 // reindexSoon starts a re-index in the background (unless one runs): the
@@ -307,58 +340,47 @@ func (db *DB) reindexSoon() {
 	})
 }
 
-// indexContacts gives a tag to the contacts stored while sealed, and
-// re-indexes those whose tag has another width than the one the number of
-// contacts calls for (SECURITY.md §2.4: bucket sizes follow row counts),
-// up to indexBatch of them after rowid after. It returns how many rows it
-// changed, the last rowid it looked at, and whether there may be more.
-func (db *DB) indexContacts(tx *Tx, ik *seal.IndexKeys, after int64) (n int, last int64, more bool, err error) {
-	// At the start of a pass, recount (erasures and sweeps lower the
-	// count): a scan of the table, so once a pass, not once a batch. This
-	// reads before this write changes a tag: a write rolled back later
-	// leaves the tags as they were read.
+// retags reads the contacts stored while sealed (no tag yet) and those whose
+// tag has another width than the one the number of contacts calls for
+// (SECURITY.md §2.4: bucket sizes follow row counts), up to indexBatch of
+// them after rowid after, and computes their tags at that width. It
+// returns them, the last rowid it looked at, and whether there may be more.
+func (db *DB) retags(tx *Tx, ik *seal.IndexKeys, after int64) (out []retag, last int64, more bool, err error) {
 	db.tags.mu.Lock()
-	if after == 0 {
-		db.tags.loaded = false
-	}
 	err = db.tagsLocked(tx)
 	width := db.tags.width
 	db.tags.mu.Unlock()
 	if err != nil {
-		return 0, after, false, err
+		return nil, after, false, err
 	}
-	type unindexed struct {
+	type row struct {
 		rowid int64
 		id    lifeline.ContactID
 		ch    lifeline.ChannelKind
 		ct    []byte
 	}
-	us, err := queryAll(tx, func(rows *sql.Rows) (u unindexed, err error) {
-		return u, rows.Scan(&u.rowid, &u.id, &u.ch, &u.ct)
+	rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
+		return r, rows.Scan(&r.rowid, &r.id, &r.ch, &r.ct)
 	}, `SELECT rowid, id, channel, handle FROM contacts WHERE rowid > ? AND (handle_tag IS NULL OR handle_tag >> 32 <> ?) ORDER BY rowid LIMIT ?`,
 		after, width, indexBatch)
 	if err != nil {
-		return 0, after, false, err
+		return nil, after, false, err
 	}
 	last = after
-	for _, u := range us {
-		last = u.rowid
-		h, err := db.openField(tx, contactAAD(u.id), u.ct)
+	for _, r := range rs {
+		last = r.rowid
+		h, err := db.openField(tx, contactAAD(r.id), r.ct)
 		if err != nil {
-			return n, last, false, err
+			return out, last, false, err
 		}
-		tag, err := db.newTag(tx, ik, u.ch, string(h), false)
+		tag, err := db.newTag(tx, ik, r.ch, string(h), false)
 		clear(h)
 		if err != nil {
-			return n, last, false, err
+			return out, last, false, err
 		}
-		if !tag.Valid {
-			continue // a handle no index can hold; it stays findable by id only
+		if tag.Valid { // else a handle no index can hold; it stays findable by id only
+			out = append(out, retag{r.id, r.ct, tag})
 		}
-		if _, err = tx.Exec(`UPDATE contacts SET handle_tag = ? WHERE id = ?`, tag, u.id); err != nil {
-			return n, last, false, err
-		}
-		n++
 	}
-	return n, last, len(us) == indexBatch, nil
+	return out, last, len(rs) == indexBatch, nil
 }
