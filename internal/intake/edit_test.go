@@ -44,7 +44,13 @@ type hook struct {
 
 func newHook(t testing.TB, db *sqlstore.DB, k *keys.Keeper, cfg intake.Config) *hook {
 	t.Helper()
-	a, err := telegram.New(telegram.Config{Name: "bot", BotToken: "123456:edit-test-token", WebhookSecret: tgSecret}, channeltest.LoopbackClient())
+	return newBotHook(t, db, k, cfg, "123456:edit-test-token")
+}
+
+// newBotHook is newHook with the channel's bot token.
+func newBotHook(t testing.TB, db *sqlstore.DB, k *keys.Keeper, cfg intake.Config, token string) *hook {
+	t.Helper()
+	a, err := telegram.New(telegram.Config{Name: "bot", BotToken: token, WebhookSecret: tgSecret}, channeltest.LoopbackClient())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +252,35 @@ func TestSameTelegramMessageUnderNewUpdateIDStoredOnce(t *testing.T) {
 	}
 	if msgs := conversation(t, db, fmt.Sprint(tgChat)); len(msgs) != 1 || msgs[0].Edited {
 		t.Fatalf("got %+v, want one message, not edited", msgs)
+	}
+}
+
+// TestReplacedBotsMessagesStored: the channel's bot is replaced (a new
+// token under the same channel name, as after a ban), and the new bot's
+// update_ids and message_ids start again; the same soldier writes to it:
+// each of his messages is stored, none taken for the old bot's message of
+// the same numbers (which answered 200 and stored nothing before), and a
+// retry of any is still stored once.
+func TestReplacedBotsMessagesStored(t *testing.T) {
+	db, k, _ := MustOpen(t, false)
+	old := newBotHook(t, db, k, noGreeting(), "123456:old-bot-token")
+	for i := range int64(5) {
+		old.post(tgMessage("message", 700000100+i, tgChat, 1+i, 0, fmt.Sprintf("старому боту %d", i)))
+	}
+	replaced := newBotHook(t, db, k, noGreeting(), "654321:new-bot-token")
+	for range 2 { // and each again: a retry
+		for i := range int64(5) {
+			replaced.post(tgMessage("message", 1+i, tgChat, 1+i, 0, fmt.Sprintf("новому боту %d", i)))
+		}
+	}
+	msgs := conversation(t, db, fmt.Sprint(tgChat))
+	if len(msgs) != 10 {
+		t.Fatalf("got %d messages, want the old bot's 5 and the new bot's 5", len(msgs))
+	}
+	for i, m := range msgs[5:] {
+		if want := fmt.Sprintf("новому боту %d", i); m.Text.Reveal() != want || m.Edited {
+			t.Errorf("message %d: %q (edited %v), want %q", 5+i, m.Text.Reveal(), m.Edited, want)
+		}
 	}
 }
 

@@ -224,10 +224,31 @@ func (a *Adapter) Verify(r *http.Request, _ []byte) error {
 
 // Parse reads one authentic Update. A message, an edited message or a
 // callback query from a private chat is one event whose ID is
-// "update:<update_id>"; anything else (groups, channels, bots, other update
-// types) is an ignored batch. Errors wrap channel.ErrMalformed.
+// "bot<bot id>/update:<update_id>"; anything else (groups, channels, bots,
+// other update types) is an ignored batch. Errors wrap channel.ErrMalformed.
 func (a *Adapter) Parse(_ *http.Request, body []byte) (channel.Batch, error) {
-	return parse(body)
+	return a.parse(body)
+}
+
+// parse is the package's parse, with every id the events carry scoped to
+// this bot: a bot's update_ids and message_ids are its own, and a new bot
+// under the same channel name (its token replaced) starts them again, so
+// ids not scoped by the bot would make its first updates look like the old
+// bot's, stored already, and acknowledge them unstored.
+func (a *Adapter) parse(body []byte) (channel.Batch, error) {
+	b, err := parse(body)
+	if err != nil {
+		return b, err
+	}
+	scope := "bot" + a.BotID() + "/"
+	for i := range b.Events {
+		e := &b.Events[i]
+		e.ID = scope + e.ID
+		if e.MessageRef != "" {
+			e.MessageRef = lifeline.Sensitive(scope + e.MessageRef.Reveal())
+		}
+	}
+	return b, nil
 }
 
 // WriteAck answers an empty 200: Telegram takes any 2xx.

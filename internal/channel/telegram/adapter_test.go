@@ -89,47 +89,47 @@ func TestWebhook(t *testing.T) {
 		check   func(*testing.T, []channel.Event)
 	}{
 		{name: "text", fixture: "text", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000101", Type: channel.EventMessage, Kind: channel.KindText,
-			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас двое.", ProviderMessageID: "101", MessageRef: "6100000001:101", Time: unix(1782000101),
+			ID: "bot7000000001/update:700000101", Type: channel.EventMessage, Kind: channel.KindText,
+			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас двое.", ProviderMessageID: "101", MessageRef: "bot7000000001/6100000001:101", Time: unix(1782000101),
 		})}},
 		{name: "start with payload", fixture: "start_with_payload", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000102", Type: channel.EventMessage, Kind: channel.KindText,
-			Text: "/start tg_ad-2026_06", Campaign: "tg_ad-2026_06", ProviderMessageID: "102", MessageRef: "6100000001:102", Time: unix(1782000102),
+			ID: "bot7000000001/update:700000102", Type: channel.EventMessage, Kind: channel.KindText,
+			Text: "/start tg_ad-2026_06", Campaign: "tg_ad-2026_06", ProviderMessageID: "102", MessageRef: "bot7000000001/6100000001:102", Time: unix(1782000102),
 		})}},
 		{name: "photo: the largest size", fixture: "photo", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000103", Type: channel.EventMessage, Kind: channel.KindPhoto, Text: "Мой жетон",
+			ID: "bot7000000001/update:700000103", Type: channel.EventMessage, Kind: channel.KindPhoto, Text: "Мой жетон",
 			Media:             []channel.Media{{ProviderID: "AgACAgIAAxkBAAIBZ2ZlargeAAFAKE_photo_y", Size: 187311}},
-			ProviderMessageID: "103", MessageRef: "6100000001:103", Time: unix(1782000103),
+			ProviderMessageID: "103", MessageRef: "bot7000000001/6100000001:103", Time: unix(1782000103),
 		})}},
 		{name: "voice", fixture: "voice", want: 200, events: []channel.Event{{
-			ID: "update:700000104", Type: channel.EventMessage, Kind: channel.KindVoice,
+			ID: "bot7000000001/update:700000104", Type: channel.EventMessage, Kind: channel.KindVoice,
 			Sender: "5200000002", ReplyTo: "5200000002", SenderName: "Дмитрий", Language: "be",
 			Media:             []channel.Media{{ProviderID: "AwACAgIAAxkBAAIBaFAKE_voice", MIME: "audio/ogg", Size: 23456}},
-			ProviderMessageID: "104", MessageRef: "5200000002:104", Time: unix(1782000104),
+			ProviderMessageID: "104", MessageRef: "bot7000000001/5200000002:104", Time: unix(1782000104),
 		}}},
 		{name: "document", fixture: "document", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000105", Type: channel.EventMessage, Kind: channel.KindDocument, Text: "Приказ о переброске",
+			ID: "bot7000000001/update:700000105", Type: channel.EventMessage, Kind: channel.KindDocument, Text: "Приказ о переброске",
 			Media:             []channel.Media{{ProviderID: "BQACAgIAAxkBAAIBaFAKE_doc", MIME: "application/pdf", Size: 48213}},
-			ProviderMessageID: "105", MessageRef: "6100000001:105", Time: unix(1782000105),
+			ProviderMessageID: "105", MessageRef: "bot7000000001/6100000001:105", Time: unix(1782000105),
 		})}},
 		{name: "location, digits as sent", fixture: "location", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000106", Type: channel.EventMessage, Kind: channel.KindLocation,
+			ID: "bot7000000001/update:700000106", Type: channel.EventMessage, Kind: channel.KindLocation,
 			Location:          &channel.Location{Latitude: "48.015883", Longitude: "37.80285"},
-			ProviderMessageID: "106", MessageRef: "6100000001:106", Time: unix(1782000106),
+			ProviderMessageID: "106", MessageRef: "bot7000000001/6100000001:106", Time: unix(1782000106),
 		})}},
 		{name: "contact", fixture: "contact", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000107", Type: channel.EventMessage, Kind: channel.KindContact,
-			Text: "79990000001 (Алексей Воробьёв)", ProviderMessageID: "107", MessageRef: "6100000001:107", Time: unix(1782000107),
+			ID: "bot7000000001/update:700000107", Type: channel.EventMessage, Kind: channel.KindContact,
+			Text: "79990000001 (Алексей Воробьёв)", ProviderMessageID: "107", MessageRef: "bot7000000001/6100000001:107", Time: unix(1782000107),
 		})}},
 		{name: "edited message", fixture: "edited", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000108", Type: channel.EventEdit, Kind: channel.KindText,
-			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас трое.", ProviderMessageID: "101", MessageRef: "6100000001:101", Time: unix(1782000222),
+			ID: "bot7000000001/update:700000108", Type: channel.EventEdit, Kind: channel.KindText,
+			Text: "Здравствуйте. Хочу сдаться, как это сделать? Нас трое.", ProviderMessageID: "101", MessageRef: "bot7000000001/6100000001:101", Time: unix(1782000222),
 		})}},
 		{name: "callback query", fixture: "callback", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000109", Type: channel.EventCallback, Text: "lang:ru", ProviderMessageID: "4382947382947382901",
+			ID: "bot7000000001/update:700000109", Type: channel.EventCallback, Text: "lang:ru", ProviderMessageID: "4382947382947382901",
 		})}},
 		{name: "callback on an inaccessible message", fixture: "callback_inaccessible", want: 200, events: []channel.Event{alexey(channel.Event{
-			ID: "update:700000110", Type: channel.EventCallback, Text: "lang:be", ProviderMessageID: "4382947382947382902",
+			ID: "bot7000000001/update:700000110", Type: channel.EventCallback, Text: "lang:be", ProviderMessageID: "4382947382947382902",
 		})}},
 		{name: "group message ignored", fixture: "group_message", want: 200},
 		{name: "channel post ignored", fixture: "channel_post", want: 200},
@@ -138,11 +138,11 @@ func TestWebhook(t *testing.T) {
 		{name: "missing update_id: malformed", fixture: "missing_update_id", want: 200, quarant: 1},
 		{name: "wrong types: malformed", fixture: "wrong_types", want: 200, quarant: 1},
 		{name: "bidi, zero-width, control and NUL kept safe", fixture: "cyrillic_bidi_name", want: 200, events: []channel.Event{{
-			ID: "update:700000117", Type: channel.EventMessage, Kind: channel.KindText,
+			ID: "bot7000000001/update:700000117", Type: channel.EventMessage, Kind: channel.KindText,
 			Sender: "6300000004", ReplyTo: "6300000004", Language: "uk",
 			SenderName:        "\u202eвеселый\u202c Op\u200berator \u2067مرحبا\u2069",
 			Text:              lifeline.Sensitive("gnp.\u202eexe\nline1\r\n2026-06-21 INFO admin login ok\u001b[2J a\uFFFDb Z" + strings.Repeat("\u0336", 50)),
-			ProviderMessageID: "117", MessageRef: "6300000004:117", Time: unix(1782000117),
+			ProviderMessageID: "117", MessageRef: "bot7000000001/6300000004:117", Time: unix(1782000117),
 		}}},
 		{name: "4096 Cyrillic characters stored whole", fixture: "huge_text", want: 200, check: func(t *testing.T, got []channel.Event) {
 			if len(got) != 1 || got[0].Text.Reveal() != strings.Repeat("я", 4095)+"!" {
@@ -153,13 +153,13 @@ func TestWebhook(t *testing.T) {
 		// Encodings and structures a provider never sends, authentic.
 		{name: "invalid UTF-8 replaced", body: invalidUTF8(`{"update_id":9,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"from":{"id":42,"is_bot":false,"first_name":"<FF>"},"text":"ok <C3 28> bad"}}`),
 			want: 200, events: []channel.Event{{
-				ID: "update:9", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
-				SenderName: "\uFFFD", Text: "ok \uFFFD( bad", ProviderMessageID: "1", MessageRef: "42:1", Time: unix(1782000000),
+				ID: "bot7000000001/update:9", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
+				SenderName: "\uFFFD", Text: "ok \uFFFD( bad", ProviderMessageID: "1", MessageRef: "bot7000000001/42:1", Time: unix(1782000000),
 			}}},
 		{name: "lone surrogates", body: []byte(`{"update_id":10,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"text":"\ud800 \udfff\ud800"}}`),
 			want: 200, events: []channel.Event{{
-				ID: "update:10", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
-				Text: "\uFFFD \uFFFD\uFFFD", ProviderMessageID: "1", MessageRef: "42:1", Time: unix(1782000000),
+				ID: "bot7000000001/update:10", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
+				Text: "\uFFFD \uFFFD\uFFFD", ProviderMessageID: "1", MessageRef: "bot7000000001/42:1", Time: unix(1782000000),
 			}}},
 		{name: "over-long text still stored", body: []byte(`{"update_id":11,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"text":"` + strings.Repeat("ы", 100000) + `"}}`),
 			want: 200, check: func(t *testing.T, got []channel.Event) {
@@ -169,8 +169,8 @@ func TestWebhook(t *testing.T) {
 			}},
 		{name: "invalid deep-link payloads are text only", body: []byte(`{"update_id":12,"message":{"message_id":1,"date":1782000000,"chat":{"id":42,"type":"private"},"text":"/start ../../x"}}`),
 			want: 200, events: []channel.Event{{
-				ID: "update:12", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
-				Text: "/start ../../x", ProviderMessageID: "1", MessageRef: "42:1", Time: unix(1782000000),
+				ID: "bot7000000001/update:12", Type: channel.EventMessage, Kind: channel.KindText, Sender: "42", ReplyTo: "42",
+				Text: "/start ../../x", ProviderMessageID: "1", MessageRef: "bot7000000001/42:1", Time: unix(1782000000),
 			}}},
 		{name: "unknown update type ignored", body: []byte(`{"update_id":13,"hologram":{"x":1}}`), want: 200},
 		{name: "poll ignored whatever its content", body: []byte(`{"update_id":14,"poll":{"id":[1,2]}}`), want: 200},
@@ -289,7 +289,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Events[0].ID != again.Events[0].ID || first.Events[0].ID != "update:700000101" {
+	if first.Events[0].ID != again.Events[0].ID || first.Events[0].ID != "bot7000000001/update:700000101" {
 		t.Fatalf("event id not stable: %q, %q", first.Events[0].ID, again.Events[0].ID)
 	}
 
@@ -330,7 +330,7 @@ func TestBuilderUpdates(t *testing.T) {
 		t.Fatalf("Parse: %v, %d events", err, len(b.Events))
 	}
 	e := b.Events[0]
-	if e.ID != "update:700000001" || e.Sender != "6100000001" || e.Campaign != "camp_1" || e.Kind != channel.KindText {
+	if e.ID != "bot7000000001/update:700000001" || e.Sender != "6100000001" || e.Campaign != "camp_1" || e.Kind != channel.KindText {
 		t.Errorf("got %+v", e)
 	}
 	other, _ := a.Parse(nil, channeltest.TelegramUpdate(700000002, 6100000001, "x"))
@@ -635,13 +635,13 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("batch of %d events, ignored %q", len(b.Events), b.Ignored)
 		}
 		for _, e := range b.Events {
-			if !strings.HasPrefix(e.ID, "update:") || e.Sender.IsEmpty() || e.ReplyTo.IsEmpty() || e.ProviderMessageID == "" {
+			if !strings.HasPrefix(e.ID, "bot7000000001/update:") || e.Sender.IsEmpty() || e.ReplyTo.IsEmpty() || e.ProviderMessageID == "" {
 				t.Fatalf("incomplete event %+v", e)
 			}
 			// A message or an edit names itself by chat and message id,
 			// which dedupes it and finds what an edit changes; a callback
 			// names no message.
-			if wantRef := e.ReplyTo.Reveal() + ":" + e.ProviderMessageID; e.Type != channel.EventCallback && e.MessageRef.Reveal() != wantRef {
+			if wantRef := "bot7000000001/" + e.ReplyTo.Reveal() + ":" + e.ProviderMessageID; e.Type != channel.EventCallback && e.MessageRef.Reveal() != wantRef {
 				t.Fatalf("%s event names message %q, want %q", e.Type, e.MessageRef.Reveal(), wantRef)
 			}
 			if e.Type == channel.EventCallback && !e.MessageRef.IsEmpty() {

@@ -464,7 +464,7 @@ func TestHostileDuplicatesAndOrder(t *testing.T) {
 			}
 		}
 		got := h.Recorder.Events()
-		if len(got) != 2 || got[0].ID != "update:700000050" || got[1].ID != "update:3" {
+		if len(got) != 2 || got[0].ID != "bot7000000001/update:700000050" || got[1].ID != "bot7000000001/update:3" {
 			t.Errorf("got %d events %v, want both", len(got), got)
 		}
 	})

@@ -297,7 +297,7 @@ func (p *Poller) deliver(ctx context.Context, updates [][]byte) (next int64, err
 	sctx := context.WithoutCancel(ctx)
 	for _, raw := range updates {
 		id, ok := UpdateID(raw)
-		batch, err := parse(raw)
+		batch, err := p.Adapter.parse(raw)
 		switch {
 		case err != nil:
 			p.malformed.Add(1)

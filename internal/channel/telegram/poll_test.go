@@ -153,7 +153,7 @@ func TestPollerDeliversOnce(t *testing.T) {
 	eventually(t, "five events", func() bool { return len(rec.Events()) == 5 })
 	eventually(t, "offset saved and confirmed", func() bool { return offs.get("main") == 9006 && fake.Pending() == 0 })
 	stop()
-	want := []string{"update:9001", "update:9002", "update:9003", "update:9004", "update:9005"}
+	want := []string{"bot7000000001/update:9001", "bot7000000001/update:9002", "bot7000000001/update:9003", "bot7000000001/update:9004", "bot7000000001/update:9005"}
 	if got := eventIDs(rec.Events()); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got events %v, want %v", got, want)
 	}
@@ -180,8 +180,8 @@ func TestPollerDeliversOnce(t *testing.T) {
 	eventually(t, "the new update", func() bool { return len(rec2.Events()) >= 1 })
 	eventually(t, "offset 9007", func() bool { return offs.get("main") == 9007 })
 	time.Sleep(50 * time.Millisecond)
-	if got := eventIDs(rec2.Events()); len(got) != 1 || got[0] != "update:9006" {
-		t.Errorf("after restart got %v, want only update:9006", got)
+	if got := eventIDs(rec2.Events()); len(got) != 1 || got[0] != "bot7000000001/update:9006" {
+		t.Errorf("after restart got %v, want only bot7000000001/update:9006", got)
 	}
 }
 
@@ -196,7 +196,7 @@ func TestPollerReceiverFailure(t *testing.T) {
 		fake.QueueUpdate(channeltest.TelegramUpdate(int64(501+i), 100000555, fmt.Sprintf("текст %d", i)))
 	}
 	recv := &flakyReceiver{}
-	failOn := "update:502" // the first update is stored, the second fails
+	failOn := "bot7000000001/update:502" // the first update is stored, the second fails
 	recv.failOn.Store(&failOn)
 	offs := &memOffsets{}
 	p, _ := startPoller(t, fake, recv, offs)
@@ -208,14 +208,14 @@ func TestPollerReceiverFailure(t *testing.T) {
 	if n := fake.Pending(); n != 3 {
 		t.Fatalf("Telegram holds %d updates, want all 3 unconfirmed", n)
 	}
-	if got := eventIDs(recv.Events()); len(got) != 1 || got[0] != "update:501" {
-		t.Fatalf("stored %v during the outage, want update:501 only", got)
+	if got := eventIDs(recv.Events()); len(got) != 1 || got[0] != "bot7000000001/update:501" {
+		t.Fatalf("stored %v during the outage, want bot7000000001/update:501 only", got)
 	}
 
 	recv.failOn.Store(nil)
 	eventually(t, "offset 504", func() bool { return offs.get("main") == 504 })
 	eventually(t, "confirmed", func() bool { return fake.Pending() == 0 })
-	if got := eventIDs(recv.Events()); strings.Join(got, " ") != "update:501 update:502 update:503" {
+	if got := eventIDs(recv.Events()); strings.Join(got, " ") != "bot7000000001/update:501 bot7000000001/update:502 bot7000000001/update:503" {
 		t.Errorf("stored %v, want each update once", got)
 	}
 	if recv.calls.Load() <= 3 {
@@ -242,8 +242,8 @@ func TestPollerSkipsMalformed(t *testing.T) {
 
 	eventually(t, "offset past the batch", func() bool { return offs.get("main") >= 76 })
 	stop()
-	if got := eventIDs(rec.Events()); strings.Join(got, " ") != "update:71 update:75" {
-		t.Errorf("stored %v, want update:71 and update:75", got)
+	if got := eventIDs(rec.Events()); strings.Join(got, " ") != "bot7000000001/update:71 bot7000000001/update:75" {
+		t.Errorf("stored %v, want bot7000000001/update:71 and bot7000000001/update:75", got)
 	}
 	st := p.Stats()
 	if st.Malformed != 2 || st.Ignored != 1 || st.Stored != 2 {
