@@ -49,6 +49,12 @@ func listenControl(ctx context.Context, dataDir string, logger *slog.Logger, han
 	if len(path) > 100 {
 		return nil, fmt.Errorf("control socket path %s is too long for a Unix socket; use a shorter --data", path)
 	}
+	// A socket that answers belongs to a live server, whatever the locks
+	// say (someone may have removed the lock file): never take it over.
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("a lifeline server is running on %s already (its control socket answers); stop it first (one process per data directory)", dataDir)
+	}
 	os.Remove(path) // a stale socket of a previous run
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {

@@ -75,6 +75,19 @@ func TestSecondServeRefused(t *testing.T) {
 		}
 	}
 
+	// Removing the lock file changes nothing: the lock is on the directory.
+	if err := os.Remove(filepath.Join(dir, lockFile)); err != nil {
+		t.Fatal(err)
+	}
+	res := runLifeline(t, nil, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--auto-unseal-file", unseal)
+	checkOneLineError(t, res, 1)
+	if !strings.Contains(res.stderr, "in use by lifeline process") {
+		t.Errorf("serve after the lock file was removed: got stderr %q, want it refused", res.stderr)
+	}
+	if out := mustRun(t, nil, "keys", "status", "--data", dir); out != "unsealed\n" {
+		t.Fatalf("keys status after the lock file was removed: got %q, want unsealed", out)
+	}
+
 	// The first server goes on sending, each greeting once.
 	for i := range int64(3) {
 		write(7101+i, 100000911+i)
@@ -110,6 +123,29 @@ func TestSecondServeRefused(t *testing.T) {
 	if err := srv.stop(t); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLiveControlSocketNeverTakenOver: a server that finds a control socket
+// that answers refuses to start, whatever the locks say, and the socket
+// stays the running one's.
+func TestLiveControlSocketNeverTakenOver(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	running := func(context.Context, controlRequest) controlResponse { return controlResponse{OK: true, Detail: "running"} }
+	stop, err := listenControl(t.Context(), dir, logger, running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if _, err := listenControl(t.Context(), dir, logger, running); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("a second control socket on a live one: %v, want it refused", err)
+	}
+	c, err := dialControl(dir)
+	if err != nil {
+		t.Fatalf("the running server's socket after the refusal: %v", err)
+	}
+	c.Close()
 }
 
 // TestControlSocketRemovedOnlyByOwner: a server that stops removes its
