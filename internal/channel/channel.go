@@ -140,6 +140,17 @@ type Location struct {
 	Latitude, Longitude lifeline.Sensitive // as decimal strings, exactly as sent
 }
 
+// Text is the location as a message's text: its coordinates, "lat, lon"
+// as sent, on the first line (what an operator copies into a map), then
+// label (a place's name and address), if any.
+func (l *Location) Text(label lifeline.Sensitive) lifeline.Sensitive {
+	t := l.Latitude.Reveal() + ", " + l.Longitude.Reveal()
+	if !label.IsEmpty() {
+		t += "\n" + label.Reveal()
+	}
+	return lifeline.Sensitive(t)
+}
+
 // Status is a delivery status of an outbound message.
 type Status struct {
 	State     string // sent, delivered, read, failed

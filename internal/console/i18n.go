@@ -128,6 +128,7 @@ var messages = map[string][2]string{ // {uk, en}
 	"dir.out":                    {"Ми", "Us"},
 	"dir.note":                   {"Нотатка", "Note"},
 	"copy":                       {"Копіювати", "Copy"},
+	"geo.open":                   {"Відкрити на мапі", "Open in a map"},
 	"back":                       {"Назад", "Back"},
 	"error":                      {"Помилка", "Error"},
 	"language":                   {"English", "Українська"},

@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"net/http"
 	"path"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
@@ -18,6 +20,15 @@ import (
 // parsePages parses each page template together with the layout and the
 // partials, so that a page can name its blocks and a fragment handler can
 // render one block alone.
+func coords(s lifeline.Sensitive) string {
+	first, _, _ := strings.Cut(s.Reveal(), "\n")
+	return first
+}
+
+// geoCoords is a latitude and a longitude as channel.Location.Text writes
+// them: nothing else goes into a geo: link.
+var geoCoords = regexp.MustCompile(`^-?[0-9]{1,3}(\.[0-9]+)?, -?[0-9]{1,3}(\.[0-9]+)?$`)
+
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"t":           translate,
@@ -26,6 +37,16 @@ func parsePages() (map[string]*template.Template, error) {
 		"day":         func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"ms":          func(t time.Time) int64 { return t.UnixMilli() },
 		"langs":       lifeline.Languages,
+		// coords is a location's coordinates, the first line of its text
+		// (channel.Location.Text); geo is them as a geo: URI, which opens
+		// the operator's own map application and no map from any host.
+		"coords": coords,
+		"geo": func(s lifeline.Sensitive) template.URL {
+			if c := coords(s); geoCoords.MatchString(c) {
+				return template.URL("geo:" + strings.ReplaceAll(c, " ", ""))
+			}
+			return ""
+		},
 		"relations": func() []lifeline.Relation {
 			return []lifeline.Relation{lifeline.RelationApplicant, lifeline.RelationSpouse, lifeline.RelationChild, lifeline.RelationParent, lifeline.RelationSibling, lifeline.RelationOther}
 		},

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -412,5 +413,44 @@ func TestWhatsAppEditReplacesText(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Text.Reveal() != "Hello, we are three. How?" || !msgs[0].Edited ||
 		!slices.Equal(texts(msgs[0].Earlier), []string{"Hello, I want to surrender. How?"}) {
 		t.Fatalf("got %+v, want the one message edited, its first text earlier", msgs)
+	}
+}
+
+// TestSharedLocationKeepsCoordinates: a location a soldier shares is the
+// message: its coordinates, as sent, are its (sealed) text, with a place's
+// name and address after them (a Telegram venue, a WhatsApp location with
+// a name); a live location's moves are edits, his latest position current
+// and the earlier ones kept.
+func TestSharedLocationKeepsCoordinates(t *testing.T) {
+	db, k, _ := MustOpen(t, false)
+	h := newHook(t, db, k, noGreeting())
+	loc := func(field string, update, messageID, editDate int64, lat, lon, extra string) string {
+		edit := ""
+		if editDate != 0 {
+			edit = fmt.Sprintf(`,"edit_date":%d`, editDate)
+		}
+		return fmt.Sprintf(`{"update_id":%d,%q:{"message_id":%d,"from":{"id":%d,"is_bot":false,"first_name":"Алексей"},`+
+			`"chat":{"id":%d,"type":"private"},"date":1782000101%s,"location":{"latitude":%s,"longitude":%s}%s}}`,
+			update, field, messageID, tgChat, tgChat, edit, lat, lon, extra)
+	}
+	h.post(loc("message", 700000301, 31, 0, "48.123456", "37.654321", ""))
+	h.post(loc("message", 700000302, 32, 0, "48.5", "37.75",
+		`,"venue":{"location":{"latitude":48.5,"longitude":37.75},"title":"Школа №3","address":"ул. Садовая, 1"}`))
+	h.post(loc("message", 700000303, 33, 0, "48.0001", "37.0001", `,"live_period":900`))
+	h.post(loc("edited_message", 700000304, 33, 1782000160, "48.0002", "37.0003", `,"live_period":900`))
+	h.post(loc("edited_message", 700000305, 33, 1782000220, "48.0004", "37.0005", `,"live_period":900`))
+
+	msgs := conversation(t, db, fmt.Sprint(tgChat))
+	if len(msgs) != 3 {
+		t.Fatalf("got %d messages, want the three locations", len(msgs))
+	}
+	want := []string{"48.123456, 37.654321", "48.5, 37.75\nШкола №3\nул. Садовая, 1", "48.0004, 37.0005"}
+	for i, m := range msgs {
+		if m.Kind != "location" || m.Text.Reveal() != want[i] {
+			t.Errorf("location %d: %s %q, want %q", i, m.Kind, m.Text.Reveal(), want[i])
+		}
+	}
+	if got := texts(msgs[2].Earlier); strings.Join(got, " | ") != "48.0001, 37.0001 | 48.0002, 37.0003" {
+		t.Errorf("the live location's earlier positions: %q", got)
 	}
 }

@@ -246,6 +246,11 @@ func (s *Service) prepare(ctx context.Context, kind lifeline.ChannelKind, name s
 	if !isMessage(e.Type) {
 		return nil
 	}
+	if e.Location != nil {
+		// The coordinates are the message: sealed as its text, with the
+		// place's name and address the provider sent, if any.
+		e.Text = e.Location.Text(e.Text)
+	}
 	sender := e.Sender.Reveal()
 	p.thread = s.threadKey(kind, sender)
 	s.mu.Lock()
@@ -282,14 +287,12 @@ type stored struct {
 // changed it. The same message under a new event id changes nothing; its
 // original, after an edit that came first, becomes the earliest version; an
 // edit becomes the current text. Edits pass the door as messages do. An edit
-// of a live location (Telegram sends one per move) is not a new text, and is
-// not kept.
+// of a live location (Telegram sends one per move) is the contact's new
+// position: the current text, his earlier ones kept as the earlier texts.
 func (s *Service) changeMessage(in *sqlstore.Ingest, adm *admission, kind lifeline.ChannelKind, e *channel.Event, p *prepared, m sqlstore.StoredInbound) (bool, lifeline.Hold, error) {
 	switch {
 	case e.Type == channel.EventMessage && !m.OriginalMissing:
 		return false, lifeline.HoldNone, nil // a duplicate under a new event id
-	case e.Type == channel.EventEdit && e.Kind == channel.KindLocation:
-		return false, lifeline.HoldNone, nil
 	case e.Type != channel.EventMessage && e.Type != channel.EventEdit:
 		return false, lifeline.HoldNone, nil
 	}

@@ -75,6 +75,7 @@ type message struct {
 	Document  *document   `json:"document"` // also set for an animation
 	Sticker   *sticker    `json:"sticker"`
 	Location  *location   `json:"location"` // also set for a venue
+	Venue     *venue      `json:"venue"`
 	Contact   *contact    `json:"contact"`
 }
 
@@ -145,6 +146,13 @@ type sticker struct {
 type location struct {
 	Latitude  json.Number `json:"latitude"`
 	Longitude json.Number `json:"longitude"`
+}
+
+// venue is a Venue: a place with a name, its location also in the
+// message's location.
+type venue struct {
+	Title   string `json:"title"`
+	Address string `json:"address"`
 }
 
 // contact is a Contact: a phone number the user shared, theirs or another's.
@@ -351,6 +359,9 @@ func setContent(e *channel.Event, m *message) error {
 		e.Location = &channel.Location{
 			Latitude:  lifeline.Sensitive(m.Location.Latitude),
 			Longitude: lifeline.Sensitive(m.Location.Longitude),
+		}
+		if m.Venue != nil {
+			e.Text = sensitive(strings.TrimSpace(m.Venue.Title + "\n" + m.Venue.Address))
 		}
 	case m.Contact != nil:
 		e.Kind = channel.KindContact
