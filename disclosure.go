@@ -248,8 +248,15 @@ var (
 	months = []string{"январ", "феврал", "март", "апрел", "мая", "май", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр",
 		"січ", "лют", "берез", "квіт", "травн", "черв", "лип", "серп", "верес", "жовт", "листопад", "груд",
 		"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"}
-	dayUnits  = []string{"дня", "дней", "день", "суток", "сутки", "днів", "дні", "days", "day", "недел", "тижн", "тиждень", "week"}
-	hourUnits = []string{"час", "годин", "hour"}
+	minuteWords = set("ноль", "пятнадцать", "двадцать", "тридцать", "сорок", "пятьдесят", "нуль", "п'ятнадцять", "двадцять", "тридцять", "п'ятдесят",
+		"fifteen", "twenty", "thirty", "forty", "fifty", "oh", "сорока", "двадцати", "тридцати", "пятнадцати")
+	minuteUnits = []string{"минут", "хвилин", "minute", "min"}
+	// promiseStems make a time in their clause our promise to him (we will
+	// answer, call, write), unless the clause also tells him to move.
+	promiseStems = []string{"ответ", "свяж", "напиш", "отпиш", "перезвон", "сообщ", "пришл", "отправ", "відпов", "зв'яж", "повідом", "надішл", "reply", "send you", "answer", "respond", "contact", "get back", "write", "call you", "let you know"}
+	moveStems    = []string{"выход", "выдвига", "иди", "идит", "будьте", "ждит", "двига", "ползи", "подход", "подойд", "встреч", "виход", "ідіть", "йдіть", "чекайте", "будьте", "рухай", "зустр", "підход", "go ", "come", "wait", "be at", "head", "move", "meet", "walk", "crawl"}
+	dayUnits     = []string{"дня", "дней", "день", "суток", "сутки", "днів", "дні", "days", "day", "недел", "тижн", "тиждень", "week"}
+	hourUnits    = []string{"час", "годин", "hour"}
 
 	placeNumberWords = set("точка", "точку", "точке", "точки", "квадрат", "квадрата", "квадрату", "квадраті", "пост", "поста", "посту", "пості", "км", "километр", "километре", "кілометр", "кілометрі",
 		"высота", "высоты", "высоту", "висота", "висоти", "висоту", "отметка", "отметки", "отметку", "кпп", "блокпост", "блокпоста", "сектор", "сектора", "позиция", "позицию", "позиція", "позицію",
@@ -263,7 +270,11 @@ var (
 		"кладбищ", "памятник", "блокпост", "кпп", "посадк", "лесополос", "опушк", "речк", "реки", "реке", "озер", "пруд", "дамб", "плотин", "трасс", "поворот", "водонапорн", "вышк", "башн", "сельсовет", "окраин", "развязк", "переезд", "терриконов", "террикон",
 		"міст", "мосту", "зупинк", "перехрест", "ринк", "ринок", "станці", "лікарн", "елеватор", "кладовищ", "пам'ятник", "лісосмуг", "річк", "трас", "вежі", "вежа", "околиц", "розвилк", "переїзд",
 		"bridge", "school", "church", "gas", "petrol", "bus", "crossroad", "intersection", "junction", "market", "station", "hospital", "elevator", "factory", "farm", "cemetery", "monument", "checkpoint",
-		"treeline", "tree", "forest", "river", "lake", "pond", "dam", "highway", "tower", "outskirts", "railway"}
+		"treeline", "tree", "forest", "river", "lake", "pond", "dam", "highway", "tower", "outskirts", "railway",
+		// Terrain and ruins a front line is read by.
+		"будк", "трансформатор", "подстанц", "лэп", "леп", "опор", "балк", "овраг", "ручь", "ручей", "насып", "полустан", "руин", "развалин", "сарай", "ангар", "склад", "силос", "карьер", "шахт", "терикон",
+		"будці", "будки", "яр", "струмк", "насип", "руїн", "сара", "кар'єр", "шахт",
+		"silo", "ravine", "gully", "stream", "creek", "embankment", "ruins", "barn", "shed", "warehouse", "pylon", "substation", "quarry", "mine", "crossing", "fork", "culvert"}
 	// Words that follow a place preposition without naming the place:
 	// asking where he is names nothing.
 	askingWords = set("каком", "какой", "какую", "какого", "каких", "котором", "которой", "якому", "якій", "яку", "якого", "яких", "which", "what", "your", "ваш", "вашем", "вашей", "вашу", "вашего", "твоем", "твоём", "вашому", "вашій", "твоєму")
@@ -273,12 +284,16 @@ var (
 		"telegram", "телеграм", "телеграме", "телеграмм", "телеграмі", "whatsapp", "ватсап", "вотсап", "signal", "сигнал", "viber", "вайбер", "вайбере",
 		"украина", "украине", "украину", "украины", "україна", "україні", "україну", "україни", "ukraine", "россия", "россии", "росія", "росії", "russia",
 		"russian", "ukrainian", "english", "хочу", "бог", "god", "женевской", "женевська", "geneva", "красный", "червоний", "red", "оон", "un", "мккк", "icrc")
-	routeWords  = []string{"маршрут", "route", "налево", "направо", "ліворуч", "праворуч", "вдоль", "вздовж", "along"}
-	routePairs  = [][2]string{{"по", "трасс"}, {"по", "трас"}, {"по", "дорог"}, {"по", "дороз"}, {"дорога", "на"}, {"дорогу", "на"}, {"дорога", "до"}, {"дорогу", "до"}, {"road", "to"}, {"turn", "left"}, {"turn", "right"}, {"follow", "the"}, {"в", "сторону"}, {"у", "бік"}, {"head", "to"}, {"head", "north"}, {"head", "south"}, {"head", "east"}, {"head", "west"}}
-	directions  = set("север", "юг", "восток", "запад", "північ", "південь", "схід", "захід", "north", "south", "east", "west", "северо-запад", "северо-восток", "юго-запад", "юго-восток")
-	dirPreps    = set("на", "к", "to", "towards", "toward", "heading", "head", "go")
-	callWords   = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password"}
-	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"}}
+	routeWords = []string{"маршрут", "route", "налево", "направо", "ліворуч", "праворуч", "вдоль", "вздовж", "along", "правее", "левее", "правіше", "лівіше", "правіш", "лівіш"}
+	routePairs = [][2]string{{"по", "трасс"}, {"по", "трас"}, {"по", "дорог"}, {"по", "дороз"}, {"дорога", "на"}, {"дорогу", "на"}, {"дорога", "до"}, {"дорогу", "до"}, {"road", "to"}, {"turn", "left"}, {"turn", "right"}, {"follow", "the"}, {"в", "сторону"}, {"у", "бік"}, {"head", "to"}, {"head", "north"}, {"head", "south"}, {"head", "east"}, {"head", "west"}, {"left", "of"}, {"right", "of"}, {"keep", "left"}, {"keep", "right"}}
+	directions = set("север", "юг", "восток", "запад", "північ", "південь", "схід", "захід", "north", "south", "east", "west", "северо-запад", "северо-восток", "юго-запад", "юго-восток")
+	dirPreps   = set("на", "к", "to", "towards", "toward", "heading", "head", "go")
+	callWords  = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password", "passphrase", "отзыв", "відзив", "відгук", "countersign", "сигнал"}
+	// A signal told by light, sound or gesture is a recognition signal.
+	signalStems = []string{"flash", "blink", "torch", "flashlight", "фонар", "ліхтар", "моргн", "мигн", "мигал", "блима", "свист", "whistle", "помаш", "помах", "wave"}
+	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"code", "phrase"}, {"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"},
+		{"кодовая", "фраза"}, {"кодова", "фраза"}, {"кодовую", "фразу"}, {"условный", "сигнал"}, {"умовний", "сигнал"}, {"условным", "сигналом"}, {"умовним", "сигналом"},
+		{"recognition", "signal"}, {"the", "signal"}, {"сигнал", "—"}}
 	// Whose call sign: ours tells, his asks.
 	tellingOwners = set("наш", "наша", "нашего", "мой", "моего", "мій", "мого", "оператора", "our", "my", "operator's")
 	askingOwners  = set("ваш", "вашего", "твой", "твій", "какой", "який", "your", "what", "which")
@@ -368,7 +383,7 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 
 		// Dates: "завтра", "сегодня вечером", weekdays, "12 марта",
 		// "3rd of May", "через два дня", "15 числа".
-		if dayWords[t.l] || t.l == "day" && n != nil && n.l == "after" {
+		if (dayWords[t.l] || t.l == "day" && n != nil && n.l == "after") && !promise(ts, i) {
 			found[DiscloseDate] = true
 		}
 		if todayWords[t.l] && n != nil && joined(i) && (partOfDay[n.l] || n.l == "в" || n.l == "о" || n.l == "at") {
@@ -392,7 +407,31 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 		if hasStem(t.l, months) && t.l != "may" && t.l != "март" && n != nil && joined(i) && n.digits > 0 && n.digits <= 2 {
 			found[DiscloseDate] = true
 		}
-		if (t.l == "через" || t.l == "in") && n != nil && (n.num > 0 || numberWords[n.l]) && i+2 < len(ts) {
+		// "через полчаса", "через сорок минут", "через час", "in an hour",
+		// "in half an hour": when to move, unless it is our promise to
+		// answer ("мы ответим через час").
+		if (t.l == "через" || t.l == "in" || t.l == "within") && n != nil && joined(i) && !promise(ts, i) {
+			u := n.l
+			if (n.num > 0 || numberWords[n.l] || minuteWords[n.l] || n.l == "an" || n.l == "a" || n.l == "half" || n.l == "пів" || n.l == "полтора" || n.l == "півтори") && i+2 < len(ts) {
+				u = ts[i+2].l
+				if (u == "an" || u == "a") && i+3 < len(ts) {
+					u = ts[i+3].l
+				}
+			}
+			if hasStem(u, hourUnits) || hasStem(u, minuteUnits) || hasStem(u, []string{"полчаса", "пол часа", "полчас"}) {
+				found[DiscloseTime] = true
+			}
+		}
+		// "в шесть тридцать", "at six thirty", "о шостій тридцять".
+		if (timePreps[prev] || prev == "о") && (numberWords[t.l] || ukOrdinalHours[t.l] || t.num >= 0 && t.num <= 24 && t.digits <= 2) && n != nil && joined(i) && minuteWords[n.l] {
+			found[DiscloseTime] = true
+		}
+		// "в половине седьмого", "о пів на шосту", "half past six", "quarter to seven".
+		if (t.l == "половине" || t.l == "пів" || t.l == "half" || t.l == "quarter" || t.l == "четверть") && n != nil && joined(i) &&
+			(n.l == "past" || n.l == "to" || n.l == "на" || hasStem(n.l, []string{"седьм", "шест", "пят", "восьм", "девят", "десят", "одиннадц", "двенадц", "перв", "втор", "трет", "четвер"}) || ukOrdinalHours[n.l]) {
+			found[DiscloseTime] = true
+		}
+		if (t.l == "через" || t.l == "in") && n != nil && (n.num > 0 || numberWords[n.l]) && i+2 < len(ts) && !promise(ts, i) {
 			u := ts[i+2].l
 			if hasStem(u, dayUnits) {
 				found[DiscloseDate] = true
@@ -445,6 +484,18 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 		if t.l == "via" && n != nil && !notNames[n.l] {
 			found[DiscloseRoute] = true
 		}
+		// Along terrain: "по балке", "по оврагу до", "along the ravine".
+		if t.l == "по" || t.l == "вздовж" || t.l == "along" || t.l == "across" || t.l == "через" || t.l == "уздовж" {
+			for j := i + 1; j <= i+3 && j < len(ts); j++ {
+				if sentenceEnd(ts[j].sep) || strings.Contains(ts[j].sep, ",") {
+					break
+				}
+				if hasStem(ts[j].l, landmarks) && !notLandmark(ts[j].l) && !hasStem(ts[j].l, dayUnits) {
+					found[DiscloseRoute] = true
+					break
+				}
+			}
+		}
 		if directions[t.l] && (dirPreps[prev] || n != nil && joined(i) && n.l == "of") {
 			found[DiscloseRoute] = true
 		}
@@ -481,6 +532,8 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 				found[DiscloseCallSign] = true
 			case !askingOwners[owner] && strings.ContainsAny(sepAfter, ":—–=") && after+1 < len(ts):
 				found[DiscloseCallSign] = true
+			case !askingOwners[owner] && clauseHas(ts, i, signalStems):
+				found[DiscloseCallSign] = true
 			}
 		}
 
@@ -489,6 +542,11 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 		if hasStem(t.l, unitStems) && isUnitWord(t.l) {
 			p := i - 1
 			if p >= 0 && !sentenceEnd(t.sep) && (ts[p].digits > 0 || ordinals[ts[p].l] || ourWords[ts[p].l]) {
+				found[DiscloseUnit] = true
+			}
+			// "3rd Assault Brigade", "47-й отдельной бригады": a number
+			// with one word between.
+			if p >= 1 && !sentenceEnd(t.sep) && !sentenceEnd(ts[p].sep) && (ts[p-1].digits > 0 || ordinals[ts[p-1].l]) {
 				found[DiscloseUnit] = true
 			}
 			if n != nil && joined(i) && (n.digits > 0 || (n.quoted || n.cap) && !notNames[n.l]) {
@@ -520,6 +578,43 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 			found[DisclosePerson] = true
 		}
 	}
+}
+
+// promise reports whether the clause around token i promises him an answer
+// (we will reply, write, call) and tells him no move: then a time in it is
+// when he hears from us, not when to go.
+func promise(ts []token, i int) bool {
+	return clauseHas(ts, i, promiseStems) && !clauseHas(ts, i, moveStems)
+}
+
+// clauseHas reports whether the sentence around token i has one of stems.
+func clauseHas(ts []token, i int, stems []string) bool {
+	start, end := i, i
+	for start > 0 && !sentenceEnd(ts[start].sep) {
+		start--
+	}
+	for end+1 < len(ts) && !sentenceEnd(ts[end+1].sep) {
+		end++
+	}
+	return containsAny(clauseText(ts, start, end), stems)
+}
+
+func clauseText(ts []token, start, end int) string {
+	var clause strings.Builder
+	for _, t := range ts[start : end+1] {
+		clause.WriteString(t.l)
+		clause.WriteByte(' ')
+	}
+	return clause.String()
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // notLandmark rules out words a landmark stem matches by accident.

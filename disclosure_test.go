@@ -5,6 +5,7 @@ package lifeline_test
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -63,11 +64,21 @@ func TestDisclosuresFindEachCategory(t *testing.T) {
 	}
 }
 
-// TestDisclosureCorpus measures the detector on the corpus of operator
-// replies written for it: at least 95% of the risky ones are held, at most
+// TestDisclosureCorpus measures the detector on sets of operator
+// replies: in each, at least 95% of the risky ones are held, at most
 // 10% of the harmless ones.
 func TestDisclosureCorpus(t *testing.T) {
-	f, err := os.Open("testdata/disclosure-corpus.tsv")
+	// The corpus written with the detector (at least 100 of each); a
+	// black-box checker's set, written without sight of it; and a set
+	// written before the detector was changed for the checker's misses.
+	// Each set must pass the bar alone.
+	for _, name := range []string{"disclosure-corpus.tsv", "disclosure-heldout.tsv", "disclosure-fresh.tsv"} {
+		t.Run(name, func(t *testing.T) { checkDisclosureSet(t, name, name == "disclosure-corpus.tsv") })
+	}
+}
+
+func checkDisclosureSet(t *testing.T, name string, main bool) {
+	f, err := os.Open(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +114,7 @@ func TestDisclosureCorpus(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, h := counts["risky"], counts["harmless"]
-	if r.n < 100 || h.n < 100 || langs["ru"] == 0 || langs["uk"] == 0 || langs["en"] == 0 {
+	if main && (r.n < 100 || h.n < 100) || langs["ru"] == 0 || langs["uk"] == 0 || langs["en"] == 0 {
 		t.Fatalf("corpus of %d risky and %d harmless replies (%v): want at least 100 of each in ru, uk and en", r.n, h.n, langs)
 	}
 	riskyHeld, harmlessHeld := 100*float64(r.held)/float64(r.n), 100*float64(h.held)/float64(h.n)

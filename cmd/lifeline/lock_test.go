@@ -132,7 +132,9 @@ func TestLiveControlSocketNeverTakenOver(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
-	running := func(context.Context, controlRequest) controlResponse { return controlResponse{OK: true, Detail: "running"} }
+	running := func(context.Context, controlRequest) controlResponse {
+		return controlResponse{OK: true, Detail: "running"}
+	}
 	stop, err := listenControl(t.Context(), dir, logger, running)
 	if err != nil {
 		t.Fatal(err)
