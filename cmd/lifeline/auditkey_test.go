@@ -4,10 +4,10 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"

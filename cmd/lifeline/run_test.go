@@ -150,7 +150,11 @@ func exists(t testing.TB, path string) bool {
 // closes it when the test ends.
 func mustOpenDB(t testing.TB, dir string) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), sqlstore.Options{})
+	var opts sqlstore.Options
+	if k, err := keys.Open(filepath.Join(dir, keysDir)); err == nil {
+		opts.Sealer = k // sealed: for the intake key, which keys audit objects
+	}
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), opts)
 	if err != nil {
 		t.Fatalf("open store in %s: %v", dir, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -46,6 +47,26 @@ func mustCreateToken(t testing.TB, dir, username string) string {
 	t.Helper()
 	out := mustRun(t, nil, "token", "create", "--data", dir, "--username", username)
 	return mustMatch(t, tokenIDLine, out)
+}
+
+// auditObjectOf is how the audit log of dir names ids: their keyed hashes
+// under its intake key.
+func auditObjectOf(t testing.TB, dir string, ids ...string) string {
+	t.Helper()
+	k, err := keys.Open(filepath.Join(dir, keysDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), sqlstore.Options{Sealer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := db.AuditObject(strings.Join(ids, " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // listRow returns the fields of the row of a user or token list whose
@@ -200,14 +221,20 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 		t.Errorf("audit actions (-want +got):\n%s", diff)
 	}
 	if len(entries) == 4 {
-		if got, want := entries[0].Object, operatorID; got != want {
-			t.Errorf("user.add: got object %q, want the operator id %q", got, want)
+		// Objects are keyed hashes of the ids (SECURITY.md §2.7).
+		if got, want := entries[0].Object, auditObjectOf(t, dir, operatorID); got != want || strings.Contains(got, operatorID) {
+			t.Errorf("user.add: got object %q, want the operator id's hash %q", got, want)
 		}
-		if got := entries[1].Object; !strings.Contains(got, id) || !strings.Contains(got, operatorID) {
-			t.Errorf("token.create: got object %q, want token id %q and operator id %q", got, id, operatorID)
+		if got := entries[1].Object; !strings.Contains(got, auditObjectOf(t, dir, id)) || !strings.Contains(got, auditObjectOf(t, dir, operatorID)) {
+			t.Errorf("token.create: got object %q, want the hashes of token id %q and operator id %q", got, id, operatorID)
 		}
-		if got, want := entries[2].Object, id; got != want {
+		if got, want := entries[2].Object, auditObjectOf(t, dir, id); got != want {
 			t.Errorf("token.revoke: got object %q, want %q", got, want)
+		}
+		// What happened to the account: the auditor's lookup on the host.
+		out := mustRun(t, nil, "audit", "find", "--data", dir, "--id", operatorID)
+		if !strings.Contains(out, "\tuser.add\t") || !strings.Contains(out, "\ttoken.create\t") || !strings.Contains(out, "\tuser.disable\t") || !strings.HasSuffix(out, "3 entries.\n") {
+			t.Errorf("audit find --id <operator>: got %q, want user.add, token.create and user.disable", out)
 		}
 		if got, want := entries[3].Reason, "left"; got != want {
 			t.Errorf("user.disable: got reason %q, want %q", got, want)
