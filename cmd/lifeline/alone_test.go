@@ -38,6 +38,13 @@ func mustApprove(t testing.TB, dir, approver, username string) {
 // returns the token and its id.
 func mustSeedToken(t testing.TB, dir, username string) (token, id string) {
 	t.Helper()
+	return mustSeedTokenEnv(t, nil, dir, username)
+}
+
+// mustSeedTokenEnv is mustSeedToken with an environment (the intake key's
+// file of an installation that keeps it outside the data directory).
+func mustSeedTokenEnv(t testing.TB, environ map[string]string, dir, username string) (token, id string) {
+	t.Helper()
 	token, hash, err := auth.NewToken()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,7 @@ func mustSeedToken(t testing.TB, dir, username string) (token, id string) {
 	if id, err = auth.TokenID(token); err != nil {
 		t.Fatal(err)
 	}
-	e := env{getenv: func(string) string { return "" }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	e := env{getenv: func(k string) string { return environ[k] }, stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 	if err := withAudit(t.Context(), e, dir, func(db *sqlstore.DB) error {
 		return db.CreateToken(t.Context(), lifeline.CLIActor, username, id, hash)
 	}); err != nil {
@@ -132,8 +139,9 @@ func TestNoOneAloneCLIAccountPending(t *testing.T) {
 	db.Close()
 
 	var steps []string
+	romanObject := auditObjectOf(t, dir, string(roman.ID))
 	for _, e := range readAuditRows(t, dir) {
-		if e.Object == string(roman.ID) && strings.HasPrefix(e.Action, "user.") {
+		if e.Object == romanObject && strings.HasPrefix(e.Action, "user.") {
 			steps = append(steps, e.Actor+" "+e.Action+" "+e.Reason)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -19,8 +20,49 @@ import (
 
 func runAudit(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "audit", args, map[string]func(context.Context, env, []string) error{
-		"verify": runAuditVerify,
-	}, "verify")
+		"verify": runAuditVerify, "find": runAuditFind,
+	}, "verify|find")
+}
+
+// runAuditFind answers "what happened to X": the audit log names objects
+// only by keyed hashes of their ids (under the intake key), so the lookup
+// runs where that key is, on the server's host.
+func runAuditFind(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "audit find", "audit find --id ID [--intake-key FILE] [--data DIR]")
+	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
+	id := fs.String("id", "", "the id of a case, contact, conversation, message, person or account")
+	if err := fs.parseAll(args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*id) == "" || strings.ContainsAny(*id, " \t\n") {
+		return usageErrorf("audit find: give one --id")
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	keeper, err := openKeeper(e, *dataDir, *intakeKey)
+	if err != nil {
+		return err
+	}
+	defer keeper.Seal()
+	db, err := openStoreWith(ctx, e, *dataDir, requireCurrent, sqlstore.Options{Sealer: keeper})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	trail, err := db.AuditTrail(ctx, *id)
+	if errors.Is(err, sqlstore.ErrNoAuditKey) {
+		return usageErrorf("audit find: the intake key is needed (--intake-key FILE)")
+	}
+	if err != nil {
+		return err
+	}
+	for _, en := range trail {
+		fmt.Fprintf(e.stdout, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", en.Seq, en.Time.Format(time.DateOnly), en.Actor, en.Role, en.Action, en.Decision, en.Reason)
+	}
+	fmt.Fprintf(e.stdout, "%d entries.\n", len(trail))
+	return nil
 }
 
 // filesFlag collects a repeatable flag.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lifeline-hotline/lifeline/internal/audit"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -28,19 +29,24 @@ var appendOnlyTriggers = []string{
 
 // mustBuildAuditLog makes a data directory whose audit log holds 14 entries
 // (2 user.add of the bootstrap supervisors, 10 token.create seeded, 2
-// token.revoke), each step signing a checkpoint, so that checkpoints of
-// every size 1..14 exist.
+// token.revoke), the unsealed server signing a checkpoint after each
+// command, so that checkpoints of every size 1..14 exist.
 func mustBuildAuditLog(t testing.TB) (dir string, entries int) {
 	t.Helper()
 	dir = mustMigrate(t)
 	mustAddUser(t, dir, "alice", "supervisor")
+	mustSignCheckpoint(t, dir)
 	mustAddUser(t, dir, "bob", "supervisor")
+	mustSignCheckpoint(t, dir)
 	var ids []string
 	for i := range 10 {
 		ids = append(ids, mustCreateToken(t, dir, []string{"alice", "bob"}[i%2]))
+		mustSignCheckpoint(t, dir)
 	}
 	mustRun(t, nil, "token", "revoke", "--data", dir, "--id", ids[0])
+	mustSignCheckpoint(t, dir)
 	mustRun(t, nil, "token", "revoke", "--data", dir, "--id", ids[5])
+	mustSignCheckpoint(t, dir)
 	return dir, 14
 }
 
@@ -396,8 +402,8 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 }
 
 // TestAuditCommandsRefuseToSignOverTruncation checks that a command run after
-// the tail was cut off fails instead of signing a checkpoint that would bless
-// the shorter log.
+// the tail was cut off fails, appending nothing, and that the server's
+// checkpointer refuses to sign a checkpoint that would bless the shorter log.
 func TestAuditCommandsRefuseToSignOverTruncation(t *testing.T) {
 	t.Parallel()
 	dir := mustMigrate(t)
@@ -406,11 +412,31 @@ func TestAuditCommandsRefuseToSignOverTruncation(t *testing.T) {
 	for range 3 {
 		id = mustCreateToken(t, dir, "carol")
 	}
+	mustSignCheckpoint(t, dir)
 	mustTamper(t, dir, execAll(truncateTail(2)...))
 	res := runLifeline(t, nil, "token", "revoke", "--data", dir, "--id", id)
 	checkOneLineError(t, res, 1)
 	if !strings.Contains(res.stderr, "truncated") {
 		t.Errorf("got %q, want it to report the truncation", res.stderr)
+	}
+	if n := len(readAuditRows(t, dir)); n != 2 {
+		t.Errorf("got %d audit entries after the refused command, want the 2 left", n)
+	}
+	keeper, err := keys.Open(filepath.Join(dir, keysDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keeper.Seal()
+	if err := keeper.UnsealWithFile(mustInitKeys(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), sqlstore.Options{Sealer: keeper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, wrote, err := newCheckpointer(db, dir, keeper).Checkpoint(t.Context()); wrote || err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Errorf("server checkpoint over the cut log: got wrote=%v %v, want it refused as truncated", wrote, err)
 	}
 	res = runLifeline(t, nil, "audit", "verify", "--data", dir)
 	checkOneLineError(t, res, 1)
@@ -426,9 +452,9 @@ func TestAuditWitnessDetectsTruncation(t *testing.T) {
 	t.Parallel()
 	dir := mustMigrate(t)
 	witness := t.TempDir() // another disk, or the monitor box's mount
-	env := map[string]string{auditWitnessEnv: witness}
 	for _, u := range []string{"alice", "bob", "carol", "dmytro"} {
-		mustRun(t, env, "user", "add", "--data", dir, "--username", u, "--role", "intake")
+		mustRun(t, nil, "user", "add", "--data", dir, "--username", u, "--role", "intake")
+		mustSignCheckpoint(t, dir, witness) // the server's, with --audit-witness
 	}
 	vk, err := os.ReadFile(filepath.Join(dir, auditVerifierFile))
 	if err != nil {

@@ -178,7 +178,7 @@ func TestTelegramWhileSealed(t *testing.T) {
 	defer fake.Close()
 	mustRun(t, env, "channel", "add", "telegram", "--data", dir, "--name", "bot", "--bot-token", testBotToken, "--webhook-secret", "s3cret-token", "--api-url", fake.URL())
 	mustRun(t, env, "user", "add", "--data", dir, "--username", "olena", "--role", "supervisor")
-	token, _ := mustSeedToken(t, dir, "olena")
+	token, _ := mustSeedTokenEnv(t, env, dir, "olena")
 	srv := mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0")
 	hook := "http://" + srv.public + "/hooks/telegram/bot"
 	for i := range 3 {

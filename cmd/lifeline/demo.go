@@ -241,10 +241,6 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 		return "", err
 	}
 	defer db.Close()
-	signer, _, err := auditKeys(dataDir)
-	if err != nil {
-		return "", err
-	}
 	// The demo bot points at this run's fake Telegram.
 	ch := channelConfig{Kind: lifeline.ChannelTelegram, Name: demoChannel, BotToken: demoBotToken, WebhookSecret: demoWebhookSecret, APIURL: fakeTelegram}
 	sealedCh, err := sealChannel(keeper, ch)
@@ -316,7 +312,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 	if err := keys.WriteNewFile(loginPath, []byte(b.String()), 0o600); err != nil {
 		return "", err
 	}
-	if _, _, err := newCheckpointer(db, dataDir, signer).Checkpoint(ctx); err != nil {
+	if _, _, err := newCheckpointer(db, dataDir, keeper).Checkpoint(ctx); err != nil {
 		return "", err
 	}
 	return b.String(), nil

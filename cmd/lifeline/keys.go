@@ -40,8 +40,19 @@ func runInit(ctx context.Context, e env, args []string) error {
 		// and references: serve refuses a real installation's intake key there.
 		return usageErrorf("init: give --intake-key FILE outside the data directory (for systemd, see the README: LoadCredentialEncrypted); only --dev-unseal-file installs keep it inside")
 	}
-	out, err := keys.Init(filepath.Join(*dataDir, keysDir), keys.Options{Shares: *shares, Threshold: *threshold, DevFile: *devFile, IntakeKey: ikPath})
+	// The audit log's signing key is sealed in the keyring (checkpoints
+	// are signed only unsealed); its public half is published beside the
+	// log for verifiers.
+	auditKey, err := newAuditKey()
 	if err != nil {
+		return err
+	}
+	defer clear(auditKey)
+	out, err := keys.Init(filepath.Join(*dataDir, keysDir), keys.Options{Shares: *shares, Threshold: *threshold, DevFile: *devFile, IntakeKey: ikPath, AuditKey: auditKey})
+	if err != nil {
+		return err
+	}
+	if err := publishVerifier(*dataDir, auditKey); err != nil {
 		return err
 	}
 	if *devFile != "" {

@@ -31,9 +31,6 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if _, _, err := auditKeys(*dataDir); err != nil {
-		return err
-	}
 	applied, err := db.Migrate(ctx)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -101,6 +102,29 @@ func mustInitKeys(t testing.TB, dir string) string {
 	return unseal
 }
 
+// mustSignCheckpoint signs a checkpoint of a data directory made by
+// mustMigrate, as its running server does once unsealed (commands do not:
+// the signing key is sealed in the keyring), writing it to witnesses too.
+func mustSignCheckpoint(t testing.TB, dir string, witnesses ...string) {
+	t.Helper()
+	keeper, err := keys.Open(filepath.Join(dir, keysDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keeper.Seal()
+	if err := keeper.UnsealWithFile(mustInitKeys(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), sqlstore.Options{Sealer: keeper})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := newCheckpointer(db, dir, keeper, witnesses...).Checkpoint(t.Context()); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+}
+
 // mustWriteFile writes a file or fails the test.
 func mustWriteFile(t testing.TB, path, content string) {
 	t.Helper()
@@ -126,7 +150,11 @@ func exists(t testing.TB, path string) bool {
 // closes it when the test ends.
 func mustOpenDB(t testing.TB, dir string) *sqlstore.DB {
 	t.Helper()
-	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), sqlstore.Options{})
+	var opts sqlstore.Options
+	if k, err := keys.Open(filepath.Join(dir, keysDir)); err == nil {
+		opts.Sealer = k // sealed: for the intake key, which keys audit objects
+	}
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), opts)
 	if err != nil {
 		t.Fatalf("open store in %s: %v", dir, err)
 	}
@@ -348,7 +376,12 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	checkMode(dir, 0o700)
-	checkMode(filepath.Join(dir, auditSignerFile), 0o600)
+	// The signing key is made by init, sealed in the keyring; never a file.
+	mustInitKeys(t, dir)
+	if exists(t, filepath.Join(dir, auditSignerFile)) {
+		t.Errorf("got %s, want the audit signing key only in the keyring", auditSignerFile)
+	}
+	checkMode(filepath.Join(dir, auditVerifierFile), 0o644)
 	b, err := os.ReadFile(filepath.Join(dir, auditVerifierFile))
 	if err != nil {
 		t.Fatal(err)

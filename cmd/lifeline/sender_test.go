@@ -76,7 +76,7 @@ func TestSenderBlockRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	object := "telegram/" + hex.EncodeToString(k.IntakeRef("telegram", "sender", "123456789")[:8])
+	object := auditObjectOf(t, dir, "telegram/"+hex.EncodeToString(k.IntakeRef("telegram", "sender", "123456789")[:8]))
 	var actions []string
 	for _, r := range readAuditRows(t, dir) {
 		channeltest.MustContainNone(t, "audit entry", fmt.Sprintf("%+v", r), "123456789")

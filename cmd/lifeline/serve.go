@@ -203,10 +203,6 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		return err
 	}
 	defer db.Close()
-	signer, _, err := auditKeys(cfg.dataDir)
-	if err != nil {
-		return err
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -397,9 +393,15 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		wg.Wait()
 	}()
 
-	cp := newCheckpointer(db, cfg.dataDir, signer, cfg.auditWitness)
+	cp := newCheckpointer(db, cfg.dataDir, keeper, cfg.auditWitness)
 	cp.Logger = logger.With("component", "audit")
 	wg.Go(func() { cp.Run(bgCtx, db.AuditAppended()) })
+	// At every unseal, a checkpoint over what was logged while sealed.
+	km.checkpoint = func(ctx context.Context) {
+		if _, _, err := cp.Checkpoint(ctx); err != nil {
+			km.logger.Error("audit checkpoint at unseal", "error", err.Error())
+		}
+	}
 
 	// Telegram channels in polling mode fetch their updates with getUpdates;
 	// a reload restarts the pollers from the new registry.
@@ -494,6 +496,7 @@ type keyMaintenance struct {
 	poke        chan struct{}
 
 	reloadChannels func(context.Context) error
+	checkpoint     func(context.Context) // signs a checkpoint (unsealed)
 }
 
 // reload reloads the channels after an unseal or a seal: their send
@@ -603,6 +606,9 @@ func (km *keyMaintenance) control(ctx context.Context, req controlRequest) contr
 			km.logger.Info("unsealed")
 			km.unsealed()
 			km.reload(ctx)
+			if km.checkpoint != nil {
+				km.checkpoint(ctx)
+			}
 		}
 		return status("")
 	case "reload-channels":

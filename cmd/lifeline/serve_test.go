@@ -274,8 +274,8 @@ func TestServeLifecycle(t *testing.T) {
 		if got, latest := schemaVersion(t, dir); got != latest {
 			t.Errorf("got schema version %d, want %d", got, latest)
 		}
-		if !exists(t, filepath.Join(dir, auditSignerFile)) {
-			t.Errorf("got no %s, want serve to create the audit key", auditSignerFile)
+		if exists(t, filepath.Join(dir, auditSignerFile)) {
+			t.Errorf("got %s, want the audit signing key only in the keyring", auditSignerFile)
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 // Files in a data directory.
 const (
 	auditDir          = "audit"              // the latest signed checkpoint, for shipping off-box
-	auditSignerFile   = "keys/audit.key"     // Ed25519 signing key of checkpoints (0600)
+	auditSignerFile   = "keys/audit.key"     // before issue 11: the signing key in the clear (now in the keyring)
 	auditVerifierFile = "audit/verifier.key" // its public half, for verifiers anywhere
 	auditOrigin       = "lifeline.audit"     // names the log in its checkpoints
 )
@@ -81,40 +81,56 @@ func checkSchema(ctx context.Context, e env, db *sqlstore.DB, policy schemaPolic
 	return err
 }
 
-// auditKeys loads the checkpoint signing key of a data directory, creating
-// the pair on first use. The key sits in its own file beside the database,
-// never in it, so that whoever edits the database cannot re-sign history.
-func auditKeys(dataDir string) (note.Signer, note.Verifier, error) {
-	skPath := filepath.Join(dataDir, auditSignerFile)
+// newAuditKey makes a checkpoint signing key, for the keyring to hold.
+func newAuditKey() ([]byte, error) {
+	skey, _, err := audit.GenerateKey(auditOrigin)
+	return []byte(skey), err
+}
+
+// auditSigners gives the checkpointer the signing key sealed in the
+// keyring: only while unsealed; sealed, it reports audit.ErrNoSigner and
+// the next checkpoint covers what was logged meanwhile. A keyring without a
+// key gets one, and the data directory its public half (audit/verifier.key,
+// for verifiers anywhere), checked against the key at every checkpoint.
+func auditSigners(keeper *keys.Keeper, dataDir string) func() (note.Signer, error) {
+	return func() (note.Signer, error) {
+		sk, err := keeper.AuditKey(newAuditKey)
+		if errors.Is(err, keys.ErrSealed) {
+			return nil, audit.ErrNoSigner
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+		defer clear(sk)
+		if err := publishVerifier(dataDir, sk); err != nil {
+			return nil, err
+		}
+		return audit.NewSigner(string(sk))
+	}
+}
+
+// publishVerifier writes the verifier key of the signer key sk to the data
+// directory if it is not there, and refuses one that does not match.
+func publishVerifier(dataDir string, sk []byte) error {
+	vkey, err := audit.VerifierKey(sk)
+	if err != nil {
+		return err
+	}
 	vkPath := filepath.Join(dataDir, auditVerifierFile)
-	sk, err := os.ReadFile(skPath)
+	have, err := os.ReadFile(vkPath)
 	if errors.Is(err, os.ErrNotExist) {
-		skey, vkey, gerr := audit.GenerateKey(auditOrigin)
-		if gerr != nil {
-			return nil, nil, gerr
-		}
-		if err := keys.WriteNewFile(skPath, []byte(skey+"\n"), 0o600); err != nil {
-			return nil, nil, fmt.Errorf("audit signing key: %w", err)
-		}
 		if err := keys.WriteNewFile(vkPath, []byte(vkey+"\n"), 0o644); err != nil {
-			return nil, nil, fmt.Errorf("audit verifier key: %w", err)
+			return fmt.Errorf("audit verifier key: %w", err)
 		}
-		sk = []byte(skey)
-	} else if err != nil {
-		return nil, nil, fmt.Errorf("audit signing key: %w", err)
+		return nil
 	}
-	signer, err := audit.NewSigner(string(trimNL(sk)))
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit signing key %s: %w", skPath, err)
+		return fmt.Errorf("audit verifier key: %w", err)
 	}
-	verifier, err := loadVerifier(vkPath)
-	if err != nil {
-		return nil, nil, err
+	if string(trimNL(have)) != vkey {
+		return fmt.Errorf("%s does not match the audit signing key in the keyring", vkPath)
 	}
-	if verifier.KeyHash() != signer.KeyHash() || verifier.Name() != signer.Name() {
-		return nil, nil, fmt.Errorf("%s does not match %s", vkPath, skPath)
-	}
-	return signer, verifier, nil
+	return nil
 }
 
 func loadVerifier(path string) (note.Verifier, error) {
@@ -136,20 +152,17 @@ func trimNL(b []byte) []byte {
 	return b
 }
 
-// newCheckpointer is the audit checkpointer of a data directory.
-func newCheckpointer(db *sqlstore.DB, dataDir string, signer note.Signer, witnesses ...string) *audit.Checkpointer {
+// newCheckpointer is the audit checkpointer of a data directory; it signs
+// with the keyring's key, so only while keeper is unsealed.
+func newCheckpointer(db *sqlstore.DB, dataDir string, keeper *keys.Keeper, witnesses ...string) *audit.Checkpointer {
 	return &audit.Checkpointer{
 		Store:     db.AuditLog(),
-		Signer:    signer,
+		Signers:   auditSigners(keeper, dataDir),
 		Origin:    auditOrigin,
 		Dir:       filepath.Join(dataDir, auditDir),
 		Witnesses: slices.DeleteFunc(witnesses, func(w string) bool { return w == "" }),
 	}
 }
-
-// auditWitnessEnv names the audit witness directory for the commands that
-// take no --audit-witness flag (every command that writes to the log).
-const auditWitnessEnv = "LIFELINE_AUDIT_WITNESS"
 
 // checkWitness refuses a witness inside the data directory: a copy there
 // is cut with the log.
@@ -166,9 +179,11 @@ func checkWitness(dir, dataDir string) error {
 	return nil
 }
 
-// withAudit opens the store and the audit keys for a command that changes
-// something, runs fn, and signs a checkpoint over what fn appended, so that
-// the log stays covered even while no server runs.
+// withAudit opens the store for a command that changes something and runs
+// fn. It signs no checkpoint: the signing key is sealed in the keyring,
+// which a command cannot open; the running server's next checkpoint (every
+// minute while unsealed, and at the first unseal) covers what fn appended,
+// and `audit verify` counts such entries as not yet signed.
 //
 // The store gets the data directory's keys, sealed, when there are any: a
 // command can then seal what it writes (a TOTP seed) with the public keys,
@@ -202,13 +217,17 @@ func withAuditKeys(ctx context.Context, e env, dataDir string, keeper *keys.Keep
 		return err
 	}
 	defer db.Close()
-	signer, _, err := auditKeys(dataDir)
+	// Nothing is added to a log shorter than its latest checkpoint: the
+	// server would refuse to sign over it, and the change would hide in it.
+	log := db.AuditLog()
+	size, err := log.Size(ctx)
 	if err != nil {
 		return err
 	}
-	ferr := fn(db)
-	if _, _, err := newCheckpointer(db, dataDir, signer, e.getenv(auditWitnessEnv)).Checkpoint(ctx); err != nil {
-		return errors.Join(ferr, fmt.Errorf("audit checkpoint: %w", err))
+	if latest, err := log.LatestCheckpointSize(ctx); err != nil {
+		return err
+	} else if size < latest {
+		return fmt.Errorf("audit log has %d entries but a signed checkpoint covers %d: truncated; nothing changed (run lifeline audit verify)", size, latest)
 	}
-	return ferr
+	return fn(db)
 }

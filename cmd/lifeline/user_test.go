@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/keys"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -45,6 +46,26 @@ func mustCreateToken(t testing.TB, dir, username string) string {
 	t.Helper()
 	_, id := mustSeedToken(t, dir, username)
 	return id
+}
+
+// auditObjectOf is how the audit log of dir names ids: their keyed hashes
+// under its intake key.
+func auditObjectOf(t testing.TB, dir string, ids ...string) string {
+	t.Helper()
+	k, err := keys.Open(filepath.Join(dir, keysDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(dir, sqlstore.FileName), sqlstore.Options{Sealer: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := db.AuditObject(strings.Join(ids, " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // listRow returns the fields of the row of a user or token list whose
@@ -161,8 +182,13 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 		t.Errorf("user list after disable: got state %q, want %q", got, want)
 	}
 
-	// Four changes (the token seeded as the demo does), four entries, all
-	// signed by the last command's checkpoint.
+	// Four changes, four entries. A command cannot sign (the key is sealed
+	// in the keyring): they wait for the server's next checkpoint.
+	out = mustRun(t, nil, "audit", "verify", "--data", dir)
+	if want := "Audit log intact: 4 entries; the latest signed checkpoint covers 0 "; !strings.HasPrefix(out, want) || !strings.Contains(out, "4 newer entries are not yet under a signed checkpoint") {
+		t.Errorf("audit verify before the server signs: got %q, want 4 entries, none signed yet", out)
+	}
+	mustSignCheckpoint(t, dir)
 	out = mustRun(t, nil, "audit", "verify", "--data", dir)
 	if want := "Audit log intact: 4 entries; the latest signed checkpoint covers 4 "; !strings.HasPrefix(out, want) {
 		t.Errorf("audit verify: got %q, want it to start %q", out, want)
@@ -192,14 +218,20 @@ func TestUserAndTokenRoundTrip(t *testing.T) {
 		t.Errorf("audit actions (-want +got):\n%s", diff)
 	}
 	if len(entries) == 4 {
-		if got, want := entries[0].Object, operatorID; got != want {
-			t.Errorf("user.add: got object %q, want the operator id %q", got, want)
+		// Objects are keyed hashes of the ids (SECURITY.md §2.7).
+		if got, want := entries[0].Object, auditObjectOf(t, dir, operatorID); got != want || strings.Contains(got, operatorID) {
+			t.Errorf("user.add: got object %q, want the operator id's hash %q", got, want)
 		}
-		if got := entries[1].Object; !strings.Contains(got, id) || !strings.Contains(got, operatorID) {
-			t.Errorf("token.create: got object %q, want token id %q and operator id %q", got, id, operatorID)
+		if got := entries[1].Object; !strings.Contains(got, auditObjectOf(t, dir, id)) || !strings.Contains(got, auditObjectOf(t, dir, operatorID)) {
+			t.Errorf("token.create: got object %q, want the hashes of token id %q and operator id %q", got, id, operatorID)
 		}
-		if got, want := entries[2].Object, id; got != want {
+		if got, want := entries[2].Object, auditObjectOf(t, dir, id); got != want {
 			t.Errorf("token.revoke: got object %q, want %q", got, want)
+		}
+		// What happened to the account: the auditor's lookup on the host.
+		out := mustRun(t, nil, "audit", "find", "--data", dir, "--id", operatorID)
+		if !strings.Contains(out, "\tuser.add\t") || !strings.Contains(out, "\ttoken.create\t") || !strings.Contains(out, "\tuser.disable\t") || !strings.HasSuffix(out, "3 entries.\n") {
+			t.Errorf("audit find --id <operator>: got %q, want user.add, token.create and user.disable", out)
 		}
 		if got, want := entries[3].Reason, "left"; got != want {
 			t.Errorf("user.disable: got reason %q, want %q", got, want)

@@ -3,6 +3,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -44,6 +45,30 @@ func NewSigner(signerKey string) (note.Signer, error) {
 		return nil, fmt.Errorf("audit: parse signer key: %w", err)
 	}
 	return s, nil
+}
+
+// VerifierKey returns the verifier key of a signer key made by GenerateKey,
+// so that the public half never has to be kept beside the private one.
+func VerifierKey(signerKey []byte) (string, error) {
+	parts := strings.SplitN(strings.TrimSpace(string(signerKey)), "+", 5) // base64 may hold "+"
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("audit: verifier key: not a signer key")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("audit: verifier key: not an Ed25519 signer key")
+	}
+	defer clear(raw)
+	priv := ed25519.NewKeyFromSeed(raw[1:])
+	defer clear(priv)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return "", fmt.Errorf("audit: verifier key: %w", err)
+	}
+	if !strings.HasPrefix(vkey, parts[2]+"+"+parts[3]+"+") {
+		return "", errors.New("audit: verifier key: the signer key's hash does not match its key")
+	}
+	return vkey, nil
 }
 
 // NewVerifier parses a verifier key made by GenerateKey.

@@ -164,3 +164,24 @@ func TestKeys(t *testing.T) {
 		t.Error("NewVerifier(signer key): no error")
 	}
 }
+
+// TestVerifierKeyOfSignerKey: the public half derived from a signer key is
+// the one GenerateKey made with it (over many keys: base64 holds '+', the
+// field separator), and anything else is refused without echoing it.
+func TestVerifierKeyOfSignerKey(t *testing.T) {
+	for range 200 {
+		skey, vkey, err := audit.GenerateKey("lifeline.audit")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := audit.VerifierKey([]byte(skey))
+		if err != nil || got != vkey {
+			t.Fatalf("VerifierKey: got %q, %v; want %q", got, err, vkey)
+		}
+	}
+	for _, bad := range []string{"", "lifeline.audit+01234567+AQ==", "PRIVATE+KEY+x+00000000+AQ==", "PRIVATE+KEY+lifeline.audit+00000000+AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij"} {
+		if _, err := audit.VerifierKey([]byte(bad)); err == nil || strings.Contains(err.Error(), bad[min(len(bad), 12):]) && bad != "" {
+			t.Errorf("VerifierKey(%q): got %v, want an error that does not echo it", bad, err)
+		}
+	}
+}

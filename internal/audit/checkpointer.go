@@ -29,6 +29,10 @@ type Store interface {
 	SaveCheckpoint(ctx context.Context, size int64, note []byte) error
 }
 
+// ErrNoSigner is wrapped by a Checkpointer's Signers while the signing key
+// is out of reach (the server sealed).
+var ErrNoSigner = errors.New("no signing key while sealed")
+
 // Checkpointer defaults.
 const (
 	DefaultInterval   = 60 * time.Second
@@ -47,8 +51,13 @@ const (
 // Checkpoint is safe for concurrent use.
 type Checkpointer struct {
 	Store  Store       // required
-	Signer note.Signer // required; the key never lives in the database
-	Origin string      // names the log in its checkpoints; default Signer.Name()
+	Signer note.Signer // the key never lives in the database; or Signers
+	// Signers, if Signer is nil, gives the signer for each checkpoint, or
+	// an error wrapping ErrNoSigner while it has none (the server sealed,
+	// its key locked in the keyring): no checkpoint is written then, and
+	// the next one covers the entries made meanwhile.
+	Signers func() (note.Signer, error)
+	Origin  string // names the log in its checkpoints; required with Signers, default Signer.Name()
 
 	Interval   time.Duration // default DefaultInterval
 	MaxEntries int64         // default DefaultMaxEntries
@@ -82,8 +91,8 @@ type Checkpointer struct {
 // If the checkpoint was stored but writing the file in Dir failed, Checkpoint
 // returns the checkpoint, true and the error.
 func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
-	if c.Store == nil || c.Signer == nil {
-		return Checkpoint{}, false, errors.New("audit: checkpoint: Checkpointer needs a Store and a Signer")
+	if c.Store == nil || (c.Signer == nil && (c.Signers == nil || c.Origin == "")) {
+		return Checkpoint{}, false, errors.New("audit: checkpoint: Checkpointer needs a Store and a Signer (or Signers and an Origin)")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -118,8 +127,14 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) (Checkpoint, bool, error)
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("audit: checkpoint: tree hash at %d: %w", size, err)
 	}
+	signer := c.Signer
+	if signer == nil {
+		if signer, err = c.Signers(); err != nil {
+			return Checkpoint{}, false, fmt.Errorf("audit: checkpoint: %w", err)
+		}
+	}
 	cp := Checkpoint{Origin: c.origin(), Size: size, Root: root, Time: c.now().UTC().Truncate(time.Second)}
-	msg, err := SignCheckpoint(c.Signer, cp)
+	msg, err := SignCheckpoint(signer, cp)
 	if err != nil {
 		return Checkpoint{}, false, err
 	}
@@ -203,6 +218,10 @@ func (c *Checkpointer) due(ctx context.Context) bool {
 
 func (c *Checkpointer) runOnce(ctx context.Context, why string) {
 	cp, wrote, err := c.Checkpoint(ctx)
+	if errors.Is(err, ErrNoSigner) {
+		c.logger().Debug("audit checkpoint deferred: no signing key (sealed)", "reason", why)
+		return
+	}
 	if err != nil {
 		c.logger().Error("audit checkpoint failed", "reason", why, "error", err.Error())
 	}

@@ -300,7 +300,11 @@ func TestEveryConversationReadAudited(t *testing.T) {
 			t.Fatalf("%s: %d, want the conversation", c.view, code)
 		}
 		got := entries()[before:]
-		if len(got) != 1 || got[0].Action != "conversation.read" || got[0].Object != string(conv) || got[0].Decision != audit.DecisionAllow ||
+		object, err := w.f.db.AuditObject(string(conv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Action != "conversation.read" || got[0].Object != object || got[0].Decision != audit.DecisionAllow ||
 			got[0].Actor != string(w.ops["io"].ID) {
 			t.Errorf("%s: audit entries %+v, want one conversation.read of the conversation by the operator", c.view, got)
 		}

@@ -324,7 +324,8 @@ func TestStorageCapQuarantinesAndReleaseRestores(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil || strings.Join(released, "|") != "op-olena "+string(c.ID) {
+	obj, _ := h.db.AuditObject(string(c.ID))
+	if err != nil || strings.Join(released, "|") != "op-olena "+obj {
 		t.Fatalf("audited releases %q, %v; want one by op-olena of the conversation", released, err)
 	}
 }

@@ -40,6 +40,10 @@ const (
 	// server is sealed, to recognise duplicate webhooks and to open the
 	// channels' provider secrets. It opens no personal data.
 	IntakeFile = "intake"
+	// LegacyAuditKeyFile is the audit checkpoint signing key as versions
+	// before issue 11 kept it: in the clear, beside the keyring. The first
+	// unseal moves it into the keyring and shreds the file.
+	LegacyAuditKeyFile = "audit.key"
 )
 
 // Defaults of the key schedule (SECURITY.md §2.3).
@@ -144,6 +148,9 @@ type Options struct {
 	// IntakeKey is where the intake key is written (kept if the file
 	// exists); default IntakeFile in the keys folder (demo, development).
 	IntakeKey string
+	// AuditKey, if set, is the audit checkpoint signing key (a signed-note
+	// signer key) sealed into the new keyring.
+	AuditKey []byte
 }
 
 // Init creates the keys of a new data directory: a fresh root keyring
@@ -208,6 +215,11 @@ func Init(dir string, opts Options) (shares []string, err error) {
 		return nil, err
 	}
 	defer intake.Zero()
+	if len(opts.AuditKey) > 0 {
+		if err := ring.SetAuditSeed(opts.AuditKey); err != nil {
+			return nil, err
+		}
+	}
 	for _, e := range entries {
 		if err := ring.Pin(e.Compartment, e.Epoch, e.Public); err != nil {
 			return nil, err
@@ -453,7 +465,88 @@ func (k *Keeper) unsealLocked(key seal.Key) error {
 		}
 		k.legacy = false
 	}
+	if err := k.importLegacyAuditKeyLocked(); err != nil {
+		k.sealLocked()
+		return err
+	}
 	return nil
+}
+
+// importLegacyAuditKeyLocked moves a plaintext audit signing key left by a
+// version before issue 11 into the keyring, and shreds the file once the
+// keyring holding it is written. A keyring that holds a key already keeps
+// its own; the file is shredded all the same.
+func (k *Keeper) importLegacyAuditKeyLocked() error {
+	path := filepath.Join(k.dir, LegacyAuditKeyFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("legacy audit signing key: %w", err)
+	}
+	defer clear(b)
+	have, err := k.ring.AuditSeed()
+	if err != nil {
+		return err
+	}
+	defer clear(have)
+	if len(have) == 0 {
+		if err := k.ring.SetAuditSeed(trimSpace(b)); err != nil {
+			return fmt.Errorf("legacy audit signing key: %w", err)
+		}
+		if err := k.writeKeyringLocked(); err != nil {
+			return err
+		}
+	}
+	return Shred(path)
+}
+
+// ErrNoAuditKey means the keyring holds no audit signing key and none was
+// made (AuditKey without a generator).
+var ErrNoAuditKey = errors.New("the keyring holds no audit signing key")
+
+// AuditKey returns a copy of the audit log's checkpoint signing key (a
+// signed-note signer key) from the unsealed keyring, for the caller to
+// clear after use; ErrSealed while sealed. Checkpoints are therefore signed
+// only unsealed: entries made while sealed are covered by the next one. A
+// keyring without a key gets one from generate (nil: ErrNoAuditKey), sealed
+// into the keyring file before it is returned.
+func (k *Keeper) AuditKey(generate func() ([]byte, error)) ([]byte, error) {
+	k.mu.RLock()
+	if k.ring == nil {
+		k.mu.RUnlock()
+		return nil, ErrSealed
+	}
+	key, err := k.ring.AuditSeed()
+	k.mu.RUnlock()
+	if err != nil || len(key) > 0 {
+		return key, err
+	}
+	if generate == nil {
+		return nil, ErrNoAuditKey
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ring == nil {
+		return nil, ErrSealed
+	}
+	if key, err := k.ring.AuditSeed(); err != nil || len(key) > 0 {
+		return key, err // made meanwhile
+	}
+	fresh, err := generate()
+	if err != nil {
+		return nil, err
+	}
+	if err := k.ring.SetAuditSeed(fresh); err != nil {
+		clear(fresh)
+		return nil, err
+	}
+	if err := k.writeKeyringLocked(); err != nil {
+		clear(fresh)
+		return nil, err
+	}
+	return fresh, nil
 }
 
 // checkCompartmentsLocked checks the compartments file against the opened
@@ -496,6 +589,10 @@ func (k *Keeper) checkCompartmentsLocked(ring *seal.Keyring) (bool, error) {
 func (k *Keeper) Seal() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.sealLocked()
+}
+
+func (k *Keeper) sealLocked() {
 	if k.ring != nil {
 		k.ring.Zero()
 	}

@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/lifeline-hotline/lifeline"
-	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
@@ -80,14 +77,14 @@ func (r *rig) waitsSince(conv lifeline.ConversationID, at time.Time) {
 func (r *rig) handoffs(conv lifeline.ConversationID) map[string]int {
 	r.t.Helper()
 	out := map[string]int{}
-	err := r.db.AuditLog().Entries(context.Background(), func(e audit.Entry, _ tlog.Hash) error {
-		if e.Action == "questionnaire.handoff" && e.Object == string(conv) {
-			out[e.Reason]++
-		}
-		return nil
-	})
+	trail, err := r.db.AuditTrail(context.Background(), string(conv))
 	if err != nil {
 		r.t.Fatal(err)
+	}
+	for _, e := range trail {
+		if e.Action == "questionnaire.handoff" {
+			out[e.Reason]++
+		}
 	}
 	return out
 }

@@ -567,7 +567,13 @@ func (k *Keyring) marshalPayload() ([]byte, error) {
 	if k.zeroed {
 		return nil, ErrZeroed
 	}
-	b := make([]byte, 0, 1+(len(k.roots)+len(k.index))*(3+4+KeySize)+3+KeySize)
+	// Sized for everything up front: a grown slice would leave a copy of
+	// the keys behind in its old backing array, which nothing clears.
+	size := 1 + (len(k.roots)+len(k.index))*(3+4+KeySize) + 2*(3+KeySize) + 3 + len(k.audit)
+	for p := range k.pins {
+		size += 3 + 2 + len(p.Compartment) + 4 + 32
+	}
+	b := make([]byte, 0, size)
 	b = append(b, payloadV1)
 	for _, set := range [...]struct {
 		tag byte

@@ -4,26 +4,43 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/lifeline-hotline/lifeline/internal/audit"
 )
 
-// AppendAudit appends e to the audit log within tx and returns it with Seq
-// and Time filled in (Time is the transaction's clock). Because it runs in
-// the caller's transaction, the action it records and its audit entry commit
-// together or not at all: an action whose entry cannot be written fails.
+// AppendAudit appends e to the audit log within tx and returns it as
+// stored, with Seq and Time filled in. Because it runs in the caller's
+// transaction, the action it records and its audit entry commit together or
+// not at all: an action whose entry cannot be written fails.
+//
+// Time is the transaction's UTC day (SECURITY.md §2.4: exact times only
+// inside ciphertext; seq orders the entries), and every space-separated id
+// of Object is stored as its keyed hash (§2.7, see AuditObject): the log
+// names no case, contact, conversation, message or account in the clear.
 func AppendAudit(tx *Tx, e audit.Entry) (audit.Entry, error) {
 	var n int64
 	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries`).Scan(&n); err != nil {
 		return e, fmt.Errorf("audit append: %w", err)
 	}
+	if e.Object != "" {
+		if tx.db == nil {
+			return e, errors.New("audit append: not in a write transaction")
+		}
+		obj, err := tx.db.AuditObject(e.Object)
+		if err != nil {
+			return e, fmt.Errorf("audit append: %w", err)
+		}
+		e.Object = obj
+	}
 	e.Seq = n
-	e.Time = tx.Now()
+	e.Time = auditDay(tx.Now())
 	idx, hashes, err := audit.HashesForAppend(n, e, txHashReader{tx})
 	if err != nil {
 		return e, fmt.Errorf("audit append: %w", err)
@@ -43,6 +60,81 @@ func AppendAudit(tx *Tx, e audit.Entry) (audit.Entry, error) {
 		*tx.audited = true
 	}
 	return e, nil
+}
+
+// auditDay is the time an audit entry records: the UTC day of t.
+func auditDay(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// auditRefs is the side of the keys that keys audit objects: the intake
+// key's HMAC (keys.Keeper), there sealed or not, outside the data directory.
+type auditRefs interface {
+	IntakeRef(parts ...string) []byte
+}
+
+// ErrNoAuditKey is returned for an audit entry naming an object by a store
+// without the intake key: it is never written with the id in the clear.
+var ErrNoAuditKey = errors.New("no key for audit objects: the store needs the intake key (--intake-key)")
+
+// auditObjectLabel separates audit object hashes from every other use of
+// the intake key.
+const auditObjectLabel = "audit-object v1"
+
+// AuditObject is an audit entry's object as stored: each space-separated
+// id replaced by "h" and the hex of the first 16 bytes of its HMAC under
+// the intake key (SECURITY.md §2.7). Entries about the same id share the
+// hash, so that an auditor holding the key can ask what happened to one
+// (AuditTrail); without it, the log links nothing to a case, contact,
+// conversation or account.
+func (db *DB) AuditObject(object string) (string, error) {
+	refs, ok := db.sealer.(auditRefs)
+	if !ok || refs == nil {
+		return "", ErrNoAuditKey
+	}
+	ids := strings.Fields(object)
+	for i, id := range ids {
+		mac := refs.IntakeRef(auditObjectLabel, id)
+		if mac == nil {
+			return "", ErrNoAuditKey
+		}
+		ids[i] = "h" + hex.EncodeToString(mac[:16])
+	}
+	return strings.Join(ids, " "), nil
+}
+
+// AuditTrail returns, in order, every audit entry whose object names id
+// (a case, contact, conversation, message, account...): "what happened to
+// case X", for an auditor on the server's host, which holds the intake key.
+func (db *DB) AuditTrail(ctx context.Context, id string) ([]audit.Entry, error) {
+	h, err := db.AuditObject(id)
+	if err != nil {
+		return nil, err
+	}
+	if strings.ContainsRune(h, ' ') || h == "" {
+		return nil, errors.New("audit trail: give one id")
+	}
+	var out []audit.Entry
+	err = db.Read(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(`SELECT seq, at, actor, role, action, object, decision, reason, request_id
+			FROM audit_entries WHERE object = ? OR object LIKE ? OR object LIKE ? OR object LIKE ? ORDER BY seq`,
+			h, h+" %", "% "+h, "% "+h+" %")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e audit.Entry
+			var at string
+			if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Role, &e.Action, &e.Object, &e.Decision, &e.Reason, &e.RequestID); err != nil {
+				return err
+			}
+			if e.Time, err = parseTime(at); err != nil {
+				return fmt.Errorf("audit entry %d: %w", e.Seq, err)
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // txHashReader reads stored hashes within a transaction, so that an append

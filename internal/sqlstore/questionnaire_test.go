@@ -75,7 +75,9 @@ func TestQuestionnaireVersions(t *testing.T) {
 		}
 		return nil
 	})
-	if len(saves) != 2 || saves[0] != "system v1" || saves[1] != "supervisor-x v2" {
+	v1, _ := s.AuditObject("v1")
+	v2, _ := s.AuditObject("v2")
+	if len(saves) != 2 || saves[0] != "system "+v1 || saves[1] != "supervisor-x "+v2 {
 		t.Errorf("audited saves %q", saves)
 	}
 }

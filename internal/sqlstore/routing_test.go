@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,8 +150,18 @@ func (e *routingEnv) set(t testing.TB, conv lifeline.ConversationID, column stri
 	}
 }
 
+// obj is how the audit log names ids: their keyed hashes.
+func (e *routingEnv) obj(t testing.TB, ids ...string) string {
+	t.Helper()
+	h, err := e.db.AuditObject(strings.Join(ids, " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // audited returns the actions of the audit log in order, with their
-// objects.
+// (hashed) objects.
 func (e *routingEnv) audited(t testing.TB) []string {
 	t.Helper()
 	var out []string
@@ -208,7 +219,7 @@ func TestRoutingProfile(t *testing.T) {
 	if err != nil || len(all) != 2 || string(all[0].Operator.ID) != e.boss.ID || all[1].Operator.ID != op || !profileEqual(all[1].Profile, want) {
 		t.Fatalf("RoutingProfiles = %+v, %v", all, err)
 	}
-	if log := e.audited(t); !slices.Contains(log, "user.routing "+string(op)) {
+	if log := e.audited(t); !slices.Contains(log, "user.routing "+e.obj(t, string(op))) {
 		t.Fatalf("audit log %v has no user.routing entry", log)
 	}
 }
@@ -408,9 +419,9 @@ func TestAssignTransferUnassign(t *testing.T) {
 
 	log := e.audited(t)
 	for _, want := range []string{
-		"conversation.assign " + string(c.conv) + " " + string(a),
-		"conversation.transfer " + string(c.conv) + " " + string(b),
-		"conversation.unassign " + string(c.conv),
+		"conversation.assign " + e.obj(t, string(c.conv), string(a)),
+		"conversation.transfer " + e.obj(t, string(c.conv), string(b)),
+		"conversation.unassign " + e.obj(t, string(c.conv)),
 	} {
 		if !slices.Contains(log, want) {
 			t.Errorf("audit log has no %q", want)
@@ -521,7 +532,7 @@ func TestAutoAssign(t *testing.T) {
 	if err := e.db.AutoAssign(ctx, c3.conv, a); err != nil {
 		t.Fatal(err)
 	}
-	if log := e.audited(t); !slices.Contains(log, "conversation.auto_assign "+string(c3.conv)+" "+string(a)) {
+	if log := e.audited(t); !slices.Contains(log, "conversation.auto_assign "+e.obj(t, string(c3.conv), string(a))) {
 		t.Fatalf("audit log %v has no auto_assign of c3", log)
 	}
 	// The shift ends: no more automatic routing to a.
@@ -614,7 +625,7 @@ func TestMarkEscalated(t *testing.T) {
 	}
 	n := 0
 	for _, l := range e.audited(t) {
-		if l == "conversation.escalate "+string(c.conv) {
+		if l == "conversation.escalate "+e.obj(t, string(c.conv)) {
 			n++
 		}
 	}

@@ -97,7 +97,7 @@ func TestShifts(t *testing.T) {
 		t.Fatalf("after deletes: %v, %v", got, err)
 	}
 	log := e.audited(t)
-	for _, want := range []string{"shift.add " + string(s1.ID) + " " + string(a), "shift.delete " + string(s2.ID), "shift.delete " + string(s3.ID)} {
+	for _, want := range []string{"shift.add " + e.obj(t, string(s1.ID), string(a)), "shift.delete " + e.obj(t, string(s2.ID)), "shift.delete " + e.obj(t, string(s3.ID))} {
 		if !slices.Contains(log, want) {
 			t.Errorf("audit log has no %q", want)
 		}

@@ -348,6 +348,7 @@ type Tx struct {
 	now time.Time
 
 	audited *bool // set by AppendAudit; nil on read transactions
+	db      *DB   // the store of a write transaction (its keys); nil on reads
 
 	// stmts holds the statements of this write batch: the writes run the
 	// same few statements, and SQLite would otherwise parse each of them

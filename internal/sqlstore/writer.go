@@ -139,7 +139,7 @@ func (w *writer) commit(batch []*writeReq) {
 	stmts := &batchStmts{shared: w.shared, local: map[string]*sql.Stmt{}}
 	defer w.share(stmts)
 	for i, r := range batch {
-		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now(), audited: &audited, stmts: stmts}
+		tx := &Tx{ctx: r.ctx, tx: sqlTx, d: w.db.dialect, now: w.db.Now(), audited: &audited, stmts: stmts, db: w.db}
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
 			sqlTx.Rollback()
 			fail(fmt.Errorf("savepoint: %w", err))

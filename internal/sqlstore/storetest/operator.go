@@ -97,7 +97,14 @@ func testOperators(t *testing.T, open Opener) {
 	}
 
 	// Only successful changes are recorded, each once, by id, never by name.
-	want := []string{"user.add " + string(op.ID), "user.add " + string(list[0].ID), "user.disable " + string(op.ID)}
+	obj := func(id lifeline.OperatorID) string {
+		h, err := db.AuditObject(string(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	want := []string{"user.add " + obj(op.ID), "user.add " + obj(list[0].ID), "user.disable " + obj(op.ID)}
 	if got := auditActions(t, db); !slices.Equal(got, want) {
 		t.Fatalf("audit entries %q, want %q", got, want)
 	}
