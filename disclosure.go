@@ -73,7 +73,7 @@ func Disclosures(text string) []Disclosure {
 	found := map[Disclosure]bool{}
 	lower := strings.ToLower(text)
 	scanPatterns(text, lower, found)
-	scanTokens(tokenize(text), found)
+	scanTokens(tokenize(text), found, strings.ContainsAny(text, "?？"))
 	var out []Disclosure
 	for _, d := range AllDisclosures() {
 		if found[d] {
@@ -273,8 +273,8 @@ var (
 		"treeline", "tree", "forest", "river", "lake", "pond", "dam", "highway", "tower", "outskirts", "railway",
 		// Terrain and ruins a front line is read by.
 		"будк", "трансформатор", "подстанц", "лэп", "леп", "опор", "балк", "овраг", "ручь", "ручей", "насып", "полустан", "руин", "развалин", "сарай", "ангар", "склад", "силос", "карьер", "шахт", "терикон",
-		"будці", "будки", "яр", "струмк", "насип", "руїн", "сара", "кар'єр", "шахт",
-		"silo", "ravine", "gully", "stream", "creek", "embankment", "ruins", "barn", "shed", "warehouse", "pylon", "substation", "quarry", "mine", "crossing", "fork", "culvert"}
+		"будці", "будки", "яр", "струмк", "насип", "руїн", "сара", "кар'єр", "шахт", "русл", "ставк", "ярк", "ярок", "електропередач", "электропередач", "балкою", "полем", "поле",
+		"silo", "ravine", "gully", "stream", "creek", "embankment", "ruins", "barn", "shed", "warehouse", "pylon", "substation", "quarry", "mine", "crossing", "fork", "culvert", "field", "riverbed"}
 	// Words that follow a place preposition without naming the place:
 	// asking where he is names nothing.
 	askingWords = set("каком", "какой", "какую", "какого", "каких", "котором", "которой", "якому", "якій", "яку", "якого", "яких", "which", "what", "your", "ваш", "вашем", "вашей", "вашу", "вашего", "твоем", "твоём", "вашому", "вашій", "твоєму")
@@ -289,11 +289,13 @@ var (
 	directions = set("север", "юг", "восток", "запад", "північ", "південь", "схід", "захід", "north", "south", "east", "west", "северо-запад", "северо-восток", "юго-запад", "юго-восток")
 	dirPreps   = set("на", "к", "to", "towards", "toward", "heading", "head", "go")
 	callWords  = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password", "passphrase", "отзыв", "відзив", "відгук", "countersign", "сигнал"}
+	// Verbs that ask him for something ("назовите ваш позывной").
+	askingVerbs = []string{"назови", "назовит", "назвіть", "скажит", "скажіть", "напишит", "напишіть", "уточнит", "уточніть", "tell us", "give us", "let us know", "what", "which", "какой", "який", "яка"}
 	// A signal told by light, sound or gesture is a recognition signal.
 	signalStems = []string{"flash", "blink", "torch", "flashlight", "фонар", "ліхтар", "моргн", "мигн", "мигал", "блима", "свист", "whistle", "помаш", "помах", "wave"}
 	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"code", "phrase"}, {"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"},
 		{"кодовая", "фраза"}, {"кодова", "фраза"}, {"кодовую", "фразу"}, {"условный", "сигнал"}, {"умовний", "сигнал"}, {"условным", "сигналом"}, {"умовним", "сигналом"},
-		{"recognition", "signal"}, {"the", "signal"}, {"сигнал", "—"}}
+		{"recognition", "signal"}, {"the", "signal"}, {"the", "challenge"}, {"reply", "to"}}
 	// Whose call sign: ours tells, his asks.
 	tellingOwners = set("наш", "наша", "нашего", "мой", "моего", "мій", "мого", "оператора", "our", "my", "operator's")
 	askingOwners  = set("ваш", "вашего", "твой", "твій", "какой", "який", "your", "what", "which")
@@ -301,6 +303,9 @@ var (
 		"brigade", "battalion", "company", "regiment", "division", "platoon", "squad", "corps", "bde", "bn"}
 	unitAbbr = []string{"омсбр", "омбр", "ошбр", "ошб", "дшбр", "дшб", "омпб", "огшбр", "обро", "омпбр", "одшбр", "мсп", "мсб", "тбр", "ополк"}
 	ourWords = set("наш", "наша", "наши", "нашей", "нашего", "наших", "нашу", "наші", "нашої", "нашого", "our")
+	// Ordinals as they stand before a unit, by stem and ending.
+	ordinalStems = []string{"сьомої", "шостої", "п'ятої", "третьої", "другої", "першої", "четвертої", "восьмої", "дев'ятої", "десятої",
+		"седьмой", "шестой", "пятой", "третьей", "второй", "первой", "четвёртой", "четвертой", "восьмой", "девятой", "десятой"}
 	ordinals = set("первый", "первая", "первой", "первого", "второй", "вторая", "второго", "третий", "третья", "третьей", "третьего", "четвёртый", "четвертый", "пятый", "пятая",
 		"перший", "перша", "другий", "друга", "третій", "третя", "четвертий", "четверта", "п'ятий", "п'ята", "first", "second", "third", "fourth", "fifth")
 	titles = set("командир", "командира", "командиру", "комбат", "комбата", "ротный", "ротного", "капитан", "капитана", "майор", "майора", "лейтенант", "лейтенанта", "полковник", "полковника", "подполковник", "подполковника",
@@ -310,7 +315,7 @@ var (
 	meetVerbs = set("встретит", "встретят", "встречает", "встретим", "зустріне", "зустрінуть", "зустрінемо", "спросите", "спросить", "спитайте", "запитайте", "спроси", "обратитесь", "зверніться", "зовут", "звати", "ask", "meet", "meets", "name", "найдёт", "найдет", "знайде", "заберёт", "заберет", "забере")
 )
 
-func scanTokens(ts []token, found map[Disclosure]bool) {
+func scanTokens(ts []token, found map[Disclosure]bool, question bool) {
 	next := func(i int) *token {
 		if i+1 < len(ts) {
 			return &ts[i+1]
@@ -485,7 +490,7 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 			found[DiscloseRoute] = true
 		}
 		// Along terrain: "по балке", "по оврагу до", "along the ravine".
-		if t.l == "по" || t.l == "вздовж" || t.l == "along" || t.l == "across" || t.l == "через" || t.l == "уздовж" {
+		if t.l == "по" || t.l == "вздовж" || t.l == "along" || t.l == "across" || t.l == "через" || t.l == "уздовж" || t.l == "понад" || t.l == "cross" || t.l == "держитесь" || t.l == "тримайтеся" || t.l == "keep" || t.l == "follow" {
 			for j := i + 1; j <= i+3 && j < len(ts); j++ {
 				if sentenceEnd(ts[j].sep) || strings.Contains(ts[j].sep, ",") {
 					break
@@ -496,7 +501,7 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 				}
 			}
 		}
-		if directions[t.l] && (dirPreps[prev] || n != nil && joined(i) && n.l == "of") {
+		if directions[t.l] && (dirPreps[prev] || n != nil && joined(i) && n.l == "of" || prev == "the" && i >= 2 && dirPreps[ts[i-2].l]) {
 			found[DiscloseRoute] = true
 		}
 
@@ -512,6 +517,8 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 		if isCall {
 			after := i + width
 			owner := ""
+			// "ваш позывной" asks only in a question or a request for it;
+			// "your recognition signal is two flashes" tells.
 			for j := i - 1; j >= 0 && j >= i-2; j-- {
 				if sentenceEnd(ts[j+1].sep) {
 					break
@@ -525,14 +532,18 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 			if after+1 < len(ts) {
 				sepAfter = ts[after+1].sep
 			}
+			asks := askingOwners[owner] && (question || clauseHas(ts, i, askingVerbs))
 			switch {
+			case asks:
 			case named(after, 3, true):
 				found[DiscloseCallSign] = true
 			case tellingOwners[owner]:
 				found[DiscloseCallSign] = true
-			case !askingOwners[owner] && strings.ContainsAny(sepAfter, ":—–=") && after+1 < len(ts):
+			case strings.ContainsAny(sepAfter, ":—–=") && after+1 < len(ts):
 				found[DiscloseCallSign] = true
-			case !askingOwners[owner] && clauseHas(ts, i, signalStems):
+			case clauseHas(ts, i, signalStems):
+				found[DiscloseCallSign] = true
+			case owner != "" && askingOwners[owner] && after+1 < len(ts) && (ts[after+1].l == "is" || ts[after+1].l == "—" || ts[after+1].l == "будет" || ts[after+1].l == "буде"):
 				found[DiscloseCallSign] = true
 			}
 		}
@@ -544,14 +555,21 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 			if p >= 0 && !sentenceEnd(t.sep) && (ts[p].digits > 0 || ordinals[ts[p].l] || ourWords[ts[p].l]) {
 				found[DiscloseUnit] = true
 			}
-			// "3rd Assault Brigade", "47-й отдельной бригады": a number
-			// with one word between.
-			if p >= 1 && !sentenceEnd(t.sep) && !sentenceEnd(ts[p].sep) && (ts[p-1].digits > 0 || ordinals[ts[p-1].l]) {
+			// "3rd Assault Brigade", "47-й отдельной бригады", "сорок
+			// сьомої бригади": a number with one word between.
+			if p >= 1 && !sentenceEnd(t.sep) && !sentenceEnd(ts[p].sep) && (ts[p-1].digits > 0 || ordinals[ts[p-1].l] || numberWords[ts[p-1].l] || minuteWords[ts[p-1].l]) {
+				found[DiscloseUnit] = true
+			}
+			if p >= 0 && !sentenceEnd(t.sep) && hasStem(ts[p].l, ordinalStems) {
 				found[DiscloseUnit] = true
 			}
 			if n != nil && joined(i) && (n.digits > 0 || (n.quoted || n.cap) && !notNames[n.l]) {
 				found[DiscloseUnit] = true
 			}
+		}
+		if (prev == "из" || prev == "з" || prev == "із" || prev == "from" || prev == "with") && t.digits >= 2 && t.digits < len(t.l) &&
+			slices.Contains([]string{"-й", "-я", "-ї", "-ої", "-ей", "-ой", "-го", "-ої", "th", "rd", "nd", "st", "-ю", "-ий"}, t.l[t.digits:]) {
+			found[DiscloseUnit] = true
 		}
 		if hasStem(t.l, unitAbbr) && utf8.RuneCountInString(t.l) <= 7 {
 			found[DiscloseUnit] = true
@@ -559,6 +577,9 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 
 		// Persons: "командир Иванов", "капитана Петренко", "меня зовут
 		// Сергей", "вас встретит Андрей", "Иван Петрович".
+		if strings.HasPrefix(t.l, "старш") && (t.l == "старший" || t.l == "старшой" || t.l == "старшим" || t.l == "старшего" || t.l == "старшого") && named(i, 3, true) {
+			found[DisclosePerson] = true
+		}
 		if titles[t.l] && named(i, 2, false) {
 			found[DisclosePerson] = true
 		}

@@ -69,10 +69,11 @@ func TestDisclosuresFindEachCategory(t *testing.T) {
 // 10% of the harmless ones.
 func TestDisclosureCorpus(t *testing.T) {
 	// The corpus written with the detector (at least 100 of each); a
-	// black-box checker's set, written without sight of it; and a set
-	// written before the detector was changed for the checker's misses.
-	// Each set must pass the bar alone.
-	for _, name := range []string{"disclosure-corpus.tsv", "disclosure-heldout.tsv", "disclosure-fresh.tsv"} {
+	// black-box checker's set, written without sight of it; and two sets
+	// written by two engineers before the detector was changed for the
+	// checker's misses (each measured unseen first: see its header). Each
+	// set must pass the bar alone.
+	for _, name := range []string{"disclosure-corpus.tsv", "disclosure-heldout.tsv", "disclosure-fresh.tsv", "disclosure-colleague.tsv"} {
 		t.Run(name, func(t *testing.T) { checkDisclosureSet(t, name, name == "disclosure-corpus.tsv") })
 	}
 }
