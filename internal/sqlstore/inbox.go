@@ -271,6 +271,21 @@ func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv li
 		if n == 0 {
 			return lifeline.Errorf(lifeline.ECONFLICT, "No messages are held in quarantine in this conversation.")
 		}
+		// Their files, recorded and not fetched while held, are fetched now.
+		held, err := queryAll(tx, func(rows *sql.Rows) (m [2]string, err error) { return m, rows.Scan(&m[0], &m[1]) },
+			`SELECT d.id, d.message_id FROM media d JOIN messages m ON m.id = d.message_id
+			WHERE m.conversation_id = ? AND d.state = ? AND d.reason = ?`, conv, MediaSkipped, SkippedQuarantined)
+		if err != nil {
+			return err
+		}
+		for _, h := range held {
+			if _, err := tx.Exec(`UPDATE media SET state = ?, reason = '' WHERE id = ?`, MediaPending, h[0]); err != nil {
+				return err
+			}
+			if err := queueMediaFetch(tx, lifeline.MessageID(h[1]), lifeline.ID(h[0]), tx.Now()); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	return int(n), err

@@ -19,13 +19,19 @@ const (
 	MediaStored   = "stored"   // fetched, checked and stored sealed
 	MediaRejected = "rejected" // fetched, and not of a type or size lifeline keeps
 	MediaFailed   = "failed"   // the provider would not give it (too big, expired, gone)
-	MediaSkipped  = "skipped"  // not fetched, by the sender's flood budget; the reason says which
+	MediaSkipped  = "skipped"  // not fetched while its message is in quarantine; fetched when released
 )
 
-// Reasons a media item was skipped (MediaSkipped): short fixed phrases.
+// Reasons a media item waits (short fixed phrases, in media.reason).
 const (
-	SkippedMediaBudget = "media budget" // over the sender's daily media budget
-	SkippedQuarantined = "quarantined"  // the message is held in quarantine
+	// SkippedMediaBudget: over the sender's daily media budget, the file
+	// is pending still, its fetch due at the start of the next UTC day
+	// (well within every provider's keeping of it: Telegram keeps files,
+	// WhatsApp 30 days, Twilio until deleted), when the budget refills.
+	SkippedMediaBudget = "media budget"
+	// SkippedQuarantined: the message is held in quarantine; the file is
+	// MediaSkipped until an operator releases the message.
+	SkippedQuarantined = "quarantined"
 )
 
 // The provider's id of a media file and the file itself are sealed under
@@ -41,9 +47,10 @@ func mediaAAD(id lifeline.ID, column string) seal.AAD {
 // AddMedia records a media file of a message stored in this write and
 // queues a job to fetch it; it returns the media id. kind is the message's
 // kind; mime and size are the provider's claims, kept only until the file
-// is checked. With a skip reason (SkippedMediaBudget, SkippedQuarantined)
-// the file is recorded as MediaSkipped, with the reason, and not fetched:
-// the operator sees that it came and why it is not there.
+// is checked. With skip SkippedMediaBudget it is fetched tomorrow, not now;
+// with SkippedQuarantined it is recorded as MediaSkipped and fetched only
+// once its message is released: either way the operator sees that it came
+// and why it is not there yet, and nothing is lost.
 func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactID, kind string, providerID lifeline.Sensitive, mime string, size int64, skip string) (lifeline.ID, error) {
 	if providerID.IsEmpty() {
 		return "", lifeline.Errorf(lifeline.EINVALID, "A media file needs the provider's id.")
@@ -60,20 +67,27 @@ func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactI
 		size = 0
 	}
 	now := in.tx.Now()
-	state := MediaPending
-	if skip != "" {
+	state, due := MediaPending, now
+	switch skip {
+	case SkippedQuarantined:
 		state = MediaSkipped
+	case SkippedMediaBudget:
+		due = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	}
 	if _, err := in.tx.Exec(`INSERT INTO media (id, message_id, contact_id, kind, mime, size, state, reason, provider_id, created_day)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, message, contact, kind, mime, size, state, skip, ct, lifeline.DayOf(now).String()); err != nil {
 		return "", err
 	}
-	if skip != "" {
+	if state == MediaSkipped {
 		return id, nil
 	}
-	_, err = in.tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after) VALUES (?, 'media', ?, ?, 'pending', ?)`,
-		lifeline.NewID(), message, id, formatTime(now))
-	return id, err
+	return id, queueMediaFetch(in.tx, message, id, due)
+}
+
+func queueMediaFetch(tx *Tx, message lifeline.MessageID, media lifeline.ID, due time.Time) error {
+	_, err := tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after) VALUES (?, 'media', ?, ?, 'pending', ?)`,
+		lifeline.NewID(), message, media, formatTime(due))
+	return err
 }
 
 // AddRefusedMedia records, in the write that stores its message, a file
