@@ -454,3 +454,22 @@ func TestSharedLocationKeepsCoordinates(t *testing.T) {
 		t.Errorf("the live location's earlier positions: %q", got)
 	}
 }
+
+// TestTwoEditsInOneSecondBothKept: Telegram's edit_date is a whole second;
+// two edits of one message within it are two edits (the second current,
+// the first among the earlier texts), and a retry of either is still one.
+func TestTwoEditsInOneSecondBothKept(t *testing.T) {
+	db, k, _ := MustOpen(t, false)
+	h := newHook(t, db, k, noGreeting())
+	h.post(tgMessage("message", 700000401, tgChat, 41, 0, "Нас двое."))
+	h.post(tgMessage("edited_message", 700000402, tgChat, 41, 1782000300, "Нас трое."))
+	h.post(tgMessage("edited_message", 700000403, tgChat, 41, 1782000300, "Нас четверо."))
+	h.post(tgMessage("edited_message", 700000404, tgChat, 41, 1782000300, "Нас трое.")) // the first edit, redelivered under a new update id
+	msgs := conversation(t, db, fmt.Sprint(tgChat))
+	if len(msgs) != 1 || msgs[0].Text.Reveal() != "Нас четверо." {
+		t.Fatalf("got %+v, want one message whose text is the second edit", msgs)
+	}
+	if got := strings.Join(texts(msgs[0].Earlier), " | "); got != "Нас двое. | Нас трое." {
+		t.Errorf("earlier texts %q, want the original and the first edit, once each", got)
+	}
+}

@@ -262,7 +262,9 @@ func (s *Service) prepare(ctx context.Context, kind lifeline.ChannelKind, name s
 		// sender's, never another contact's.
 		p.msg = s.refs.IntakeRef(string(kind), name, "inbound", sender, e.MessageRef.Reveal())
 		if e.Type == channel.EventEdit {
-			p.edit = s.refs.IntakeRef(string(kind), name, "edit", sender, e.MessageRef.Reveal(), strconv.FormatInt(e.Time.Unix(), 10))
+			// The new text is in the key too: two edits within one second
+			// (Telegram's edit_date) are two edits, the same one twice is one.
+			p.edit = s.refs.IntakeRef(string(kind), name, "edit", sender, e.MessageRef.Reveal(), strconv.FormatInt(e.Time.Unix(), 10), e.Text.Reveal())
 		}
 	}
 	var err error
