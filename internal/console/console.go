@@ -369,6 +369,7 @@ func (c *Console) Routes() []Route {
 	// own Sec-Fetch-Site and Origin headers (no bypass patterns), and the
 	// cookie is SameSite=Strict besides.
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(c.crossOrigin))
 	for i := range r {
 		r[i].Handler = cop.Handler(r[i].Handler)
 	}

@@ -382,6 +382,22 @@ var messages = map[string][2]string{ // {uk, en}
 	"bot.help":                   {"Відповідь оператора в розмові ставить бота на паузу. Після відновлення бот повторить поточне питання.", "An operator's reply in the conversation pauses the bot. Resumed, the bot asks its current question again."},
 	"bot.pause":                  {"Поставити бота на паузу", "Pause the bot"},
 	"bot.resume":                 {"Запустити бота", "Resume the bot"},
+
+	// Errors as pages: a title for each status, what to do next.
+	"http.400":          {"Запит не прийнято", "The request was not accepted"},
+	"http.401":          {"Потрібно ввійти", "Please sign in"},
+	"http.403":          {"Недоступно для вас", "Not available to you"},
+	"http.404":          {"Не знайдено", "Not found"},
+	"http.409":          {"Стан змінився", "Things have changed"},
+	"http.429":          {"Забагато спроб", "Too many attempts"},
+	"http.500":          {"Щось пішло не так", "Something went wrong"},
+	"http.503":          {"Тимчасово недоступно", "Temporarily unavailable"},
+	"error.signin":      {"Увійти знову", "Sign in again"},
+	"error.signedout":   {"Ваш сеанс завершився, тож дію не виконано. Увійдіть знову: чернетка відповіді лишається в цьому браузері.", "Your session has ended, so nothing was done. Sign in again: your draft reply stays in this browser."},
+	"error.enrol":       {"Спершу завершіть перший вхід: новий пароль і ключ.", "Finish your first sign-in first: a new password and key."},
+	"error.sealed":      {"Сервер запечатано: доки хранителі не введуть частки ключа, нічого не можна прочитати чи змінити.", "The server is sealed: nothing can be read or changed until the custodians enter their key shares."},
+	"error.crossorigin": {"Запит прийшов з іншого сайту або зі старої сторінки, тому його відхилено. Поверніться назад і спробуйте ще раз.", "The request came from another site or an old page, so it was refused. Go back and try again."},
+	"enrol.go":          {"До першого входу", "To the first sign-in"},
 }
 
 // mediaReasons are the reasons a file arrived and was not kept

@@ -168,5 +168,11 @@
     const b = e.target.closest("[data-copy]");
     if (b && navigator.clipboard) navigator.clipboard.writeText(b.dataset.copy);
   });
+  // An error page's way back: the page the operator came from, with what
+  // he typed in its forms, when the browser has one.
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest("[data-history-back]");
+    if (a && history.length > 1) { e.preventDefault(); history.back(); }
+  });
   scrollDown();
 })();
