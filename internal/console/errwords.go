@@ -131,7 +131,7 @@ var errorWords = map[string][2]string{
 	"No messages are held in quarantine in this conversation.":   {"У цій розмові немає повідомлень у карантині.", ""},
 	"A note is 1 to 8192 bytes of text.":                         {"Нотатка — від 1 до 8192 байтів тексту.", ""},
 	"A conversation is open or closed.":                          {"Розмова відкрита або закрита.", ""},
-	"The conversation is %s already.":                            {"Розмова вже %s.", ""},
+	"The conversation is %s already.":                            {"Розмова вже в стані «%s».", ""},
 	"No such message.":                                           {"Немає такого повідомлення.", ""},
 	"A reply needs some text.":                                   {"Відповідь порожня.", ""},
 	"Not sent: the reply is far too long for any channel.":       {"Не надіслано: відповідь задовга для будь-якого каналу.", ""},

@@ -156,14 +156,14 @@ func word(lang, kind string, code any) string {
 // stream named in a message shows in the reader's words, anything else as
 // it is.
 func argWord(lang, s string) string {
-	for _, k := range []string{"role", "conv", "ck", "op", "erasure", "file"} {
-		if _, ok := codes[k+"."+s]; ok {
-			return word(lang, k, s)
-		}
-	}
 	for _, k := range []string{"cs", "status", "export"} {
 		if _, ok := messages[k+"."+s]; ok {
 			return translate(lang, k+"."+s)
+		}
+	}
+	for _, k := range []string{"role", "conv", "ck", "op", "erasure", "file"} {
+		if _, ok := codes[k+"."+s]; ok {
+			return word(lang, k, s)
 		}
 	}
 	if lifeline.Stream(s) == lifeline.StreamSurrender || lifeline.Stream(s) == lifeline.StreamRelatives {
