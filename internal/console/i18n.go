@@ -398,6 +398,40 @@ var messages = map[string][2]string{ // {uk, en}
 	"error.sealed":      {"Сервер запечатано: доки хранителі не введуть частки ключа, нічого не можна прочитати чи змінити.", "The server is sealed: nothing can be read or changed until the custodians enter their key shares."},
 	"error.crossorigin": {"Запит прийшов з іншого сайту або зі старої сторінки, тому його відхилено. Поверніться назад і спробуйте ще раз.", "The request came from another site or an old page, so it was refused. Go back and try again."},
 	"enrol.go":          {"До першого входу", "To the first sign-in"},
+
+	// Settings and times in the operator's zone.
+	"settings":      {"Налаштування", "Settings"},
+	"settings.zone": {"Часовий пояс", "Time zone"},
+	"settings.now":  {"Зараз", "Now"},
+	"shifts.local":  {"Час — місцевий:", "Times are local:"},
+
+	// The audit viewer.
+	"audit":            {"Журнал аудиту", "Audit log"},
+	"audit.explain":    {"Хто що прочитав чи зробив і коли. Об'єкти названо лише ідентифікаторами. Кожен перегляд цієї сторінки теж записується в журнал.", "Who read or did what, and when. Objects are named by ids only. Every view of this page is itself recorded in the log."},
+	"audit.actor":      {"Хто", "Who"},
+	"audit.anyone":     {"будь-хто", "anyone"},
+	"audit.action":     {"Дія", "Action"},
+	"audit.object":     {"Об'єкт (ідентифікатор)", "Object (id)"},
+	"audit.from":       {"З дня", "From day"},
+	"audit.to":         {"По день", "To day"},
+	"audit.filter":     {"Показати", "Show"},
+	"audit.csv":        {"Завантажити CSV", "Download CSV"},
+	"audit.when":       {"Коли", "When"},
+	"audit.decision":   {"Рішення", "Decision"},
+	"audit.reason":     {"Причина", "Reason"},
+	"audit.older":      {"Старіші записи", "Older entries"},
+	"audit.cli":        {"командний рядок", "command line"},
+	"audit.system":     {"система", "system"},
+	"audit.anonymous":  {"невідомий", "unknown"},
+	"audit.intact":     {"Журнал цілий", "The log is intact"},
+	"audit.signed":     {"останній підписаний контрольний знімок охоплює", "the latest signed checkpoint covers"},
+	"audit.unsigned":   {"ще не під підписаним знімком", "not yet under a signed checkpoint"},
+	"audit.root":       {"корінь", "root"},
+	"audit.tampered":   {"Журнал НЕ цілий: знайдено ознаки втручання", "The log is NOT intact: evidence of tampering"},
+	"audit.unreadable": {"Журнал не вдалося перевірити: його не прочитано. Подивіться журнал сервера.", "The log could not be verified: it could not be read. See the server's log."},
+	"audit.checked":    {"перевірено", "checked"},
+	"audit.reach.team": {"Ви бачите записи членів своїх команд.", "You see the entries of your teams' members."},
+	"audit.reach.sys":  {"Ви бачите системні події: облікові записи, сеанси, ключі, канали.", "You see system events: accounts, sessions, keys, channels."},
 }
 
 // mediaReasons are the reasons a file arrived and was not kept

@@ -42,6 +42,11 @@ func parsePages() (map[string]*template.Template, error) {
 			return pseudonym(id)
 		},
 	}
+	for k, f := range zoneFuncs() {
+		funcs[k] = f
+	}
+	funcs["n"] = plural
+	funcs["word"] = word
 	names, err := templateFS.ReadDir("templates")
 	if err != nil {
 		return nil, err
@@ -73,6 +78,10 @@ type view struct {
 	Tokens   bool // the operator may make API tokens of his own
 	Data     map[string]any
 	Request  string // the request id, to quote to the admin
+	Audit    bool   // the operator reads the audit log
+
+	Zone      *time.Location // the operator's time zone
+	ZoneLabel string         // its name, in his language
 }
 
 func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
@@ -85,6 +94,12 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 			v.L = ck.Value
 		}
 	}
+	tz := ""
+	if s != nil {
+		tz = s.TimeZone
+	}
+	v.Zone, v.ZoneLabel = zoneOf(v.L, tz)
+	v.Audit = s != nil && permit(s, Access{Action: lifeline.ActionAuditRead})
 	v.Floor = s != nil && permit(s, Access{Action: lifeline.ActionFloorManage})
 	v.Cases = s != nil && permit(s, Access{Action: lifeline.ActionSearchContact}) && s.Operator.Role != lifeline.RoleIntake
 	v.Exports = s != nil && permit(s, Access{Action: lifeline.ActionExport})
