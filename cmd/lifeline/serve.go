@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
 	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
 	"github.com/lifeline-hotline/lifeline/internal/console"
@@ -203,7 +204,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		return err
 	}
 	defer db.Close()
-	signer, _, err := auditKeys(cfg.dataDir)
+	signer, verifier, err := auditKeys(cfg.dataDir)
 	if err != nil {
 		return err
 	}
@@ -357,6 +358,9 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		},
 		Templates:      cfg.templates,
 		ResponseTarget: router.Target(),
+		VerifyAudit: func(ctx context.Context) (audit.Report, error) {
+			return verifyAuditInProcess(ctx, db, verifier, cfg.dataDir, cfg.auditWitness)
+		},
 	})
 	if err != nil {
 		return err
