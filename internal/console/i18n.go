@@ -352,7 +352,7 @@ var messages = map[string][2]string{ // {uk, en}
 	"cs.withdrawn":               {"відмовився", "withdrawn"},
 	"cs.lost_contact":            {"втрачено зв'язок", "lost contact"},
 	"questionnaire":              {"Анкета реєстрації", "Registration questionnaire"},
-	"questionnaire.help":         {"Питання бота — дані у форматі JSON: кожен текст трьома мовами (ru, uk, en), варіанти відповідей нумеруються. Кожне збереження — нова версія в журналі аудиту; розпочаті анкети доходять до кінця на своїй версії.", "The bot's questions are data, as JSON: every text in three languages (ru, uk, en), options numbered. Every save is a new version in the audit log; sessions under way finish on their own version."},
+	"questionnaire.help":         {"Питання бота — дані у форматі JSON: кожен текст трьома мовами (російською, українською, англійською), варіанти відповідей нумеруються. Кожне збереження — нова версія в журналі аудиту; розпочаті анкети доходять до кінця на своїй версії.", "The bot's questions are data, as JSON: every text in three languages (ru, uk, en), options numbered. Every save is a new version in the audit log; sessions under way finish on their own version."},
 	"questionnaire.saved":        {"Збережено версію", "Saved version"},
 	"questionnaire.problems":     {"Анкету не збережено. Виправте:", "The questionnaire was not saved. Fix:"},
 	"questionnaire.version":      {"Версія", "Version"},

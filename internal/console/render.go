@@ -47,6 +47,7 @@ func parsePages() (map[string]*template.Template, error) {
 	}
 	funcs["n"] = plural
 	funcs["word"] = word
+	funcs["code"] = argWord
 	names, err := templateFS.ReadDir("templates")
 	if err != nil {
 		return nil, err
