@@ -80,6 +80,7 @@ type view struct {
 	Data     map[string]any
 	Request  string // the request id, to quote to the admin
 	Audit    bool   // the operator reads the audit log
+	Inbox    bool   // the operator works the inbox
 
 	Zone      *time.Location // the operator's time zone
 	ZoneLabel string         // its name, in his language
@@ -101,6 +102,7 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	}
 	v.Zone, v.ZoneLabel = zoneOf(v.L, tz)
 	v.Audit = s != nil && permit(s, Access{Action: lifeline.ActionAuditRead})
+	v.Inbox = s != nil && permit(s, Access{Action: lifeline.ActionSeeNewContacts})
 	v.Floor = s != nil && permit(s, Access{Action: lifeline.ActionFloorManage})
 	v.Cases = s != nil && permit(s, Access{Action: lifeline.ActionSearchContact}) && s.Operator.Role != lifeline.RoleIntake
 	v.Exports = s != nil && permit(s, Access{Action: lifeline.ActionExport})

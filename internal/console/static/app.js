@@ -58,6 +58,7 @@
     tick();
   }
   async function counts() {
+    if (!$("[data-count]")) return; // a role without the inbox asks nothing of it
     const res = await fetch("/inbox/counts" + location.search, { credentials: "same-origin" });
     if (!res.ok) return;
     const c = await res.json();
