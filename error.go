@@ -41,6 +41,10 @@ var genericMessages = map[string]string{
 type Error struct {
 	Code    string // one of the E* constants
 	Message string // client-safe, a full sentence
+	// Format and Args are what Errorf made Message of: a console
+	// translates the format (its key) and formats the arguments itself.
+	Format string
+	Args   []any
 }
 
 // Error implements the error interface. The text is for logs.
@@ -52,7 +56,42 @@ func (e *Error) Error() string {
 // fmt.Sprintf. The arguments become part of a client-visible message; see
 // [Error].
 func Errorf(code string, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Format: format, Args: args}
+}
+
+// ErrorFormat returns the format and arguments of the message a client may
+// see for err (see [ErrorMessage]): the format given to [Errorf], or the
+// generic sentence for the code. A message of an Error built without
+// Errorf comes back as its own format with no arguments. Translators key
+// their words by the format, which is the English text.
+func ErrorFormat(err error) (format string, args []any) {
+	code := ErrorCode(err)
+	switch code {
+	case "":
+		return "", nil
+	case EINTERNAL:
+		return genericMessages[EINTERNAL], nil
+	}
+	var e *Error
+	errors.As(err, &e)
+	switch {
+	case e.Message == "":
+		return genericMessages[code], nil
+	case e.Format == "" || fmt.Sprintf(e.Format, e.Args...) != e.Message:
+		// Built by hand, or its Message changed after Errorf.
+		return e.Message, nil
+	}
+	return e.Format, e.Args
+}
+
+// GenericMessages returns the generic sentence of each code: what a client
+// sees for an error without a message of its own.
+func GenericMessages() map[string]string {
+	out := make(map[string]string, len(genericMessages))
+	for k, v := range genericMessages {
+		out[k] = v
+	}
+	return out
 }
 
 // ErrorCode returns the code of the first *Error in err's chain (found with

@@ -149,3 +149,28 @@ func runAuditVerify(ctx context.Context, e env, args []string) error {
 	}
 	return nil
 }
+
+// verifyAuditInProcess is audit verify for the console's audit viewer: the
+// whole log against its stored checkpoints, the copy of the latest one in
+// the audit directory and the witness's copy if there is one.
+func verifyAuditInProcess(ctx context.Context, db *sqlstore.DB, verifier note.Verifier, dataDir, witness string) (audit.Report, error) {
+	var extra [][]byte
+	files := []string{filepath.Join(dataDir, auditDir, audit.CheckpointFile)}
+	if witness != "" {
+		files = append(files, filepath.Join(witness, audit.CheckpointFile))
+	}
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil {
+			extra = append(extra, b)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return audit.Report{}, fmt.Errorf("audit verify: %v", pathErr(err))
+		}
+	}
+	var rep audit.Report
+	err := db.AuditSnapshot(ctx, func(log *sqlstore.AuditLog) error {
+		var err error
+		rep, err = audit.Verify(ctx, log, verifier, extra...)
+		return err
+	})
+	return rep, err
+}

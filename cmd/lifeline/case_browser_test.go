@@ -264,8 +264,10 @@ func TestCaseInBrowser(t *testing.T) {
 	}
 	b.move("closed", "approved: resettled; protection handed over")
 	tl := b.text("#timeline")
-	for _, want := range []string{"registered", "screening", "waiting", "active", "extraction", "captured", "in_custody", "emigrated", "closed"} {
-		// (each status move, and the proposal to close, is on the timeline)
+	// (each status move, and the proposal to close, is on the timeline, in
+	// words: registered, screening, waiting, active, extraction, captured,
+	// in custody, emigrated, closed)
+	for _, want := range []string{"зареєстровано", "перевірка", "очікування", "на зв'язку з фронту", "виведення", "у полоні", "під вартою", "емігрував", "закрито"} {
 		if !strings.Contains(tl, "→ "+want) {
 			t.Errorf("timeline lacks the move to %s:\n%s", want, tl)
 		}

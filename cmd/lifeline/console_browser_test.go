@@ -295,7 +295,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// coverage page shows the rest of the week's gaps.
 	b.do("shift",
 		chromedp.Navigate(base+"/shifts"),
-		chromedp.SetValue(chromedp.ID("shift-start"), time.Now().UTC().Format("2006-01-02T15:04")),
+		chromedp.SetValue(chromedp.ID("shift-start"), time.Now().In(kyiv(t)).Format("2006-01-02T15:04")), // her zone's wall clock
 		chromedp.SetValue(chromedp.ID("shift-hours"), "8"),
 		chromedp.Click(chromedp.ID("shift-save")),
 		chromedp.WaitVisible(chromedp.CSS("#shift-table tbody td form")),
@@ -316,7 +316,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	ivanSecret, used := b.firstLogin(base, "ivan", ivanOTP[1], ivanPW)
 	b.logout()
 	b.login(base, "ivan", ivanPW, totpCode(t, ivanSecret, used))
-	if got := b.text(".error"); !strings.Contains(got, "Wrong username, password or code") {
+	if got := b.text(".error"); !strings.Contains(got, "Неправильне ім'я користувача, пароль або код") {
 		t.Fatalf("reused TOTP code: page says %q, want a refusal", got)
 	}
 	// A failure costs a second's backoff (no lock-out): wait it out.

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/channel"
 	"github.com/lifeline-hotline/lifeline/internal/channel/telegram"
 	"github.com/lifeline-hotline/lifeline/internal/console"
@@ -353,6 +355,14 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 		},
 		Templates:      cfg.templates,
 		ResponseTarget: router.Target(),
+		VerifyAudit: func(ctx context.Context) (audit.Report, error) {
+			// The public half, written by init or at the first unseal.
+			verifier, err := loadVerifier(filepath.Join(cfg.dataDir, auditVerifierFile))
+			if err != nil {
+				return audit.Report{}, err
+			}
+			return verifyAuditInProcess(ctx, db, verifier, cfg.dataDir, cfg.auditWitness)
+		},
 	})
 	if err != nil {
 		return err

@@ -156,11 +156,66 @@ func (c *Console) public(h http.HandlerFunc) http.Handler {
 // redirectOrStatus sends a browser navigation to path and answers a
 // script's fetch with status.
 func (c *Console) redirectOrStatus(w http.ResponseWriter, r *http.Request, path string, status int) {
-	if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") != "cors" && r.Header.Get("Accept") != "text/event-stream" {
+	if r.Header.Get("Accept") == "text/event-stream" {
+		// A live stream is no page; its script reloads the page.
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	if r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") != "cors" {
 		http.Redirect(w, r, path, http.StatusSeeOther)
 		return
 	}
-	http.Error(w, http.StatusText(status), status)
+	// A form posted (or a script's fetch) gets a page that says why, in
+	// the language of the session it had, and where to go on: the page it
+	// came from keeps its text in the browser.
+	var s *session
+	if status == http.StatusForbidden {
+		s = c.authenticate(r, false)
+	}
+	key := map[int]string{
+		http.StatusUnauthorized:       "error.signedout",
+		http.StatusForbidden:          "error.enrol",
+		http.StatusServiceUnavailable: "error.sealed",
+	}[status]
+	c.errorPage(w, r, s, status, translate(c.langOf(r, s), key))
+}
+
+// langOf is the language of a page without a live session: the session's
+// if any, else the one a signed-out browser last chose (its lang cookie),
+// else Ukrainian.
+func (c *Console) langOf(r *http.Request, s *session) string {
+	return c.view(r, s, nil).L
+}
+
+// setLangCookie remembers lang in the browser for the pages it sees
+// signed out.
+func setLangCookie(w http.ResponseWriter, lang string) {
+	if lang != "en" && lang != "uk" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// langCookie remembers the console language of a browser across sign-outs
+// (not a secret: uk or en), so that the sign-in page and the pages of an
+// ended session speak it.
+const langCookie = "__Host-lifeline-lang"
+
+// crossOrigin answers a state change refused by the cross-origin
+// protection: a page, not a bare 403.
+func (c *Console) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Security-Policy", CSP)
+	s := c.authenticate(r, false)
+	if s != nil && s.Stage != sqlstore.StageFull {
+		s = nil
+	}
+	by := anonymous
+	if s != nil {
+		by = s.actor(r)
+	}
+	c.deny(r, by, "console.cross_origin", "", "route="+r.Pattern)
+	c.errorPage(w, r, s, http.StatusForbidden, translate(c.langOf(r, s), "error.crossorigin"))
 }
 
 // deny records a refusal in the audit log: who (or "anonymous"), what, and
@@ -216,7 +271,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	username := strings.TrimSpace(strings.ToLower(r.PostFormValue("username")))
 	password, code := r.PostFormValue("password"), r.PostFormValue("code")
 	again := func(err error, status int) {
-		c.render(w, r, nil, "login", status, map[string]any{"Username": username, "Error": lifeline.ErrorMessage(err)})
+		c.render(w, r, nil, "login", status, map[string]any{"Username": username, "Error": errorText(c.langOf(r, nil), err)})
 	}
 	if !c.cfg.DisableBackoff {
 		// One guess at a time per name: a parallel one waits like a
@@ -250,6 +305,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		again(lifeline.Errorf(lifeline.EINTERNAL, "Something went wrong; try again."), http.StatusInternalServerError)
 		return
 	}
+	setLangCookie(w, op.UILanguage)
 	if stage == sqlstore.StageEnrol {
 		http.Redirect(w, r, "/enrol", http.StatusSeeOther)
 		return
@@ -395,7 +451,7 @@ func (c *Console) enrolPage(w http.ResponseWriter, r *http.Request, s *session) 
 // that no outside service ever sees it.
 func (c *Console) enrolQR(w http.ResponseWriter, r *http.Request, s *session) {
 	if s.Stage != sqlstore.StageEnrol {
-		http.NotFound(w, r)
+		c.fail(w, r, s, lifeline.Errorf(lifeline.ENOTFOUND, "Not found."))
 		return
 	}
 	key, err := c.enrols.get(s.Operator)
@@ -428,7 +484,7 @@ func (c *Console) enrol(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	again := func(err error) {
-		c.render(w, r, s, "enrol", http.StatusBadRequest, map[string]any{"Secret": key.Secret(), "Error": lifeline.ErrorMessage(err)})
+		c.render(w, r, s, "enrol", http.StatusBadRequest, map[string]any{"Secret": key.Secret(), "Error": errorText(c.view(r, s, nil).L, err)})
 	}
 	password := r.PostFormValue("password")
 	if password != r.PostFormValue("password2") {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/audit"
 	"github.com/lifeline-hotline/lifeline/internal/auth"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 	"github.com/lifeline-hotline/lifeline/internal/web"
@@ -60,6 +61,9 @@ type Store interface {
 	Enrol(ctx context.Context, by lifeline.Actor, passwordHash string, totpSecret []byte, step int64) error
 	SetPasswordHash(ctx context.Context, id lifeline.OperatorID, hash string, peppered bool) error
 	SetUILanguage(ctx context.Context, id lifeline.OperatorID, lang string) error
+	SetTimeZone(ctx context.Context, id lifeline.OperatorID, zone string) error
+	AuditEntries(ctx context.Context, f sqlstore.AuditFilter) ([]audit.Entry, error)
+	TeamMates(ctx context.Context, id lifeline.OperatorID) ([]lifeline.OperatorID, error)
 	Audit(ctx context.Context, by lifeline.Actor, action, object, reason string) error
 	AuditDenied(ctx context.Context, by lifeline.Actor, action, object, reason string) error
 
@@ -186,6 +190,9 @@ type Config struct {
 	Templates []Template
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// VerifyAudit checks the whole audit log as lifeline audit verify
+	// does, in process, for the audit viewer's verdict; nil shows none.
+	VerifyAudit func(ctx context.Context) (audit.Report, error)
 	// DisableBackoff turns the per-account login backoff off: tests of
 	// timing only.
 	DisableBackoff bool
@@ -202,6 +209,8 @@ type Console struct {
 	backoff *backoff
 	enrols  *enrolments
 	defs    sync.Map // questionnaire version → *questionnaire.Definition, parsed once
+
+	verdicts auditVerdict // the audit viewer's latest verification
 }
 
 // New returns a console.
@@ -301,6 +310,9 @@ func (c *Console) Routes() []Route {
 		{"GET /unseal", public, http.HandlerFunc(c.unsealPage)},
 		{"POST /unseal", public, http.HandlerFunc(c.unseal)},
 		c.route("POST /settings/language", anyone, c.setLanguage),
+		c.route("GET /settings", anyone, c.settingsPage),
+		c.route("POST /settings/zone", anyone, c.setZone),
+		c.route("GET /audit", Access{Action: lifeline.ActionAuditRead}, c.auditPage),
 		c.route("GET /events", anyone, c.events),
 		c.route("GET /inbox", queue, c.show("inbox", "layout.html", c.inboxData)),
 		c.route("GET /inbox/list", queue, c.show("inbox", "list", c.inboxData)),
@@ -369,6 +381,7 @@ func (c *Console) Routes() []Route {
 	// own Sec-Fetch-Site and Origin headers (no bypass patterns), and the
 	// cookie is SameSite=Strict besides.
 	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(c.crossOrigin))
 	for i := range r {
 		r[i].Handler = cop.Handler(r[i].Handler)
 	}

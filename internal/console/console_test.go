@@ -470,7 +470,7 @@ func TestWhatsAppWindowInConsole(t *testing.T) {
 		t.Fatalf("closed window not shown plainly:\n%s", page)
 	}
 	resp := f.do("POST", "/c/"+string(conv)+"/reply", url.Values{"text": {"Вы на связи?"}}, ck)
-	if body := bodyOf(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "24-hour window is closed") {
+	if body := bodyOf(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "24-годинне вікно WhatsApp закрите") {
 		t.Errorf("free-form reply past the window: %d\n%s", resp.StatusCode, body)
 	}
 	resp = f.do("POST", "/c/"+string(conv)+"/template", url.Values{"template": {"something_else|ru"}}, ck)

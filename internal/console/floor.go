@@ -48,15 +48,18 @@ func (c *Console) shiftsPage(w http.ResponseWriter, r *http.Request, s *session)
 	}
 	c.render(w, r, s, "shifts", http.StatusOK, map[string]any{
 		"Shifts": rows, "Staff": takers, "Streams": streams,
-		"DefaultStart": now.Truncate(time.Hour).Add(time.Hour).Format("2006-01-02T15:04"),
+		"DefaultStart": now.Truncate(time.Hour).Add(time.Hour),
 	})
 }
 
-// addShift schedules a shift: operator, start (UTC), length in hours, stream.
+// addShift schedules a shift: operator, start (the operator's local time),
+// length in hours, stream.
 func (c *Console) addShift(w http.ResponseWriter, r *http.Request, s *session) {
-	start, err := time.ParseInLocation("2006-01-02T15:04", r.PostFormValue("start"), time.UTC)
+	// The start is a wall-clock time in the operator's zone; the shift
+	// is stored in UTC and lasts real hours, across a change of clocks too.
+	start, err := parseLocal(c.view(r, s, nil).Zone, r.PostFormValue("start"))
 	if err != nil {
-		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Give the start as a date and time (UTC)."))
+		c.fail(w, r, s, err)
 		return
 	}
 	hours, err := strconv.Atoi(r.PostFormValue("hours"))

@@ -260,9 +260,9 @@ func (c *Console) reply(w http.ResponseWriter, r *http.Request, s *session) {
 	if err != nil {
 		switch lifeline.ErrorCode(err) {
 		case lifeline.EINVALID:
-			c.replyRefused(w, r, s, http.StatusBadRequest, lifeline.ErrorMessage(err), text)
+			c.replyRefused(w, r, s, http.StatusBadRequest, errorText(lang, err), text)
 		case lifeline.ECONFLICT:
-			c.replyRefused(w, r, s, http.StatusConflict, lifeline.ErrorMessage(err), text)
+			c.replyRefused(w, r, s, http.StatusConflict, errorText(lang, err), text)
 		default:
 			c.fail(w, r, s, err)
 		}
@@ -442,6 +442,7 @@ func (c *Console) setLanguage(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, s, err)
 		return
 	}
+	setLangCookie(w, r.PostFormValue("lang"))
 	back := r.PostFormValue("back")
 	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\r\n") {
 		back = "/"

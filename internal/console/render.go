@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -17,9 +19,7 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/web"
 )
 
-// parsePages parses each page template together with the layout and the
-// partials, so that a page can name its blocks and a fragment handler can
-// render one block alone.
+// coords is a location's coordinates: the first line of its text.
 func coords(s lifeline.Sensitive) string {
 	first, _, _ := strings.Cut(s.Reveal(), "\n")
 	return first
@@ -29,6 +29,9 @@ func coords(s lifeline.Sensitive) string {
 // them: nothing else goes into a geo: link.
 var geoCoords = regexp.MustCompile(`^-?[0-9]{1,3}(\.[0-9]+)?, -?[0-9]{1,3}(\.[0-9]+)?$`)
 
+// parsePages parses each page template together with the layout and the
+// partials, so that a page can name its blocks and a fragment handler can
+// render one block alone.
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"t":           translate,
@@ -60,6 +63,12 @@ func parsePages() (map[string]*template.Template, error) {
 			return pseudonym(id)
 		},
 	}
+	for k, f := range zoneFuncs() {
+		funcs[k] = f
+	}
+	funcs["n"] = plural
+	funcs["word"] = word
+	funcs["code"] = argWord
 	names, err := templateFS.ReadDir("templates")
 	if err != nil {
 		return nil, err
@@ -91,13 +100,30 @@ type view struct {
 	Tokens   bool // the operator may make API tokens of his own
 	Data     map[string]any
 	Request  string // the request id, to quote to the admin
+	Audit    bool   // the operator reads the audit log
+	Inbox    bool   // the operator works the inbox
+
+	Zone      *time.Location // the operator's time zone
+	ZoneLabel string         // its name, in his language
 }
 
 func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	v := view{L: "uk", Me: s, Data: data, Request: web.RequestID(r.Context())}
-	if s != nil && (s.UILanguage == "en" || s.UILanguage == "uk") {
+	switch {
+	case s != nil && (s.UILanguage == "en" || s.UILanguage == "uk"):
 		v.L = s.UILanguage
+	case s == nil:
+		if ck, err := r.Cookie(langCookie); err == nil && (ck.Value == "en" || ck.Value == "uk") {
+			v.L = ck.Value
+		}
 	}
+	tz := ""
+	if s != nil {
+		tz = s.TimeZone
+	}
+	v.Zone, v.ZoneLabel = zoneOf(v.L, tz)
+	v.Audit = s != nil && permit(s, Access{Action: lifeline.ActionAuditRead})
+	v.Inbox = s != nil && permit(s, Access{Action: lifeline.ActionSeeNewContacts})
 	v.Floor = s != nil && permit(s, Access{Action: lifeline.ActionFloorManage})
 	v.Cases = s != nil && permit(s, Access{Action: lifeline.ActionSearchContact}) && s.Operator.Role != lifeline.RoleIntake
 	v.Exports = s != nil && permit(s, Access{Action: lifeline.ActionExport})
@@ -122,7 +148,10 @@ func (c *Console) renderBlock(w http.ResponseWriter, r *http.Request, s *session
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, block, c.view(r, s, data)); err != nil {
 		c.logger.Error("render", "page", page, "error", err.Error())
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, renderFailed)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -132,7 +161,8 @@ func (c *Console) renderBlock(w http.ResponseWriter, r *http.Request, s *session
 }
 
 // fail answers an error with a page that says what went wrong in words
-// an operator can act on; internal details go to the log only.
+// an operator can act on, in his language, with a way back; internal
+// details go to the log only.
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
 	status := map[string]int{
 		lifeline.EINVALID:      http.StatusBadRequest,
@@ -146,5 +176,61 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 		status = http.StatusInternalServerError
 		c.logger.Error("console", "route", r.Pattern, "error", err.Error())
 	}
-	c.render(w, r, s, "error", status, map[string]any{"Error": lifeline.ErrorMessage(err), "Status": status})
+	c.errorPage(w, r, s, status, errorText(c.view(r, s, nil).L, err))
 }
+
+// errorPage writes an error page: a title for the status in words (never
+// its number alone), the message, and a link back where the operator came
+// from (the page's script goes back in the history, which keeps a form's
+// text) or, signed out or sealed, to where he can go on.
+func (c *Console) errorPage(w http.ResponseWriter, r *http.Request, s *session, status int, text string) {
+	back, label := backOf(r), "back"
+	switch {
+	case status == http.StatusServiceUnavailable && c.cfg.Keys.Sealed():
+		back, label = "/unseal", "unseal.submit"
+	case s == nil && status == http.StatusUnauthorized:
+		back, label = "/login", "error.signin"
+	case s != nil && s.Stage == sqlstore.StageEnrol:
+		back, label = "/enrol", "enrol.go"
+	}
+	c.render(w, r, s, "error", status, map[string]any{"Error": text, "Status": status, "Back": back, "BackLabel": label})
+}
+
+// backOf is the page a failed request came from, or the nearest page
+// that lists what it was about: the conversation or case of a form posted
+// on it, the list of a page that failed, else the start page.
+func backOf(r *http.Request) string {
+	id := r.PathValue("id")
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	first := parts[0]
+	post := r.Method != http.MethodGet
+	switch {
+	case first == "c" && id != "" && post:
+		return "/c/" + url.PathEscape(id)
+	case first == "cases" && id != "" && post:
+		return "/cases/" + url.PathEscape(id)
+	case first == "c" || first == "media":
+		return "/inbox"
+	case first == "cases" || first == "erasures":
+		return "/cases"
+	case first == "staff":
+		return "/shifts"
+	case first == "audit":
+		return "/audit"
+	}
+	switch first {
+	case "held", "shifts", "canned", "exports", "approvals", "tokens", "questionnaire", "coverage", "inbox", "settings":
+		if post || len(parts) > 1 {
+			return "/" + first
+		}
+	}
+	return "/"
+}
+
+// renderFailed is the page of a template that failed: a bug, so words in
+// both languages and nothing that could fail again.
+const renderFailed = `<!doctype html><html lang="uk"><head><meta charset="utf-8"><title>Лінія життя · Lifeline</title>` +
+	`<link rel="stylesheet" href="/static/app.css"></head><body><main><section class="card narrow">` +
+	`<h1>Сторінку не вдалося показати · The page could not be shown</h1>` +
+	`<p class="error" role="alert">Спробуйте ще раз або поверніться до вхідних. · Try again, or go back to the inbox.</p>` +
+	`<p><a href="/inbox">Вхідні · Inbox</a></p></section></main></body></html>`

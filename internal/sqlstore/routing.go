@@ -343,8 +343,11 @@ func (db *DB) AutoAssign(ctx context.Context, conv lifeline.ConversationID, to l
 			return fmt.Errorf("auto-assign: %w", err)
 		}
 		if err := checkAssignee(tx, to); err != nil {
-			if lifeline.ErrorCode(err) == lifeline.EINVALID {
-				return lifeline.Errorf(lifeline.ECONFLICT, "%s", lifeline.ErrorMessage(err))
+			var e *lifeline.Error
+			if lifeline.ErrorCode(err) == lifeline.EINVALID && errors.As(err, &e) {
+				conflict := *e // the same words, a conflict here
+				conflict.Code = lifeline.ECONFLICT
+				return &conflict
 			}
 			return err
 		}

@@ -27,6 +27,7 @@ type Session struct {
 	Operator   lifeline.Operator
 	Stage      string
 	UILanguage string // uk or en
+	TimeZone   string // the IANA zone the operator reads times in
 	CreatedAt  time.Time
 	LastSeen   time.Time
 	StepUpAt   time.Time // the latest fresh TOTP of this session; zero if none
@@ -125,10 +126,10 @@ func (db *DB) SessionByHash(ctx context.Context, hash []byte) (*Session, error) 
 	var s Session
 	err := db.Read(ctx, func(tx *Tx) error {
 		var created, seen, opCreated, stepUp string
-		err := tx.QueryRow(`SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.ui_language, s.stage, s.created_at, s.last_seen_at, COALESCE(s.step_up_at, '')
+		err := tx.QueryRow(`SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.ui_language, o.time_zone, s.stage, s.created_at, s.last_seen_at, COALESCE(s.step_up_at, '')
 			FROM sessions s JOIN operators o ON o.id = s.operator_id
 			WHERE s.id_hash = ? AND s.ended_at IS NULL AND o.disabled = 0 AND o.approval = 'approved'`, hash).
-			Scan(&s.Operator.ID, &s.Operator.Username, &s.Operator.Role, &s.Operator.Disabled, &opCreated, &s.UILanguage, &s.Stage, &created, &seen, &stepUp)
+			Scan(&s.Operator.ID, &s.Operator.Username, &s.Operator.Role, &s.Operator.Disabled, &opCreated, &s.UILanguage, &s.TimeZone, &s.Stage, &created, &seen, &stepUp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such session.")
 		}
@@ -239,6 +240,21 @@ func (db *DB) SetUILanguage(ctx context.Context, id lifeline.OperatorID, lang st
 	}
 	return db.Write(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`UPDATE operators SET ui_language = ? WHERE id = ?`, lang, id)
+		return err
+	})
+}
+
+// SetTimeZone sets the time zone an operator reads times in: an IANA
+// name this server knows, such as Europe/Kyiv.
+func (db *DB) SetTimeZone(ctx context.Context, id lifeline.OperatorID, zone string) error {
+	if zone == "" || zone == "Local" || len(zone) > 64 {
+		return lifeline.Errorf(lifeline.EINVALID, "Unknown time zone.")
+	}
+	if _, err := time.LoadLocation(zone); err != nil {
+		return lifeline.Errorf(lifeline.EINVALID, "Unknown time zone.")
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`UPDATE operators SET time_zone = ? WHERE id = ?`, zone, id)
 		return err
 	})
 }

@@ -58,6 +58,7 @@
     tick();
   }
   async function counts() {
+    if (!$("[data-count]")) return; // a role without the inbox asks nothing of it
     const res = await fetch("/inbox/counts" + location.search, { credentials: "same-origin" });
     if (!res.ok) return;
     const c = await res.json();
@@ -167,6 +168,12 @@
   document.addEventListener("click", (e) => {
     const b = e.target.closest("[data-copy]");
     if (b && navigator.clipboard) navigator.clipboard.writeText(b.dataset.copy);
+  });
+  // An error page's way back: the page the operator came from, with what
+  // he typed in its forms, when the browser has one.
+  document.addEventListener("click", (e) => {
+    const a = e.target.closest("[data-history-back]");
+    if (a && history.length > 1) { e.preventDefault(); history.back(); }
   });
   scrollDown();
 })();
