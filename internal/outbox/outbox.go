@@ -216,8 +216,9 @@ func (w *Worker) runLane(ctx context.Context, kind lifeline.ChannelKind) {
 		// Claim. A whole batch when nothing claimed waits and an automatic
 		// message may start; only replies, into the slots kept for them,
 		// while claimed automatic messages wait (the provider slow or
-		// hung). A claim when the provider can take the next message, not
-		// before: a reply queued meanwhile is then in this claim.
+		// hung). No wait for the provider's rate first: automatic messages
+		// claimed take no slot of it ahead (pace), so a reply claimed
+		// later still has the next one.
 		var (
 			jobs []sqlstore.Job
 			err  error
@@ -226,7 +227,6 @@ func (w *Worker) runLane(ctx context.Context, kind lifeline.ChannelKind) {
 		tried := true
 		switch {
 		case len(queue) == 0 && auto < laneSends-replySends && inFlight < laneSends && (poked || more):
-			w.waitSlot(ctx, kind)
 			jobs, err = w.DB.ClaimChannelJobs(ctx, kind, w.Lease, w.batch(kind))
 		case inFlight < laneSends && poked && (len(queue) > 0 || auto >= laneSends-replySends):
 			jobs, err = w.DB.ClaimChannelReplies(ctx, kind, w.Lease, laneSends-inFlight)
@@ -339,20 +339,6 @@ func (w *Worker) measured(kind lifeline.ChannelKind, d time.Duration) {
 		d = (7*avg + d) / 8
 	}
 	w.sendTime[kind] = d
-}
-
-// waitSlot waits until the provider's rate lets the lane send again,
-// reserving nothing.
-func (w *Worker) waitSlot(ctx context.Context, kind lifeline.ChannelKind) {
-	w.limitMu.Lock()
-	wait := time.Until(w.next[kind])
-	w.limitMu.Unlock()
-	if wait > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-	}
 }
 
 // pokeGap is the shortest time between passes when poked.
@@ -579,9 +565,12 @@ func (w *Worker) pace(ctx context.Context, kind lifeline.ChannelKind, reply bool
 	for {
 		w.limitMu.Lock()
 		now := time.Now()
-		at := now
-		if w.next[kind].After(now) {
-			at = w.next[kind]
+		at := w.next[kind]
+		if !reply && at.Before(now) && at.After(now.Add(-interval)) {
+			// The slot came a moment ago, while this send slept: take it
+			// as it was, so that the wake-ups' delays do not add up.
+		} else if at.Before(now) {
+			at = now
 		}
 		free := reply || !at.After(now) && w.ahead[kind] == 0
 		if free {
