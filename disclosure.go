@@ -73,7 +73,14 @@ func Disclosures(text string) []Disclosure {
 	found := map[Disclosure]bool{}
 	lower := strings.ToLower(text)
 	scanPatterns(text, lower, found)
-	scanTokens(tokenize(text), found)
+	ts := tokenize(text)
+	tail := text // after the last word: "?" there asks
+	if i := strings.LastIndexFunc(text, isWordRune); i >= 0 {
+		_, n := utf8.DecodeRuneInString(text[i:])
+		tail = text[i+n:]
+	}
+	scanTokens(ts, tail, found)
+	scanInstructions(ts, found)
 	var out []Disclosure
 	for _, d := range AllDisclosures() {
 		if found[d] {
@@ -263,7 +270,15 @@ var (
 		"кладбищ", "памятник", "блокпост", "кпп", "посадк", "лесополос", "опушк", "речк", "реки", "реке", "озер", "пруд", "дамб", "плотин", "трасс", "поворот", "водонапорн", "вышк", "башн", "сельсовет", "окраин", "развязк", "переезд", "терриконов", "террикон",
 		"міст", "мосту", "зупинк", "перехрест", "ринк", "ринок", "станці", "лікарн", "елеватор", "кладовищ", "пам'ятник", "лісосмуг", "річк", "трас", "вежі", "вежа", "околиц", "розвилк", "переїзд",
 		"bridge", "school", "church", "gas", "petrol", "bus", "crossroad", "intersection", "junction", "market", "station", "hospital", "elevator", "factory", "farm", "cemetery", "monument", "checkpoint",
-		"treeline", "tree", "forest", "river", "lake", "pond", "dam", "highway", "tower", "outskirts", "railway"}
+		"treeline", "tree", "forest", "river", "lake", "pond", "dam", "highway", "tower", "outskirts", "railway",
+		// Terrain and field landmarks a route follows.
+		"балк", "овраг", "оврага", "ярок", "ярка", "ярку", "ярком", "яруг", "ручь", "ручей", "ручеё", "русл", "насып", "лэп", "электропередач", "канав", "окоп", "траншей", "траншею",
+		"подсолнух", "карьер", "шахт", "подвал", "водокачк", "трансформатор", "будк", "подстанц", "силос", "железнодорож", "железк", "рельс", "болот", "камыш", "кустарник", "низин", "холм", "курган",
+		"развалин", "руин", "блиндаж", "опорник", "грунтовк", "проселк", "просёлк", "бетонк", "пруда", "пруду",
+		"струмок", "струмк", "лєп", "електропередач", "траншеї", "соняшник", "кар'єр", "підвал", "ставк", "ставок", "підстанці", "залізнич", "очерет", "кущ", "пагорб", "руїн", "бліндаж", "цвинтар", "ґрунтовк", "водокачк",
+		"ravine", "gully", "ditch", "stream", "creek", "brook", "orchard", "embankment", "pylon", "powerline", "quarry", "silo", "transformer", "substation", "trench", "basement", "cellar", "ruins", "ruined", "swamp", "marsh", "woods", "hedgerow", "roadblock", "dugout", "bunker", "culvert", "underpass", "sunflower", "crossing", "field"}
+	// Field and wood, whose stems are too short to match by: exact forms.
+	terrainForms = set("поле", "поля", "полю", "полем", "полях", "лес", "леса", "лесу", "лесом", "ліс", "лісу", "лісом", "лісі", "сад", "саду", "садом", "яр", "яром", "яру", "балкою", "балкой")
 	// Words that follow a place preposition without naming the place:
 	// asking where he is names nothing.
 	askingWords = set("каком", "какой", "какую", "какого", "каких", "котором", "которой", "якому", "якій", "яку", "якого", "яких", "which", "what", "your", "ваш", "вашем", "вашей", "вашу", "вашего", "твоем", "твоём", "вашому", "вашій", "твоєму")
@@ -273,12 +288,19 @@ var (
 		"telegram", "телеграм", "телеграме", "телеграмм", "телеграмі", "whatsapp", "ватсап", "вотсап", "signal", "сигнал", "viber", "вайбер", "вайбере",
 		"украина", "украине", "украину", "украины", "україна", "україні", "україну", "україни", "ukraine", "россия", "россии", "росія", "росії", "russia",
 		"russian", "ukrainian", "english", "хочу", "бог", "god", "женевской", "женевська", "geneva", "красный", "червоний", "red", "оон", "un", "мккк", "icrc")
-	routeWords  = []string{"маршрут", "route", "налево", "направо", "ліворуч", "праворуч", "вдоль", "вздовж", "along"}
+	routeWords  = []string{"маршрут", "route", "налево", "направо", "ліворуч", "праворуч", "вдоль", "вздовж", "уздовж", "along"}
 	routePairs  = [][2]string{{"по", "трасс"}, {"по", "трас"}, {"по", "дорог"}, {"по", "дороз"}, {"дорога", "на"}, {"дорогу", "на"}, {"дорога", "до"}, {"дорогу", "до"}, {"road", "to"}, {"turn", "left"}, {"turn", "right"}, {"follow", "the"}, {"в", "сторону"}, {"у", "бік"}, {"head", "to"}, {"head", "north"}, {"head", "south"}, {"head", "east"}, {"head", "west"}}
 	directions  = set("север", "юг", "восток", "запад", "північ", "південь", "схід", "захід", "north", "south", "east", "west", "северо-запад", "северо-восток", "юго-запад", "юго-восток")
 	dirPreps    = set("на", "к", "to", "towards", "toward", "heading", "head", "go")
-	callWords   = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password"}
-	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"}}
+	callWords = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password", "отзыв", "відзив", "countersign", "passphrase", "passcode"}
+	// Code words, passwords and recognition signals, said in two words.
+	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"code", "phrase"}, {"code", "name"}, {"recognition", "signal"}, {"recognition", "sign"},
+		{"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"}, {"кодовая", "фраза"}, {"кодова", "фраза"}, {"кодовую", "фразу"}, {"кодову", "фразу"},
+		{"условный", "сигнал"}, {"условным", "сигналом"}, {"условного", "сигнала"}, {"умовний", "сигнал"}, {"умовним", "сигналом"}, {"умовного", "сигналу"},
+		{"опознавательный", "знак"}, {"опознавательный", "сигнал"}, {"розпізнавальний", "знак"}, {"розпізнавальний", "сигнал"}}
+	// After a code word or signal, words that tell it: "the password is …",
+	// "пароль будет …".
+	tellingVerbs = set("is", "will", "будет", "буде", "такой", "такий", "такая", "така")
 	// Whose call sign: ours tells, his asks.
 	tellingOwners = set("наш", "наша", "нашего", "мой", "моего", "мій", "мого", "оператора", "our", "my", "operator's")
 	askingOwners  = set("ваш", "вашего", "твой", "твій", "какой", "який", "your", "what", "which")
@@ -288,6 +310,11 @@ var (
 	ourWords = set("наш", "наша", "наши", "нашей", "нашего", "наших", "нашу", "наші", "нашої", "нашого", "our")
 	ordinals = set("первый", "первая", "первой", "первого", "второй", "вторая", "второго", "третий", "третья", "третьей", "третьего", "четвёртый", "четвертый", "пятый", "пятая",
 		"перший", "перша", "другий", "друга", "третій", "третя", "четвертий", "четверта", "п'ятий", "п'ята", "first", "second", "third", "fourth", "fifth")
+	// Ordinals by stem, in any case and gender: "второго", "сьомої",
+	// "двадцять п'ятої"; only before a unit word.
+	ordinalStems = []string{"перв", "втор", "трет", "четв", "пят", "шест", "седьм", "восьм", "девят", "десят", "двадцат", "тридцат", "сороков", "пятидесят", "сот",
+		"перш", "друг", "сьом", "шост", "п'ят", "дев'ят", "двадцят", "тридцят",
+		"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "twentieth", "thirtieth", "fortieth", "fiftieth", "hundredth"}
 	titles = set("командир", "командира", "командиру", "комбат", "комбата", "ротный", "ротного", "капитан", "капитана", "майор", "майора", "лейтенант", "лейтенанта", "полковник", "полковника", "подполковник", "подполковника",
 		"сержант", "сержанта", "генерал", "генерала", "прапорщик", "прапорщика", "офицер", "офицера", "оператор", "оператора", "куратор", "куратора", "координатор", "координатора", "представитель", "представителя",
 		"товарищ", "господин", "господина", "пан", "пана", "пані", "капітан", "капітана", "лейтенанта", "полковника", "офіцер", "офіцера", "представник", "представника", "боєць", "боец", "бойца", "бійця",
@@ -295,7 +322,7 @@ var (
 	meetVerbs = set("встретит", "встретят", "встречает", "встретим", "зустріне", "зустрінуть", "зустрінемо", "спросите", "спросить", "спитайте", "запитайте", "спроси", "обратитесь", "зверніться", "зовут", "звати", "ask", "meet", "meets", "name", "найдёт", "найдет", "знайде", "заберёт", "заберет", "забере")
 )
 
-func scanTokens(ts []token, found map[Disclosure]bool) {
+func scanTokens(ts []token, tail string, found map[Disclosure]bool) {
 	next := func(i int) *token {
 		if i+1 < len(ts) {
 			return &ts[i+1]
@@ -374,7 +401,7 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 		if todayWords[t.l] && n != nil && joined(i) && (partOfDay[n.l] || n.l == "в" || n.l == "о" || n.l == "at") {
 			found[DiscloseDate] = true
 		}
-		if hasStem(t.l, weekdays) && !strings.HasPrefix(t.l, "середов") && !strings.HasPrefix(t.l, "среде") && t.l != "рот" {
+		if hasStem(t.l, weekdays) && !strings.HasPrefix(t.l, "середов") && !strings.HasPrefix(t.l, "среде") && !strings.HasPrefix(t.l, "четверт") && t.l != "рот" {
 			found[DiscloseDate] = true
 		}
 		if t.digits > 0 && t.digits <= 2 && n != nil && joined(i) {
@@ -418,7 +445,7 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 				if sentenceEnd(w.sep) || strings.Contains(w.sep, ",") || askingWords[w.l] {
 					break
 				}
-				if hasStem(w.l, landmarks) && !notLandmark(w.l) {
+				if hasStem(w.l, landmarks) && !notLandmark(w.l) || terrainForms[w.l] {
 					found[DisclosePlace] = true
 					break
 				}
@@ -481,15 +508,24 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 				found[DiscloseCallSign] = true
 			case !askingOwners[owner] && strings.ContainsAny(sepAfter, ":—–=") && after+1 < len(ts):
 				found[DiscloseCallSign] = true
+			case after+1 < len(ts) && tellingVerbs[ts[after+1].l] && !sentenceEnd(ts[after+1].sep) && !asks(ts, i, tail):
+				found[DiscloseCallSign] = true // "Your recognition signal is two flashes"
 			}
 		}
 
 		// Units: "3-я рота", "рота 2", "47-й бригады", "батальон «Восток»",
 		// "наша бригада", "155 ОМСБр", "36th brigade".
 		if hasStem(t.l, unitStems) && isUnitWord(t.l) {
-			p := i - 1
-			if p >= 0 && !sentenceEnd(t.sep) && (ts[p].digits > 0 || ordinals[ts[p].l] || ourWords[ts[p].l]) {
-				found[DiscloseUnit] = true
+			// A number, an ordinal or "our" before it, over at most two
+			// words between ("3rd Assault Brigade", "сорок сьомої окремої бригади").
+			for p := i - 1; p >= 0 && p >= i-3 && !sentenceEnd(ts[p+1].sep); p-- {
+				if ts[p].digits > 0 || ordinals[ts[p].l] || hasStem(ts[p].l, ordinalStems) || ourWords[ts[p].l] {
+					found[DiscloseUnit] = true
+					break
+				}
+				if ts[p].num >= 0 || strings.Contains(ts[p+1].sep, ",") {
+					break
+				}
 			}
 			if n != nil && joined(i) && (n.digits > 0 || (n.quoted || n.cap) && !notNames[n.l]) {
 				found[DiscloseUnit] = true
@@ -524,7 +560,8 @@ func scanTokens(ts []token, found map[Disclosure]bool) {
 
 // notLandmark rules out words a landmark stem matches by accident.
 func notLandmark(w string) bool {
-	return hasStem(w, []string{"школьн", "ферментн", "busy", "business", "stationary", "marketing", "damag", "трассиров", "мостов", "храмов", "gasp"})
+	return hasStem(w, []string{"школьн", "ферментн", "busy", "business", "stationary", "marketing", "damag", "трассиров", "мостов", "храмов", "gasp",
+		"streaming", "fielded", "холмс", "шахтер", "шахтёр"})
 }
 
 // isUnitWord rules out words the unit stems match by accident: "роты" is
@@ -550,4 +587,127 @@ func isPatronymic(w string) bool {
 		}
 	}
 	return false
+}
+
+// asks reports whether the sentence of token i ends in a question mark;
+// tail is what follows the text's last word.
+func asks(ts []token, i int, tail string) bool {
+	for j := i + 1; j < len(ts); j++ {
+		if sentenceEnd(ts[j].sep) {
+			return strings.Contains(ts[j].sep, "?")
+		}
+	}
+	return strings.Contains(tail, "?")
+}
+
+var (
+	// moveVerbs tell him to go, come or wait somewhere, by stem.
+	moveVerbs = []string{"выход", "выйд", "выдвига", "выдвин", "иди", "идите", "пройд", "проход", "подход", "подойд", "двига", "двинь", "полз", "переход", "перейд", "перебег", "спуск", "спуст", "подним", "будьте", "ждите", "жди", "уход", "уйд", "беги", "бегите", "держит", "сверн", "поверн", "отход", "отойд", "прячьт", "спрячьт",
+		"виход", "вийд", "йдіть", "ідіть", "іди", "йди", "підход", "підійд", "рухай", "повз", "перейд", "переход", "спуск", "будьте", "чекайте", "чекай", "тримайт", "поверн", "відход", "відійд", "ховайт", "сховайт", "біжіть",
+		"go", "walk", "crawl", "move", "leave", "head", "come", "cross", "follow", "run", "be", "wait", "start", "proceed", "hide", "get", "make"}
+	// pathPreps lead along or across terrain: "по балке", "через поле",
+	// "along the ditch".
+	pathPreps = set("по", "вдоль", "вздовж", "уздовж", "понад", "через", "мимо", "повз", "along", "through", "across", "down", "up", "past", "over", "via")
+	// relUnits are units of a wait measured from now, by stem.
+	relUnits = []string{"минут", "мин", "полчас", "час", "хвилин", "годин", "півгодин", "minute", "min", "hour", "half"}
+	// minuteWords are the minutes of a time said in words ("шесть
+	// тридцать", "seven thirty").
+	minuteWords = set("десять", "пятнадцать", "двадцать", "тридцать", "сорок", "пятьдесят", "п'ятнадцять", "двадцять", "тридцять", "п'ятдесят",
+		"ten", "fifteen", "twenty", "thirty", "forty", "fifty", "oh")
+	// hourOrdinals are the hours of "в половине пятого", "полшестого", "пів
+	// на шосту".
+	hourOrdinals = set("первого", "второго", "третьего", "четвёртого", "четвертого", "пятого", "шестого", "седьмого", "восьмого", "девятого", "десятого", "одиннадцатого", "двенадцатого",
+		"першу", "другу", "третю", "четверту", "п'яту", "шосту", "сьому", "восьму", "дев'яту", "десяту", "одинадцяту", "дванадцяту")
+	// minutesTo say how long before the hour: "без четверти шесть".
+	minutesTo = set("четверти", "чверті", "пяти", "п'яти", "десяти", "пятнадцати", "п'ятнадцяти", "двадцати", "двадцяти")
+)
+
+// scanInstructions finds what an instruction to move tells: a wait from
+// now ("через полчаса будьте…", "in twenty minutes, go"), a time in words
+// ("в шесть тридцать", "в половине пятого", "без четверти шесть", "half
+// past five"), a path over terrain ("по балке до линии ЛЭП", "ідіть
+// балкою", "crawl along the ditch") and a unit of the speaker's side
+// named by its number alone ("ребята из 93-й").
+func scanInstructions(ts []token, found map[Disclosure]bool) {
+	// Sentences: [start, end) token ranges.
+	start := 0
+	for i := 0; i <= len(ts); i++ {
+		if i < len(ts) && (i == start || !sentenceEnd(ts[i].sep)) {
+			continue
+		}
+		sentence(ts[start:i], found)
+		start = i
+	}
+}
+
+func sentence(ts []token, found map[Disclosure]bool) {
+	moves := false
+	for _, t := range ts {
+		if hasStem(t.l, moveVerbs) && (len(t.l) > 2 || t.l == "go" || t.l == "be") {
+			moves = true
+		}
+	}
+	at := func(i int) string {
+		if i >= 0 && i < len(ts) {
+			return ts[i].l
+		}
+		return ""
+	}
+	isNumber := func(i int) bool {
+		return i >= 0 && i < len(ts) && (ts[i].num > 0 || numberWords[ts[i].l] || minuteWords[ts[i].l] || ts[i].l == "пару" || ts[i].l == "пів" || ts[i].l == "пол" || ts[i].l == "an" || ts[i].l == "a")
+	}
+	for i, t := range ts {
+		// A wait from now, in an instruction to move: "через полчаса",
+		// "за двадцять хвилин", "минут через сорок", "in about an hour".
+		if moves && (t.l == "через" || t.l == "за" || t.l == "in" || t.l == "within") {
+			for j := i + 1; j <= i+4 && j < len(ts); j++ {
+				if hasStem(ts[j].l, relUnits) && (j == i+1 && (ts[j].l == "полчаса" || ts[j].l == "півгодини" || ts[j].l == "час" || ts[j].l == "годину") || isNumber(j-1) || ts[j-1].l == "about" || ts[j-1].l == "примерно" || ts[j-1].l == "около" || ts[j-1].l == "приблизно") {
+					found[DiscloseTime] = true
+					break
+				}
+			}
+		}
+		if moves && hasStem(t.l, relUnits) && (at(i+1) == "через" || at(i+1) == "за") && isNumber(i+2) {
+			found[DiscloseTime] = true
+		}
+		// Times in words.
+		if numberWords[t.l] && minuteWords[at(i+1)] {
+			found[DiscloseTime] = true // "шесть тридцать", "seven thirty"
+		}
+		if strings.HasPrefix(t.l, "половин") && hourOrdinals[at(i+1)] || strings.HasPrefix(t.l, "пол") && hourOrdinals[strings.TrimPrefix(t.l, "пол")] {
+			found[DiscloseTime] = true // "в половине пятого", "полшестого"
+		}
+		if (t.l == "пів" || t.l == "пол") && at(i+1) == "на" && hourOrdinals[at(i+2)] {
+			found[DiscloseTime] = true // "о пів на шосту"
+		}
+		if t.l == "без" && minutesTo[at(i+1)] && (numberWords[at(i+2)] || i+2 < len(ts) && ts[i+2].num > 0) {
+			found[DiscloseTime] = true // "без четверти шесть"
+		}
+		if (t.l == "half" && at(i+1) == "past" || t.l == "quarter" && (at(i+1) == "past" || at(i+1) == "to")) && (numberWords[at(i+2)] || i+2 < len(ts) && ts[i+2].num > 0) {
+			found[DiscloseTime] = true // "half past five", "a quarter to six"
+		}
+		// A path over terrain: a movement and a landmark after a path
+		// preposition, or a landmark it goes by ("ідіть балкою").
+		if moves && pathPreps[t.l] {
+			for j := i + 1; j <= i+3 && j < len(ts); j++ {
+				if strings.Contains(ts[j].sep, ",") {
+					break
+				}
+				if hasStem(ts[j].l, landmarks) && !notLandmark(ts[j].l) || terrainForms[ts[j].l] {
+					found[DiscloseRoute] = true
+					break
+				}
+			}
+		}
+		if hasStem(t.l, moveVerbs) && i+1 < len(ts) && (terrainForms[at(i+1)] || strings.HasSuffix(at(i+1), "ою") && hasStem(at(i+1), landmarks)) {
+			found[DiscloseRoute] = true
+		}
+		// A unit by its number alone: "из 93-й", "з 47-ї".
+		if (t.l == "из" || t.l == "с" || t.l == "з" || t.l == "із" || t.l == "от" || t.l == "від") && i+1 < len(ts) && ts[i+1].digits > 0 {
+			suffix := strings.TrimPrefix(ts[i+1].l[ts[i+1].digits:], "-")
+			if slices.Contains([]string{"й", "я", "ой", "ей", "ї", "ої", "го", "ого"}, suffix) {
+				found[DiscloseUnit] = true
+			}
+		}
+	}
 }
