@@ -288,11 +288,11 @@ var (
 		"telegram", "телеграм", "телеграме", "телеграмм", "телеграмі", "whatsapp", "ватсап", "вотсап", "signal", "сигнал", "viber", "вайбер", "вайбере",
 		"украина", "украине", "украину", "украины", "україна", "україні", "україну", "україни", "ukraine", "россия", "россии", "росія", "росії", "russia",
 		"russian", "ukrainian", "english", "хочу", "бог", "god", "женевской", "женевська", "geneva", "красный", "червоний", "red", "оон", "un", "мккк", "icrc")
-	routeWords  = []string{"маршрут", "route", "налево", "направо", "ліворуч", "праворуч", "вдоль", "вздовж", "уздовж", "along"}
-	routePairs  = [][2]string{{"по", "трасс"}, {"по", "трас"}, {"по", "дорог"}, {"по", "дороз"}, {"дорога", "на"}, {"дорогу", "на"}, {"дорога", "до"}, {"дорогу", "до"}, {"road", "to"}, {"turn", "left"}, {"turn", "right"}, {"follow", "the"}, {"в", "сторону"}, {"у", "бік"}, {"head", "to"}, {"head", "north"}, {"head", "south"}, {"head", "east"}, {"head", "west"}}
-	directions  = set("север", "юг", "восток", "запад", "північ", "південь", "схід", "захід", "north", "south", "east", "west", "северо-запад", "северо-восток", "юго-запад", "юго-восток")
-	dirPreps    = set("на", "к", "to", "towards", "toward", "heading", "head", "go")
-	callWords = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password", "отзыв", "відзив", "countersign", "passphrase", "passcode"}
+	routeWords = []string{"маршрут", "route", "налево", "направо", "ліворуч", "праворуч", "вдоль", "вздовж", "уздовж", "along"}
+	routePairs = [][2]string{{"по", "трасс"}, {"по", "трас"}, {"по", "дорог"}, {"по", "дороз"}, {"дорога", "на"}, {"дорогу", "на"}, {"дорога", "до"}, {"дорогу", "до"}, {"road", "to"}, {"turn", "left"}, {"turn", "right"}, {"follow", "the"}, {"в", "сторону"}, {"у", "бік"}, {"head", "to"}, {"head", "north"}, {"head", "south"}, {"head", "east"}, {"head", "west"}}
+	directions = set("север", "юг", "восток", "запад", "північ", "південь", "схід", "захід", "north", "south", "east", "west", "северо-запад", "северо-восток", "юго-запад", "юго-восток")
+	dirPreps   = set("на", "к", "to", "towards", "toward", "heading", "head", "go")
+	callWords  = []string{"позывн", "позивн", "callsign", "пароль", "паролем", "паролю", "password", "отзыв", "відзив", "countersign", "passphrase", "passcode", "challenge"}
 	// Code words, passwords and recognition signals, said in two words.
 	callPhrases = [][2]string{{"call", "sign"}, {"code", "word"}, {"code", "phrase"}, {"code", "name"}, {"recognition", "signal"}, {"recognition", "sign"},
 		{"кодовое", "слово"}, {"кодове", "слово"}, {"кодовым", "словом"}, {"кодовим", "словом"}, {"кодовая", "фраза"}, {"кодова", "фраза"}, {"кодовую", "фразу"}, {"кодову", "фразу"},
@@ -315,7 +315,10 @@ var (
 	ordinalStems = []string{"перв", "втор", "трет", "четв", "пят", "шест", "седьм", "восьм", "девят", "десят", "двадцат", "тридцат", "сороков", "пятидесят", "сот",
 		"перш", "друг", "сьом", "шост", "п'ят", "дев'ят", "двадцят", "тридцят",
 		"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "twentieth", "thirtieth", "fortieth", "fiftieth", "hundredth"}
-	titles = set("командир", "командира", "командиру", "комбат", "комбата", "ротный", "ротного", "капитан", "капитана", "майор", "майора", "лейтенант", "лейтенанта", "полковник", "полковника", "подполковник", "подполковника",
+	// leaders name who is in charge where he goes; with a dash and a name
+	// after them, a person ("Старший группы — Олег").
+	leaders = set("старший", "старшая", "старшим", "старшего", "старшой", "старшина", "старшину", "старшому", "главный", "головний", "senior", "leader", "head")
+	titles  = set("командир", "командира", "командиру", "комбат", "комбата", "ротный", "ротного", "капитан", "капитана", "майор", "майора", "лейтенант", "лейтенанта", "полковник", "полковника", "подполковник", "подполковника",
 		"сержант", "сержанта", "генерал", "генерала", "прапорщик", "прапорщика", "офицер", "офицера", "оператор", "оператора", "куратор", "куратора", "координатор", "координатора", "представитель", "представителя",
 		"товарищ", "господин", "господина", "пан", "пана", "пані", "капітан", "капітана", "лейтенанта", "полковника", "офіцер", "офіцера", "представник", "представника", "боєць", "боец", "бойца", "бійця",
 		"mr", "mrs", "ms", "captain", "capt", "major", "lieutenant", "lt", "colonel", "col", "sergeant", "sgt", "commander", "officer", "general", "private", "pte", "contact")
@@ -472,7 +475,7 @@ func scanTokens(ts []token, tail string, found map[Disclosure]bool) {
 		if t.l == "via" && n != nil && !notNames[n.l] {
 			found[DiscloseRoute] = true
 		}
-		if directions[t.l] && (dirPreps[prev] || n != nil && joined(i) && n.l == "of") {
+		if directions[t.l] && (dirPreps[prev] || prev == "the" && i > 1 && dirPreps[ts[i-2].l] || n != nil && joined(i) && n.l == "of") {
 			found[DiscloseRoute] = true
 		}
 
@@ -508,7 +511,7 @@ func scanTokens(ts []token, tail string, found map[Disclosure]bool) {
 				found[DiscloseCallSign] = true
 			case !askingOwners[owner] && strings.ContainsAny(sepAfter, ":—–=") && after+1 < len(ts):
 				found[DiscloseCallSign] = true
-			case after+1 < len(ts) && tellingVerbs[ts[after+1].l] && !sentenceEnd(ts[after+1].sep) && !asks(ts, i, tail):
+			case after+1 < len(ts) && tellingVerbs[ts[after+1].l] && t.l != "challenge" && !sentenceEnd(ts[after+1].sep) && !asks(ts, i, tail):
 				found[DiscloseCallSign] = true // "Your recognition signal is two flashes"
 			}
 		}
@@ -539,6 +542,17 @@ func scanTokens(ts []token, tail string, found map[Disclosure]bool) {
 		// Сергей", "вас встретит Андрей", "Иван Петрович".
 		if titles[t.l] && named(i, 2, false) {
 			found[DisclosePerson] = true
+		}
+		if (titles[t.l] || leaders[t.l]) && i+1 < len(ts) {
+			// "Старший группы — Олег", "командир поста: Петренко".
+			for j := i + 1; j <= i+3 && j < len(ts) && !sentenceEnd(ts[j].sep); j++ {
+				if strings.ContainsAny(ts[j].sep, "—–:") {
+					if ts[j].cap && !notNames[ts[j].l] {
+						found[DisclosePerson] = true
+					}
+					break
+				}
+			}
 		}
 		if titles[t.l] && n != nil && joined(i) && len([]rune(n.s)) == 1 && unicode.IsUpper([]rune(n.s)[0]) {
 			found[DisclosePerson] = true // an initial: "капитан А. Петренко"
@@ -699,8 +713,19 @@ func sentence(ts []token, found map[Disclosure]bool) {
 				}
 			}
 		}
-		if hasStem(t.l, moveVerbs) && i+1 < len(ts) && (terrainForms[at(i+1)] || strings.HasSuffix(at(i+1), "ою") && hasStem(at(i+1), landmarks)) {
-			found[DiscloseRoute] = true
+		if hasStem(t.l, moveVerbs) && (len(t.l) > 2 || t.l == "go" || t.l == "be") {
+			// Straight to the landmark it goes by or over, past at most an
+			// article or "for": "ідіть балкою", "держитесь русла", "cross
+			// the field", "head for the treeline".
+			for j := i + 1; j <= i+3 && j < len(ts); j++ {
+				if w := ts[j].l; hasStem(w, landmarks) && !notLandmark(w) || terrainForms[w] {
+					found[DiscloseRoute] = true
+					break
+				}
+				if w := ts[j].l; w != "the" && w != "a" && w != "for" && w != "to" {
+					break
+				}
+			}
 		}
 		// A unit by its number alone: "из 93-й", "з 47-ї".
 		if (t.l == "из" || t.l == "с" || t.l == "з" || t.l == "із" || t.l == "от" || t.l == "від") && i+1 < len(ts) && ts[i+1].digits > 0 {
