@@ -9,7 +9,13 @@
 // when its lease runs out (Lease, 2 minutes by default): within that window a
 // contact may get a reply twice. None of the three providers offers an
 // idempotency key for sends; Twilio's and Meta's status callbacks then show
-// both. A crash before the send loses nothing: the job stays pending.
+// both. A crash before the send loses nothing: the job stays pending. A
+// send that runs out of SendTimeout is treated the same way: maybe sent,
+// tried again.
+//
+// Each kind of channel sends in a lane of its own, several sends in flight
+// (laneSends), some kept for operators' replies (replySends), so that one
+// hung provider call holds up neither replies nor other chats.
 package outbox
 
 import (
