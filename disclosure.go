@@ -394,7 +394,7 @@ func scanTokens(ts []token, found map[Disclosure]bool, question bool) {
 		if todayWords[t.l] && n != nil && joined(i) && (partOfDay[n.l] || n.l == "в" || n.l == "о" || n.l == "at") {
 			found[DiscloseDate] = true
 		}
-		if hasStem(t.l, weekdays) && !strings.HasPrefix(t.l, "середов") && !strings.HasPrefix(t.l, "среде") && t.l != "рот" {
+		if hasStem(t.l, weekdays) && !strings.HasPrefix(t.l, "четверт") && !strings.HasPrefix(t.l, "середов") && !strings.HasPrefix(t.l, "среде") && t.l != "рот" {
 			found[DiscloseDate] = true
 		}
 		if t.digits > 0 && t.digits <= 2 && n != nil && joined(i) {

@@ -57,6 +57,7 @@ func TestDisclosuresFindEachCategory(t *testing.T) {
 		"Номер части вы можете не называть.": nil,
 		"Вы сможете писать в 2 раза чаще?":   nil,
 		"Мы поможем Вам и Вашей семье, у Вас всё получится": nil,
+		"Осталось три четверти анкеты.":                     nil,
 	} {
 		if got := lifeline.Disclosures(text); !slices.Equal(got, want) {
 			t.Errorf("Disclosures(%q) = %v, want %v", text, got, want)

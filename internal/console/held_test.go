@@ -361,3 +361,39 @@ func mustOperator(t *testing.T, db *sqlstore.DB, username string) *lifeline.Oper
 	}
 	return op
 }
+
+// TestIndependentRunMissesHeldBeforeVerification: the five replies the
+// issue-10 black-box run got past the check (a wait from now with a
+// transformer box, a time in words, a path along a gully to the power
+// line, an English brigade by its ordinal, a code phrase) are each held
+// for a supervisor when typed in the console before verification, and
+// none reaches the fake Bot API; a reassurance goes at once.
+func TestIndependentRunMissesHeldBeforeVerification(t *testing.T) {
+	w := newHeldWorld(t)
+	misses := []string{
+		"Через полчаса будьте у трансформаторной будки.",
+		"Выходите в шесть тридцать, не позже.",
+		"Ползите по балке до линии ЛЭП.",
+		"Our guys from the 3rd Assault Brigade will pick you up.",
+		"The code phrase is 'blue river'.",
+	}
+	for _, text := range misses {
+		if resp := w.reply("oksana", text); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%q: %d", text, resp.StatusCode)
+		}
+	}
+	if got := w.sent(); len(got) != 0 {
+		t.Fatalf("the fake Bot API got %q before any approval", got)
+	}
+	held, err := w.db.HeldReplies(context.Background())
+	if err != nil || len(held) != len(misses) {
+		t.Fatalf("held replies %+v %v, want all %d", held, err, len(misses))
+	}
+	const reassurance = "Мы понимаем, как вам страшно. Вы не один."
+	if resp := w.reply("oksana", reassurance); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("harmless reply: %d", resp.StatusCode)
+	}
+	if got := w.sent(); !slices.Equal(got, []string{reassurance}) {
+		t.Errorf("the fake Bot API got %q, want the reassurance only", got)
+	}
+}

@@ -9,7 +9,13 @@
 // when its lease runs out (Lease, 2 minutes by default): within that window a
 // contact may get a reply twice. None of the three providers offers an
 // idempotency key for sends; Twilio's and Meta's status callbacks then show
-// both. A crash before the send loses nothing: the job stays pending.
+// both. A crash before the send loses nothing: the job stays pending. A
+// send that runs out of SendTimeout is treated the same way: maybe sent,
+// tried again.
+//
+// Each kind of channel sends in a lane of its own, several sends in flight
+// (laneSends), some kept for operators' replies (replySends), so that one
+// hung provider call holds up neither replies nor other chats.
 package outbox
 
 import (
@@ -55,6 +61,11 @@ type Worker struct {
 	// ChatLimits caps sends per second to one chat (Telegram: 1).
 	ChatLimits map[lifeline.ChannelKind]float64
 
+	// SendTimeout bounds one call to the provider (DefaultSendTimeout).
+	// A send that runs out of it may have reached the contact: it is tried
+	// again, as a send in flight at a crash is (at least once).
+	SendTimeout time.Duration
+
 	// Attempted, if set, is called after each attempt at a message is
 	// recorded (sent, failed, or due again), for live operator views.
 	Attempted func(lifeline.MessageID)
@@ -65,6 +76,7 @@ type Worker struct {
 	next     map[lifeline.ChannelKind]time.Time
 	sendTime map[lifeline.ChannelKind]time.Duration // a moving average of each provider's send round trip
 	nextChat map[[32]byte]time.Time                 // by a hash of kind and recipient: no address kept
+	ahead    map[lifeline.ChannelKind]int           // replies on their way to the provider, by lane (replyAhead)
 }
 
 // DefaultChatLimits are the providers' per-chat rates.
@@ -111,6 +123,9 @@ func (w *Worker) init() {
 		if w.Poll <= 0 {
 			w.Poll = 500 * time.Millisecond
 		}
+		if w.SendTimeout <= 0 {
+			w.SendTimeout = DefaultSendTimeout
+		}
 		if w.Limits == nil {
 			w.Limits = DefaultLimits
 		}
@@ -126,6 +141,7 @@ func (w *Worker) init() {
 			w.pokes[kind] = make(chan struct{}, 1)
 		}
 		w.next = map[lifeline.ChannelKind]time.Time{}
+		w.ahead = map[lifeline.ChannelKind]int{}
 		w.sendTime = map[lifeline.ChannelKind]time.Duration{}
 	})
 }
@@ -156,37 +172,146 @@ func (w *Worker) Run(ctx context.Context) {
 	wg.Wait()
 }
 
+// Lane concurrency: a lane keeps several sends in flight, so that one slow
+// or hung provider call holds up only itself (the provider's rate and each
+// chat's pace still hold: pace and chatWait are shared by the lane's
+// sends). Of laneSends, replySends are kept for operators' replies:
+// automatic messages (greetings, the questionnaire bot) in flight never take
+// the last of them, so a reply always finds room.
+const (
+	laneSends  = 6
+	replySends = 2
+)
+
+// DefaultSendTimeout bounds one send, well under the providers' HTTP
+// timeouts (Telegram 60 s, Meta and Twilio 30 s): a hung call gives its
+// place back and is tried again.
+const DefaultSendTimeout = 10 * time.Second
+
+// result is what became of one send a lane started.
+type result struct {
+	job      sqlstore.Job
+	deferred time.Duration // the chat is under its pace for so long; 0 if handled
+	err      error
+}
+
+// isReply reports whether a job is an operator's reply, which may take a
+// slot kept for replies.
+func isReply(j sqlstore.Job) bool { return j.Priority <= sqlstore.PriorityReply }
+
 func (w *Worker) runLane(ctx context.Context, kind lifeline.ChannelKind) {
 	t := time.NewTicker(w.Poll)
 	defer t.Stop()
-	for {
-		// Claim when the provider can take the next message, not before:
-		// a reply queued meanwhile is then in this claim.
-		w.waitSlot(ctx, kind)
+	var (
+		queue          []sqlstore.Job // claimed, not started yet; replies first
+		inFlight, auto int            // sends in flight, and how many of them automatic
+		handled        int            // sends handled (not deferred) so far
+		handledAtClaim = -1           // handled at the last claim that found jobs; -1 for none
+		chatAt         time.Time      // when the first chat-paced job given back since the last claim may go
+		poked          = true         // claim at once: there may be work
+		wg             sync.WaitGroup
+	)
+	done := make(chan result, laneSends)
+	defer func() {
+		wg.Wait()
+		// Give back what was claimed and never started: its lease would
+		// hold it for minutes.
+		w.DB.DeferJobs(context.WithoutCancel(ctx), queue...)
+	}()
+	for ctx.Err() == nil {
+		// Claim. A whole batch when nothing claimed waits and an automatic
+		// message may start; only replies, into the slots kept for them,
+		// while claimed automatic messages wait (the provider slow or
+		// hung). No wait for the provider's rate first: automatic messages
+		// claimed take no slot of it ahead (pace), so a reply claimed
+		// later still has the next one.
+		var (
+			jobs []sqlstore.Job
+			err  error
+		)
+		more := handledAtClaim >= 0 && handled > handledAtClaim
+		tried := true
+		switch {
+		case len(queue) == 0 && auto < laneSends-replySends && inFlight < laneSends && (poked || more):
+			jobs, err = w.DB.ClaimChannelJobs(ctx, kind, w.Lease, w.batch(kind))
+		case inFlight < laneSends && poked && (len(queue) > 0 || auto >= laneSends-replySends):
+			jobs, err = w.DB.ClaimChannelReplies(ctx, kind, w.Lease, laneSends-inFlight)
+		default:
+			tried = false
+		}
 		start := time.Now()
-		n, _, wait, err := w.pass(ctx, &kind, w.batch(kind))
+		if tried {
+			poked = false
+		}
 		if err != nil && ctx.Err() == nil && lifeline.ErrorCode(err) != lifeline.EUNAVAILABLE {
 			w.Logger.Error("outbox", "component", "outbox", "channel", string(kind), "error", err.Error())
 		}
-		if n > 0 && err == nil {
-			continue // there may be more; after an error, wait for the tick
+		switch {
+		case len(jobs) > 0:
+			queue = append(jobs, queue...) // a reply claim goes before waiting automatic messages
+			handledAtClaim, chatAt = handled, time.Time{}
+		case tried:
+			handledAtClaim = -1 // nothing due, or an error: wait for a poke, the tick, or a chat's pace
 		}
+
+		// Start what the slots allow, in line.
+		for len(queue) > 0 && inFlight < laneSends && (isReply(queue[0]) || auto < laneSends-replySends) {
+			j := queue[0]
+			queue = queue[1:]
+			inFlight++
+			if !isReply(j) {
+				auto++
+			}
+			release := func() {}
+			if isReply(j) {
+				release = w.replyAhead(kind)
+			}
+			wg.Go(func() {
+				d, err := w.send(ctx, j, release)
+				release()
+				done <- result{job: j, deferred: d, err: err}
+			})
+		}
+
 		var chat <-chan time.Time
-		if wait > 0 {
-			// Only jobs to chats under their pace were due: claim again
+		if !chatAt.IsZero() {
+			// Jobs to chats under their pace were given back: claim again
 			// when the first may go.
-			chat = time.After(wait)
+			chat = time.After(time.Until(chatAt))
 		}
 		select {
 		case <-ctx.Done():
-			return
+		case r := <-done:
+			inFlight--
+			if !isReply(r.job) {
+				auto--
+			}
+			switch {
+			case r.err != nil:
+				if ctx.Err() == nil && lifeline.ErrorCode(r.err) != lifeline.EUNAVAILABLE {
+					w.Logger.Error("outbox", "component", "outbox", "channel", string(kind), "error", r.err.Error())
+				}
+				handledAtClaim = -1 // after an error, wait for the tick
+			case r.deferred > 0:
+				if at := time.Now().Add(r.deferred); chatAt.IsZero() || at.Before(chatAt) {
+					chatAt = at
+				}
+			default:
+				handled++
+				if w.Attempted != nil {
+					w.Attempted(r.job.MessageID)
+				}
+			}
 		case <-t.C:
+			poked = true
 		case <-chat:
+			poked, chatAt = true, time.Time{}
 		case <-w.pokes[kind]:
 			// Each claim is a write: under a flood, one every pokeGap.
 			if !wake.Settle(ctx, start, pokeGap) {
 				return
 			}
+			poked = true
 		}
 	}
 }
@@ -222,20 +347,6 @@ func (w *Worker) measured(kind lifeline.ChannelKind, d time.Duration) {
 	w.sendTime[kind] = d
 }
 
-// waitSlot waits until the provider's rate lets the lane send again,
-// reserving nothing.
-func (w *Worker) waitSlot(ctx context.Context, kind lifeline.ChannelKind) {
-	w.limitMu.Lock()
-	wait := time.Until(w.next[kind])
-	w.limitMu.Unlock()
-	if wait > 0 {
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-	}
-}
-
 // pokeGap is the shortest time between passes when poked.
 const pokeGap = 100 * time.Millisecond
 
@@ -263,7 +374,7 @@ func (w *Worker) pass(ctx context.Context, lane *lifeline.ChannelKind, limit int
 		return 0, 0, 0, err
 	}
 	for i, j := range jobs {
-		d, err := w.send(ctx, j)
+		d, err := w.send(ctx, j, func() {})
 		if err != nil {
 			// Give back what this pass will not reach: their leases
 			// would hold them for minutes.
@@ -287,8 +398,8 @@ func (w *Worker) pass(ctx context.Context, lane *lifeline.ChannelKind, limit int
 
 // send makes one attempt at a job. If the job's chat is under its pace, it
 // gives the job back and returns how long until the chat may take it.
-func (w *Worker) send(ctx context.Context, j sqlstore.Job) (time.Duration, error) {
-	err := w.attempt(ctx, j)
+func (w *Worker) send(ctx context.Context, j sqlstore.Job, atProvider func()) (time.Duration, error) {
+	err := w.attempt(ctx, j, atProvider)
 	var d deferral
 	if errors.As(err, &d) {
 		return time.Duration(d), w.DB.DeferJobs(ctx, j)
@@ -302,7 +413,9 @@ type deferral time.Duration
 
 func (d deferral) Error() string { return "chat paced" }
 
-func (w *Worker) attempt(ctx context.Context, j sqlstore.Job) error {
+// attempt makes one attempt at a job; atProvider is called when its turn
+// at the provider's rate has come.
+func (w *Worker) attempt(ctx context.Context, j sqlstore.Job, atProvider func()) error {
 	out, err := w.DB.OutboundMessage(ctx, j.MessageID)
 	switch lifeline.ErrorCode(err) {
 	case "":
@@ -331,15 +444,24 @@ func (w *Worker) attempt(ctx context.Context, j sqlstore.Job) error {
 	if d := w.chatWait(out); d > 0 {
 		return deferral(d)
 	}
-	w.pace(ctx, out.Kind)
+	w.pace(ctx, out.Kind, isReply(j))
+	atProvider()
 	sendStart := time.Now()
-	id, err := send(ctx)
+	sendCtx, cancel := context.WithTimeout(ctx, w.SendTimeout)
+	id, err := send(sendCtx)
+	timedOut := err != nil && ctx.Err() == nil && errors.Is(sendCtx.Err(), context.DeadlineExceeded)
+	cancel()
 	w.measured(out.Kind, time.Since(sendStart))
 	if err == nil {
 		return w.DB.CompleteJob(ctx, j, providerRef(w.Refs, out, id))
 	}
 	var ra *channel.RetryAfter
 	switch {
+	case timedOut && j.Attempts < w.MaxAttempts:
+		// The provider may have taken it: none of the three offers an
+		// idempotency key, so it is tried again, as after a crash in
+		// flight (at least once; see the package comment).
+		return w.DB.FailJob(ctx, j, ReasonTimedOut, false, time.Now().Add(Backoff(j.Attempts)))
 	case errors.Is(err, channel.ErrOptedOut):
 		// Twilio's 21610: the contact opted out without our seeing his
 		// STOP (or on another of the account's numbers). Recorded, so that
@@ -355,6 +477,9 @@ func (w *Worker) attempt(ctx context.Context, j sqlstore.Job) error {
 		return w.DB.FailJob(ctx, j, err.Error(), false, time.Now().Add(Backoff(j.Attempts)))
 	}
 }
+
+// ReasonTimedOut is the last error of a send that ran out of SendTimeout.
+const ReasonTimedOut = "timed out: may have been sent; trying again"
 
 // ReasonOptedOut is the failure of a message to a contact who has opted
 // out of the channel (SMS STOP).
@@ -412,24 +537,66 @@ func jitter(d time.Duration) time.Duration {
 	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(d+1))
 }
 
-// pace waits for the provider's rate limit.
-func (w *Worker) pace(ctx context.Context, kind lifeline.ChannelKind) {
+// replyAhead counts a reply on its way to the provider on a lane, until
+// the returned func is called (once is enough; more are harmless): while
+// one is, no automatic message takes the provider's next slot.
+func (w *Worker) replyAhead(kind lifeline.ChannelKind) func() {
+	w.limitMu.Lock()
+	w.ahead[kind]++
+	w.limitMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			w.limitMu.Lock()
+			w.ahead[kind]--
+			w.limitMu.Unlock()
+		})
+	}
+}
+
+// pace waits for the provider's rate limit. A reply reserves the next
+// slot, in line after those reserved already; an automatic message
+// reserves nothing ahead: it takes a slot only when one is free now and no
+// reply is on its way (replyAhead), so that automatic messages in flight
+// never stand between a reply and the provider.
+func (w *Worker) pace(ctx context.Context, kind lifeline.ChannelKind, reply bool) {
 	rate := w.Limits[kind]
-	if rate <= 0 {
+	if rate <= 0 && reply {
 		return
 	}
-	w.limitMu.Lock()
-	now := time.Now()
-	at := now
-	if w.next[kind].After(now) {
-		at = w.next[kind]
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) / rate)
 	}
-	w.next[kind] = at.Add(time.Duration(float64(time.Second) / rate))
-	w.limitMu.Unlock()
-	if wait := at.Sub(now); wait > 0 {
+	for {
+		w.limitMu.Lock()
+		now := time.Now()
+		at := w.next[kind]
+		if !reply && at.Before(now) && at.After(now.Add(-interval)) {
+			// The slot came a moment ago, while this send slept: take it
+			// as it was, so that the wake-ups' delays do not add up.
+		} else if at.Before(now) {
+			at = now
+		}
+		free := reply || !at.After(now) && w.ahead[kind] == 0
+		if free {
+			w.next[kind] = at.Add(interval)
+		}
+		w.limitMu.Unlock()
+		wait := at.Sub(now)
+		if free && wait <= 0 {
+			return
+		}
+		if !free {
+			wait = max(wait, time.Millisecond) // a reply is on its way: look again soon
+		}
 		select {
 		case <-ctx.Done():
+			return
 		case <-time.After(wait):
+		}
+		if free {
+			return
 		}
 	}
 }

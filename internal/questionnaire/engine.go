@@ -221,7 +221,7 @@ func (d *Definition) following(s *Step) string {
 func (d *Definition) Start(opening ...Input) (Session, Result) {
 	s := Session{State: Active, Language: d.Languages[0], Cursor: land(d, d.Steps[0].ID)}
 	for _, in := range opening {
-		if lifeline.LooksLikeQuestion(in.Text) {
+		if lifeline.LooksLikeQuestion(in.Text, lifeline.AnswerNone) {
 			return d.handoff(s, HandoffQuestion, in.Text)
 		}
 	}
@@ -361,10 +361,11 @@ func (d *Definition) handle(s Session, in Input, now time.Time) (Session, Result
 	// again answers an answer the question cannot take: with what is
 	// wrong and the question again the first time; a question, or the
 	// MaxUnusable-th in a row, goes to an operator.
+	kind := lifeline.AnswerNone // what the question waited on asks for (answerKind), once known
 	again := func(problem Text) (Session, Result) {
 		s.Misses++
 		switch {
-		case lifeline.LooksLikeQuestion(text):
+		case lifeline.LooksLikeQuestion(text, kind):
 			return d.handoff(s, HandoffQuestion, text)
 		case s.Misses >= MaxUnusable:
 			return d.handoff(s, HandoffUnusable, text)
@@ -375,6 +376,9 @@ func (d *Definition) handle(s Session, in Input, now time.Time) (Session, Result
 	step, group := d.at(s.Cursor)
 	if step == nil && group == nil {
 		return s, Result{} // a cursor its definition does not have: leave it to people
+	}
+	if step != nil {
+		kind = answerKind(step)
 	}
 	if step == nil { // the group's yes-or-no
 		yes, ok := yesNo(d, word)
@@ -431,9 +435,10 @@ func (d *Definition) handle(s Session, in Input, now time.Time) (Session, Result
 			if step.Pattern != "" && !step.matches(text) {
 				return again(d.Messages.Invalid)
 			}
-			if strings.ContainsAny(text, "?？") {
-				// Free text takes anything, but no name, unit or place ends
-				// in a question mark: he asks, a person answers.
+			if lifeline.LooksLikeQuestion(text, kind) {
+				// Free text takes anything, but a name, unit or place is
+				// no question ("А зачем вам моё имя", "Как вы меня
+				// заберёте"): he asks, a person answers.
 				return d.handoff(s, HandoffQuestion, text)
 			}
 			value = text
@@ -464,6 +469,36 @@ func (d *Definition) handle(s Session, in Input, now time.Time) (Session, Result
 	}
 	res.Answered, res.Changed = true, true
 	return d.settle(s, res)
+}
+
+// answerKind is what a step's free-text answer is, for
+// lifeline.LooksLikeQuestion, by the field it fills (applicant.name, or
+// name inside the relatives group).
+func answerKind(step *Step) lifeline.AnswerKind {
+	switch step.Type {
+	case TypeDate:
+		return lifeline.AnswerDate
+	case TypeText:
+	default:
+		return lifeline.AnswerNone
+	}
+	_, field, _ := strings.Cut(step.Field, ".")
+	if field == "" {
+		field = step.Field
+	}
+	switch field {
+	case "name":
+		return lifeline.AnswerName
+	case "unit", "rank", "service_number", "document_number":
+		return lifeline.AnswerUnit
+	case "whereabouts":
+		return lifeline.AnswerPlace
+	case "phone":
+		return lifeline.AnswerReach
+	case "birth_date":
+		return lifeline.AnswerDate
+	}
+	return lifeline.AnswerText
 }
 
 // handoff pauses a session for operators, for why, and tells the contact,

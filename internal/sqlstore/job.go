@@ -21,6 +21,7 @@ type Job struct {
 	ID        string
 	MessageID lifeline.MessageID
 	Attempts  int // including this one
+	Priority  Priority
 }
 
 // Priority orders the outbox: lower goes first. An operator's reply goes
@@ -48,8 +49,15 @@ func (db *DB) ClaimChannelJobs(ctx context.Context, kind lifeline.ChannelKind, l
 	return claim(ctx, db, "send", &kind, "message_id", lease, limit, buildJob)
 }
 
-func buildJob(id, target string, attempts int) Job {
-	return Job{ID: id, MessageID: lifeline.MessageID(target), Attempts: attempts}
+// ClaimChannelReplies is ClaimChannelJobs for operators' replies alone
+// (PriorityReply): a lane whose automatic messages are all in flight, or
+// waiting for room, still takes a reply queued meanwhile.
+func (db *DB) ClaimChannelReplies(ctx context.Context, kind lifeline.ChannelKind, lease time.Duration, limit int) ([]Job, error) {
+	return claimWhere(ctx, db, "send", replyLaneCondition, []any{kind, PriorityReply}, "message_id", lease, limit, buildJob)
+}
+
+func buildJob(id, target string, attempts, priority int) Job {
+	return Job{ID: id, MessageID: lifeline.MessageID(target), Attempts: attempts, Priority: Priority(priority)}
 }
 
 // claim leases up to limit due jobs of one kind, in one lane if lane is not
@@ -59,12 +67,18 @@ func buildJob(id, target string, attempts int) Job {
 // The subquery walks the partial index jobs_claim, (kind, channel_kind,
 // priority, run_after) over pending jobs, in order; with a lane it stops
 // after limit due rows.
-func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.ChannelKind, target string, lease time.Duration, limit int, build func(id, target string, attempts int) J) ([]J, error) {
-	var jobs []J
+func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.ChannelKind, target string, lease time.Duration, limit int, build func(id, target string, attempts, priority int) J) ([]J, error) {
 	laneCond, args := "", []any{}
 	if lane != nil {
 		laneCond, args = laneCondition, []any{*lane}
 	}
+	return claimWhere(ctx, db, kind, laneCond, args, target, lease, limit, build)
+}
+
+// claimWhere is claim narrowed by laneCond (laneCondition or
+// replyLaneCondition) and its arguments.
+func claimWhere[J any](ctx context.Context, db *DB, kind, laneCond string, args []any, target string, lease time.Duration, limit int, build func(id, target string, attempts, priority int) J) ([]J, error) {
+	var jobs []J
 	type claimed struct {
 		id, target, due    string
 		attempts, priority int
@@ -84,7 +98,7 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 		})
 		jobs = jobs[:0]
 		for _, c := range rows {
-			jobs = append(jobs, build(c.id, c.target, c.attempts))
+			jobs = append(jobs, build(c.id, c.target, c.attempts, c.priority))
 		}
 		return nil
 	})
@@ -93,6 +107,9 @@ func claim[J any](ctx context.Context, db *DB, kind string, lane *lifeline.Chann
 
 // laneCondition narrows a claim to one lane.
 const laneCondition = " AND channel_kind = ?"
+
+// replyLaneCondition narrows a claim to one lane's replies.
+const replyLaneCondition = " AND channel_kind = ? AND priority <= ?"
 
 // claimQuery is claim's statement (see TestClaimUsesIndex).
 func claimQuery(laneCond, target string) string {

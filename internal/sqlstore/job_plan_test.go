@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestClaimUsesIndex: a lane's claim walks the partial index jobs_claim in
+// TestClaimUsesIndex: a lane's claim (and its claim of replies alone) walks the partial index jobs_claim in
 // (priority, run_after) order, with no sort and no scan of the table, done
 // jobs and all: it stays cheap however long the history of sends grows.
 func TestClaimUsesIndex(t *testing.T) {
@@ -22,14 +22,19 @@ func TestClaimUsesIndex(t *testing.T) {
 	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []struct{ name, kind, target string }{
-		{"send", "send", "message_id"},
-		{"media", "media", "media_id"},
+	for _, q := range []struct{ name, kind, target, cond string }{
+		{"send", "send", "message_id", laneCondition},
+		{"reply", "send", "message_id", replyLaneCondition},
+		{"media", "media", "media_id", laneCondition},
 	} {
 		var plan []string
 		err := db.Read(ctx, func(tx *Tx) error {
-			rows, err := tx.Query(`EXPLAIN QUERY PLAN `+claimQuery(laneCondition, q.target),
-				"2026-01-01T00:00:00.000000Z", nil, q.kind, "telegram", "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z", 32)
+			args := []any{"2026-01-01T00:00:00.000000Z", nil, q.kind, "telegram"}
+			if q.cond == replyLaneCondition {
+				args = append(args, PriorityReply)
+			}
+			rows, err := tx.Query(`EXPLAIN QUERY PLAN `+claimQuery(q.cond, q.target),
+				append(args, "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z", 32)...)
 			if err != nil {
 				return err
 			}

@@ -119,7 +119,7 @@ type MediaJob struct {
 // ClaimJobs).
 func (db *DB) ClaimMediaJobs(ctx context.Context, lease time.Duration, limit int) ([]MediaJob, error) {
 	lane := lifeline.ChannelKind("")
-	return claim(ctx, db, "media", &lane, "media_id", lease, limit, func(id, target string, attempts int) MediaJob {
+	return claim(ctx, db, "media", &lane, "media_id", lease, limit, func(id, target string, attempts, _ int) MediaJob {
 		return MediaJob{ID: id, MediaID: lifeline.ID(target), Attempts: attempts}
 	})
 }

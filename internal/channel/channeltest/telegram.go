@@ -46,6 +46,7 @@ type TelegramFake struct {
 	files    map[string]telegramFile // by file_id
 	paths    map[string][]byte       // by file_path
 	failures map[int64]*telegramFailure
+	hangs    map[int64]time.Duration // sendMessage to the chat answers after so long
 
 	// getUpdates: the updates Telegram holds, oldest first, until an
 	// offset confirms them.
@@ -104,6 +105,7 @@ func NewTelegramFake(token string) *TelegramFake {
 		files:    map[string]telegramFile{},
 		paths:    map[string][]byte{},
 		failures: map[int64]*telegramFailure{},
+		hangs:    map[int64]time.Duration{},
 		changed:  make(chan struct{}),
 		closing:  make(chan struct{}),
 	}
@@ -205,6 +207,19 @@ func (f *TelegramFake) FailChat(chatID int64, e TelegramError, times int) {
 	f.failures[chatID] = &telegramFailure{err: e, left: times}
 }
 
+// Hang makes every sendMessage call to chatID answer only after d (or
+// when the caller gives up, or the fake closes), as a provider call that
+// hangs; d = 0 ends it. The message is accepted when the answer comes.
+func (f *TelegramFake) Hang(chatID int64, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d <= 0 {
+		delete(f.hangs, chatID)
+		return
+	}
+	f.hangs[chatID] = d
+}
+
 // Block makes chatID's user block the bot: sendMessage answers 403.
 func (f *TelegramFake) Block(chatID int64) {
 	f.FailChat(chatID, TelegramError{Code: http.StatusForbidden, Description: "Forbidden: bot was blocked by the user"}, -1)
@@ -277,6 +292,20 @@ func (f *TelegramFake) serve(w http.ResponseWriter, r *http.Request) {
 	var apiErr *TelegramError
 	switch strings.ToLower(method) { // method names are case-insensitive
 	case "sendmessage":
+		if chatID, ok := p.int("chat_id"); ok {
+			f.mu.Lock()
+			d := f.hangs[chatID]
+			f.mu.Unlock()
+			if d > 0 {
+				select {
+				case <-time.After(d):
+				case <-r.Context().Done():
+					return
+				case <-f.closing:
+					return
+				}
+			}
+		}
 		result, apiErr = f.sendMessage(p)
 	case "answercallbackquery":
 		result, apiErr = f.answerCallbackQuery(p)
