@@ -168,7 +168,7 @@ var demoSoldiers = [][]string{
 	// Asks in his first message: handed over before any question.
 	{"Здравствуйте. Я видел ваше видео. Это правда, что можно сдаться?", "Я могу писать только ночью."},
 	// Writes past the language question twice: the hint, then the hand-off.
-	{"Добрый вечер.", "Меня зовут Демьян, я мобилизован.", "Нас отправляют через неделю, я не знаю, успею ли."},
+	{"Добрый вечер.", "Меня зовут Демьян, я мобилизован.", "Нас отправляют через неделю, я хочу успеть до того."},
 	// Starts the questionnaire, then asks instead of giving his name.
 	{"Здравствуйте", "1", "1", "Как это сделать безопасно?"},
 	// Answers the language question with his family's question.
