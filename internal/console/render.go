@@ -25,6 +25,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"clock":       func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"day":         func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"ms":          func(t time.Time) int64 { return t.UnixMilli() },
+		"undoUntil":   func(t time.Time) time.Time { return t.Add(lifeline.UndoWindow) },
 		"langs":       lifeline.Languages,
 		"relations": func() []lifeline.Relation {
 			return []lifeline.Relation{lifeline.RelationApplicant, lifeline.RelationSpouse, lifeline.RelationChild, lifeline.RelationParent, lifeline.RelationSibling, lifeline.RelationOther}
@@ -68,6 +69,7 @@ type view struct {
 	Held     bool // the operator releases or rejects replies held for a supervisor
 	Accounts bool // the operator sees accounts and role changes waiting for approval
 	Tokens   bool // the operator may make API tokens of his own
+	Search   bool // the operator may search the conversations he may read
 	Data     map[string]any
 	Request  string // the request id, to quote to the admin
 }
@@ -83,6 +85,7 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	v.Held = s != nil && s.Stage == sqlstore.StageFull && canDecideHeld(s)
 	v.Accounts = s != nil && permit(s, Access{Action: lifeline.ActionUserCreate})
 	v.Tokens = s != nil && permit(s, Access{Action: lifeline.ActionReadConversation})
+	v.Search = s != nil && permit(s, Access{Action: lifeline.ActionReadConversation})
 	return v
 }
 
