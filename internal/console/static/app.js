@@ -168,5 +168,12 @@
     const b = e.target.closest("[data-copy]");
     if (b && navigator.clipboard) navigator.clipboard.writeText(b.dataset.copy);
   });
+  // Undo of a close: offered for a minute after it (the server decides;
+  // this only takes the button away when its time is up).
+  $$("form.undo[data-until]").forEach((f) => {
+    const left = Number(f.dataset.until) - Date.now();
+    setTimeout(() => { f.hidden = true; }, Math.max(0, left));
+  });
+
   scrollDown();
 })();
