@@ -378,6 +378,7 @@ func (c *Console) Routes() []Route {
 		c.route("POST /c/{id}/bot/resume", reply, c.resumeBot),
 		// Search, labels and the wrap-up at close (search.go).
 		c.route("GET /search", read, c.searchPage),
+		c.route("POST /search", read, c.searchPage),
 		c.route("POST /c/{id}/labels", read, c.setLabels),
 		c.route("POST /c/{id}/undo-close", read, c.undoClose),
 		c.route("GET /labels", floor, c.labelsPage),

@@ -16,9 +16,19 @@ import (
 
 // searchPage searches the conversations the operator may read. Nothing is
 // searched (or audited) until he gives text or a filter; the store audits
-// each search as one read.
+// each search as one read. What he searches for is posted, never put in a
+// URL (a handle or a soldier's words would sit in the browser's history
+// and in logs); a GET takes the filters alone.
 func (c *Console) searchPage(w http.ResponseWriter, r *http.Request, s *session) {
-	v := r.URL.Query()
+	if err := r.ParseForm(); err != nil {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "The search form cannot be read."))
+		return
+	}
+	v := r.PostForm
+	if r.Method != http.MethodPost {
+		v = r.URL.Query()
+		v.Del("q")
+	}
 	lang := c.view(r, s, nil).L
 	q := sqlstore.SearchQuery{Who: s.reacher(), Text: v.Get("q"), Stream: v.Get("stream"), Language: v.Get("lang"),
 		State: v.Get("state"), Label: v.Get("label")}

@@ -182,7 +182,7 @@ func TestSearchPageWithinReach(t *testing.T) {
 		"io": {"free"},
 		"sv": {"co", "free", "other", "own"},
 	} {
-		resp := w.f.do("GET", "/search?q=canaryconv", nil, w.cookies[actor])
+		resp := w.f.do("POST", "/search", url.Values{"q": {"canaryconv"}}, w.cookies[actor])
 		body := bodyOf(t, resp)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("search as %s: %d\n%s", actor, resp.StatusCode, body)
@@ -228,7 +228,11 @@ func TestSearchPageWithinReach(t *testing.T) {
 	if resp := w.f.do("GET", "/search?state=lost&from=yesterday", nil, w.cookies["co"]); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("bad filters: %d, want 400", resp.StatusCode)
 	}
-	if resp := w.f.do("GET", "/search?q=x", nil, w.cookies["fo"]); resp.StatusCode != http.StatusForbidden {
+	// Text in a URL is not searched for (nor kept in a log or history).
+	if body := bodyOf(t, w.f.do("GET", "/search?q=canaryconv", nil, w.cookies["co"])); strings.Contains(body, `id="search-count"`) {
+		t.Errorf("a GET searched for text:\n%s", body)
+	}
+	if resp := w.f.do("POST", "/search", url.Values{"q": {"x"}}, w.cookies["fo"]); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("finance officer searching conversations: %d, want 403", resp.StatusCode)
 	}
 }
