@@ -67,9 +67,9 @@ func TestSearchAndWrapUpInBrowser(t *testing.T) {
 
 	// The supervisor's list of wrap-up categories.
 	maria.do("labels", chromedp.Navigate(base+"/labels"), chromedp.WaitVisible(chromedp.ID("category-name")))
-	maria.do("category", chromedp.SendKeys(chromedp.ID("category-name"), "Реєстрація"))
+	maria.do("category", chromedp.SendKeys(chromedp.ID("category-name"), "Перший контакт"))
 	maria.submit("add a category", "category-add")
-	if got := maria.text("#category-list"); !strings.Contains(got, "Реєстрація") {
+	if got := maria.text("#category-list"); !strings.Contains(got, "Перший контакт") {
 		t.Fatalf("categories %q", got)
 	}
 
@@ -87,7 +87,7 @@ func TestSearchAndWrapUpInBrowser(t *testing.T) {
 	write(9301, 100000601, "Здравствуйте. Со мной исправный "+word+", хочу сдаться.")
 	openWaiting()
 	convA := get(ivan, "conversation id", chromedp.Evaluate[string](`document.querySelector('[data-conversation]').dataset.conversation`))
-	ivan.closeWithWrapUp("Реєстрація", "referred")
+	ivan.closeWithWrapUp("Перший контакт", "referred")
 
 	// Soldier B writes. The operator looks for A by the word he wrote.
 	write(9302, 100000602, "Добрый вечер, можно вопрос?")
@@ -102,7 +102,7 @@ func TestSearchAndWrapUpInBrowser(t *testing.T) {
 	if got := get(ivan, "hit", chromedp.Evaluate[string](`document.querySelector('[data-conversation]').dataset.conversation`)); got != convA {
 		t.Fatalf("the hit opened %s, want %s", got, convA)
 	}
-	if got := ivan.text("#wrapup-done"); !strings.Contains(got, "Реєстрація") || !strings.Contains(got, "передано далі") {
+	if got := ivan.text("#wrapup-done"); !strings.Contains(got, "Перший контакт") || !strings.Contains(got, "передано далі") {
 		t.Errorf("A's wrap-up: %q", got)
 	}
 
@@ -110,7 +110,7 @@ func TestSearchAndWrapUpInBrowser(t *testing.T) {
 	openWaiting()
 	ivan.do("open the wrap-up", chromedp.Click(chromedp.ID("close")), chromedp.WaitVisible(chromedp.ID("wrapup-category")))
 	ivan.screenshot("wrapup")
-	ivan.closeWithWrapUp("Реєстрація", "informed")
+	ivan.closeWithWrapUp("Перший контакт", "informed")
 	ivan.submit("undo the close", "undo-close")
 	ivan.do("open again", chromedp.WaitReady(chromedp.ID("wrapup-form")))
 	if n := get(ivan, "wrap-up shown?", chromedp.Evaluate[int](`document.querySelectorAll('#wrapup-done, #undo-close').length`)); n != 0 {

@@ -38,3 +38,11 @@ CREATE TABLE wrapups (
     prev_escalated   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX wrapups_day ON wrapups (closed_day);
+
+-- Closing asks for a category, so a new installation starts with a few;
+-- supervisors add their own and archive these.
+INSERT INTO labels (id, kind, name, created_by, created_day) VALUES
+    ('category-registration', 'category', 'Реєстрація · Registration', 'cli', '2026-01-01'),
+    ('category-information', 'category', 'Інформація · Information', 'cli', '2026-01-01'),
+    ('category-relatives', 'category', 'Родичі · Relatives', 'cli', '2026-01-01'),
+    ('category-other', 'category', 'Інше · Other', 'cli', '2026-01-01');
