@@ -151,6 +151,18 @@ type Store interface {
 	PauseQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
 	ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (int, error)
 	ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
+
+	// Search, labels and wrap-ups (search.go).
+	Search(ctx context.Context, by lifeline.Actor, q sqlstore.SearchQuery) (*sqlstore.SearchResult, error)
+	Labels(ctx context.Context, kind string, all bool) ([]sqlstore.Label, error)
+	AddLabel(ctx context.Context, by lifeline.Actor, kind, name string) (*sqlstore.Label, error)
+	ArchiveLabel(ctx context.Context, by lifeline.Actor, id string) error
+	ConversationLabels(ctx context.Context, conv lifeline.ConversationID) ([]sqlstore.Label, error)
+	SetConversationLabels(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, ids []string) error
+	CloseWithWrapUp(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID, w lifeline.WrapUp) error
+	WrapUpOf(ctx context.Context, conv lifeline.ConversationID) (*sqlstore.ClosedWrapUp, error)
+	UndoClose(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
+	WrapUpCounts(ctx context.Context, from, to lifeline.Day) ([]sqlstore.WrapUpCount, error)
 }
 
 // Keys is what the console needs of the keeper.
@@ -376,6 +388,14 @@ func (c *Console) Routes() []Route {
 		c.route("GET /c/{id}/bot", reply, c.botPage),
 		c.route("POST /c/{id}/bot/pause", reply, c.pauseBot),
 		c.route("POST /c/{id}/bot/resume", reply, c.resumeBot),
+		// Search, labels and the wrap-up at close (search.go).
+		c.route("GET /search", read, c.searchPage),
+		c.route("POST /search", read, c.searchPage),
+		c.route("POST /c/{id}/labels", read, c.setLabels),
+		c.route("POST /c/{id}/undo-close", read, c.undoClose),
+		c.route("GET /labels", floor, c.labelsPage),
+		c.route("POST /labels", floor, c.addLabel),
+		c.route("POST /labels/{id}/archive", floor, c.archiveLabel),
 	}
 	// CSRF: a state change from another site is refused by the browser's
 	// own Sec-Fetch-Site and Origin headers (no bypass patterns), and the

@@ -190,6 +190,9 @@ func (c *Console) conversationData(r *http.Request, s *session) (map[string]any,
 		"CanDecideHeld": canDecideHeld(s),
 		"SteppedUp":     c.steppedUp(s),
 	}
+	if err := c.wrapUpData(r, s, conv, data); err != nil {
+		return nil, err
+	}
 	if conv.Bot.Handoff != "" {
 		// Where the bot stopped, for the operator who answers in its place.
 		st, err := c.store.QuestionnaireStatus(r.Context(), conv.ID)
@@ -407,8 +410,9 @@ func (c *Console) assign(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
 }
 
+// closeConversation closes with a wrap-up (search.go).
 func (c *Console) closeConversation(w http.ResponseWriter, r *http.Request, s *session) {
-	c.setState(w, r, s, "closed")
+	c.closeWithWrapUp(w, r, s)
 }
 
 func (c *Console) reopenConversation(w http.ResponseWriter, r *http.Request, s *session) {

@@ -19,6 +19,20 @@ import (
 	"github.com/lifeline-hotline/lifeline/internal/web"
 )
 
+// named is a name of the program's own lists (a label, a category) in
+// lang: one written "Ukrainian · English" (as the seeded categories are)
+// shows the half of the operator's language; any other as written.
+func named(lang, name string) string {
+	uk, en, ok := strings.Cut(name, " · ")
+	if !ok || strings.Contains(en, " · ") {
+		return name
+	}
+	if lang == "en" {
+		return en
+	}
+	return uk
+}
+
 // coords is a location's coordinates: the first line of its text.
 func coords(s lifeline.Sensitive) string {
 	first, _, _ := strings.Cut(s.Reveal(), "\n")
@@ -35,10 +49,12 @@ var geoCoords = regexp.MustCompile(`^-?[0-9]{1,3}(\.[0-9]+)?, -?[0-9]{1,3}(\.[0-
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"t":           translate,
+		"named":       named,
 		"mediaReason": mediaReason,
 		"clock":       func(t time.Time) string { return t.UTC().Format("15:04:05") },
 		"day":         func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"ms":          func(t time.Time) int64 { return t.UnixMilli() },
+		"undoUntil":   func(t time.Time) time.Time { return t.Add(lifeline.UndoWindow) },
 		"langs":       lifeline.Languages,
 		// coords is a location's coordinates, the first line of its text
 		// (channel.Location.Text); geo is them as a geo: URI, which opens
@@ -98,6 +114,7 @@ type view struct {
 	Held     bool // the operator releases or rejects replies held for a supervisor
 	Accounts bool // the operator sees accounts and role changes waiting for approval
 	Tokens   bool // the operator may make API tokens of his own
+	Search   bool // the operator may search the conversations he may read
 	Data     map[string]any
 	Request  string // the request id, to quote to the admin
 	Audit    bool   // the operator reads the audit log
@@ -130,6 +147,7 @@ func (c *Console) view(r *http.Request, s *session, data map[string]any) view {
 	v.Held = s != nil && s.Stage == sqlstore.StageFull && canDecideHeld(s)
 	v.Accounts = s != nil && permit(s, Access{Action: lifeline.ActionUserCreate})
 	v.Tokens = s != nil && permit(s, Access{Action: lifeline.ActionReadConversation})
+	v.Search = s != nil && permit(s, Access{Action: lifeline.ActionReadConversation})
 	return v
 }
 

@@ -671,6 +671,8 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			`DELETE FROM jobs WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'conversation:' || v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM wrapups WHERE conversation_id IN (SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM conversation_labels WHERE conversation_id IN (SELECT v.id FROM conversations v JOIN contacts c ON c.id = v.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM conversations WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM opt_outs WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM contacts WHERE case_id = ?`,

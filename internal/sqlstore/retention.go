@@ -133,6 +133,8 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 			`DELETE FROM jobs WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?)`,
 			`DELETE FROM messages WHERE contact_id = ?`,
 			`DELETE FROM questionnaire_sessions WHERE contact_id = ?`,
+			`DELETE FROM wrapups WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = ?)`,
+			`DELETE FROM conversation_labels WHERE conversation_id IN (SELECT id FROM conversations WHERE contact_id = ?)`,
 			`DELETE FROM conversations WHERE contact_id = ?`,
 			`DELETE FROM opt_outs WHERE contact_id = ?`,
 			`DELETE FROM contacts WHERE id = ? AND case_id IS NULL`,

@@ -175,5 +175,12 @@
     const a = e.target.closest("[data-history-back]");
     if (a && history.length > 1) { e.preventDefault(); history.back(); }
   });
+  // Undo of a close: offered for a minute after it (the server decides;
+  // this only takes the button away when its time is up).
+  $$("form.undo[data-until]").forEach((f) => {
+    const left = Number(f.dataset.until) - Date.now();
+    setTimeout(() => { f.hidden = true; }, Math.max(0, left));
+  });
+
   scrollDown();
 })();
