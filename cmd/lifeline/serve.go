@@ -336,7 +336,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 			Name: "lifeline_intake_quarantined_total", Help: "Messages over their sender's storage cap: stored sealed in quarantine, until an operator releases them.",
 		}, func() float64 { return float64(intakeSvc.Stats().Quarantined) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "lifeline_intake_media_skipped_total", Help: "Media items recorded and not fetched: over their sender's daily media budget, or of a quarantined message.",
+			Name: "lifeline_intake_media_skipped_total", Help: "Media items recorded and not fetched at once: deferred over their sender's daily media budget, or skipped with a quarantined message.",
 		}, func() float64 { return float64(intakeSvc.Stats().MediaSkipped) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lifeline_intake_senders_tracked", Help: "Senders whose flood budgets are in memory.",

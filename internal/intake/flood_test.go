@@ -161,10 +161,10 @@ func TestFloodDailyCap(t *testing.T) {
 	checkHolds(t, db, lifeline.ChannelWhatsApp, sender, 28, 25, 0)
 }
 
-// TestFloodMediaBudget: media over the day's media budget are recorded as
-// skipped, with the reason, and not queued for fetching; the messages that
-// carried them are stored.
-func TestFloodMediaBudget(t *testing.T) {
+// TestFloodMediaOverBudgetDeferredNotLost: media over the day's media
+// budget are recorded as deferred, with the reason, and queued for a later
+// fetch, one MediaPace apart; the messages that carried them are stored.
+func TestFloodMediaOverBudgetDeferredNotLost(t *testing.T) {
 	ctx := context.Background()
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
@@ -198,13 +198,13 @@ func TestFloodMediaBudget(t *testing.T) {
 		}
 		states = append(states, ms[0].State+" "+ms[0].Reason)
 	}
-	want := "pending |pending |skipped " + sqlstore.SkippedMediaBudget + "|skipped " + sqlstore.SkippedMediaBudget
+	want := "pending |pending |deferred " + sqlstore.SkippedMediaBudget + "|deferred " + sqlstore.SkippedMediaBudget
 	if got := strings.Join(states, "|"); got != want {
 		t.Fatalf("media states %q, want %q", got, want)
 	}
-	// Only the two within budget are queued for the media worker.
-	if got := mustCount(t, db); got.Jobs != 2 {
-		t.Fatalf("got %d jobs, want 2 media fetches", got.Jobs)
+	// All four are queued for the media worker: two at once, two later.
+	if got := mustCount(t, db); got.Jobs != 4 {
+		t.Fatalf("got %d jobs, want 4 media fetches", got.Jobs)
 	}
 }
 

@@ -247,7 +247,8 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 // ReleaseQuarantined releases a conversation's quarantined messages, held
 // past their sender's storage cap: they take their places among its
 // messages, in the order they arrived, as deferred messages (shown, no bot
-// step). Audited (conversation.release). It returns how
+// step), and their files are queued for fetching, spaced as deferred
+// files are. Audited (conversation.release). It returns how
 // many it released; ENOTFOUND if there is no such conversation,
 // ECONFLICT if it holds none. The caller checks that by may reply there.
 func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (int, error) {
@@ -259,6 +260,10 @@ func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv li
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such conversation.")
 		}
 		if err != nil {
+			return err
+		}
+		// Their files are queued first, spaced as deferred ones.
+		if err := db.releaseMedia(tx, conv); err != nil {
 			return err
 		}
 		res, err := tx.Exec(`UPDATE messages SET hold = ? WHERE conversation_id = ? AND hold = ?`, lifeline.HoldDeferred, conv, lifeline.HoldQuarantined)
