@@ -347,7 +347,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	// unseal page alike.
 	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
 	con, err := console.New(console.Config{
-		Store: db, Keys: keeper, Logger: logger.With("component", "console"), Hub: hub, Queued: worker.Poke,
+		Store: db, Keys: keeper, Logger: logger.With("component", "console"), Hub: hub, Queued: worker.Poke, MediaPoke: mediaWorker.Poke,
 		Unseal: func(ctx context.Context, share string) (int, int, error) {
 			resp := km.control(ctx, controlRequest{Op: "unseal", Share: share})
 			if !resp.OK {
