@@ -334,7 +334,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 			Name: "lifeline_intake_quarantined_total", Help: "Messages over their sender's storage cap: stored sealed in quarantine, until an operator releases them.",
 		}, func() float64 { return float64(intakeSvc.Stats().Quarantined) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "lifeline_intake_media_skipped_total", Help: "Media items not fetched at once: over their sender's daily media budget (fetched the next day), or of a quarantined message (fetched when it is released).",
+			Name: "lifeline_intake_media_skipped_total", Help: "Media items recorded and not fetched at once: deferred over their sender's daily media budget, or skipped with a quarantined message.",
 		}, func() float64 { return float64(intakeSvc.Stats().MediaSkipped) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lifeline_intake_senders_tracked", Help: "Senders whose flood budgets are in memory.",
@@ -345,7 +345,7 @@ func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, start
 	// unseal page alike.
 	km := &keyMaintenance{keeper: keeper, db: db, logger: logger.With("component", "keys"), epochLength: cfg.epochLength, retention: cfg.retention, poke: make(chan struct{}, 1)}
 	con, err := console.New(console.Config{
-		Store: db, Keys: keeper, Logger: logger.With("component", "console"), Hub: hub, Queued: worker.Poke,
+		Store: db, Keys: keeper, Logger: logger.With("component", "console"), Hub: hub, Queued: worker.Poke, MediaPoke: mediaWorker.Poke,
 		Unseal: func(ctx context.Context, share string) (int, int, error) {
 			resp := km.control(ctx, controlRequest{Op: "unseal", Share: share})
 			if !resp.OK {

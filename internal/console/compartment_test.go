@@ -182,7 +182,7 @@ func TestIdentityAnswerNotInConversation(t *testing.T) {
 	}
 	// An edit of the answer after the bot took it stays a marker too.
 	if err := f.db.Ingest(ctx, func(in *sqlstore.Ingest) error {
-		return in.AddEdit(sqlstore.StoredInbound{ID: nameMsg, Contact: mustConv(t, f, conv).ContactID, Conversation: conv}, "Сидоренко Кирилл Петрович")
+		return in.AddEdit(sqlstore.StoredInbound{ID: nameMsg, Contact: mustConv(t, f, conv).ContactID, Conversation: conv}, "Сидоренко Кирилл Петрович", time.Time{})
 	}); err != nil {
 		t.Fatal(err)
 	}

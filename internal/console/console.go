@@ -150,6 +150,7 @@ type Store interface {
 	QuestionnaireStatus(ctx context.Context, conv lifeline.ConversationID) (*sqlstore.QuestionnaireSession, error)
 	PauseQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
 	ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (int, error)
+	FetchMediaNow(ctx context.Context, by lifeline.Actor, id lifeline.ID) error
 	ResumeQuestionnaire(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) error
 
 	// Search, labels and wrap-ups (search.go).
@@ -189,6 +190,9 @@ type Config struct {
 	Unseal func(ctx context.Context, share string) (have, need int, err error)
 	// Queued, if set, is called after a reply is queued (to wake the outbox).
 	Queued func()
+	// MediaPoke, if set, is called after an operator asked for a file now
+	// (to wake the media worker).
+	MediaPoke func()
 	// Hub carries live events to open consoles; New makes one if nil.
 	Hub *Hub
 	// Params are the Argon2id costs of new password hashes; zero means the
@@ -332,6 +336,7 @@ func (c *Console) Routes() []Route {
 		c.route("GET /c/{id}", read, c.show("conversation", "layout.html", c.conversationData)),
 		c.route("GET /c/{id}/history", read, c.show("conversation", "history", c.conversationData)),
 		c.route("GET /media/{id}", read, c.media),
+		c.route("POST /media/{id}/fetch", read, c.fetchMedia),
 		c.route("POST /c/{id}/reply", reply, c.reply),
 		c.route("POST /c/{id}/template", reply, c.sendTemplate),
 		c.route("POST /c/{id}/release", reply, c.release),

@@ -46,7 +46,7 @@ func (f *fixture) editedInbound(sender, original, edited string) lifeline.Conver
 		if err != nil || !ok {
 			f.t.Fatalf("stored message not found by its reference: %v", err)
 		}
-		return in.AddEdit(m, lifeline.Sensitive(edited))
+		return in.AddEdit(m, lifeline.Sensitive(edited), time.Time{})
 	})
 	if err != nil {
 		f.t.Fatal(err)

@@ -271,4 +271,6 @@ var errorWords = map[string][2]string{
 	"Unknown list.":                                                {"Невідомий список.", ""},
 	"Search for at most %d characters.":                            {"Шукайте щонайбільше %d символів.", ""},
 	"There is no close to undo.":                                   {"Немає закриття, яке можна скасувати.", ""},
+	"The message is held in quarantine: release it first.":         {"Повідомлення в карантині: спершу випустіть його.", ""},
+	"The file is not waiting to be fetched (%s).":                  {"Файл не чекає на завантаження (%s).", ""},
 }

@@ -234,6 +234,39 @@ func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session) {
 	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
 }
 
+// fetchMedia has a deferred or skipped file fetched now, for an operator
+// who may read its conversation; audited by the store (media.fetch).
+func (c *Console) fetchMedia(w http.ResponseWriter, r *http.Request, s *session) {
+	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such file.")
+	id, err := lifeline.ParseID(r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, notFound)
+		return
+	}
+	m, err := c.store.Media(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	conv, err := c.store.Conversation(r.Context(), m.Conversation)
+	if err != nil || !canSee(s, lifeline.ActionReadConversation, conv) {
+		if err == nil {
+			c.deny(r, s.actor(r), "console.denied", string(id), string(lifeline.ActionReadConversation))
+		}
+		c.fail(w, r, s, notFound)
+		return
+	}
+	if err := c.store.FetchMediaNow(context.WithoutCancel(r.Context()), s.actor(r), id); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if c.cfg.MediaPoke != nil {
+		c.cfg.MediaPoke()
+	}
+	c.changed(conv.ID, "message")
+	http.Redirect(w, r, "/c/"+string(conv.ID), http.StatusSeeOther)
+}
+
 // unfilled finds placeholders of a canned answer left in a reply.
 var unfilled = regexp.MustCompile(`\{[^{}\s]{1,40}\}`)
 

@@ -45,11 +45,11 @@ type hook struct {
 
 func newHook(t testing.TB, db *sqlstore.DB, k *keys.Keeper, cfg intake.Config) *hook {
 	t.Helper()
-	return newBotHook(t, db, k, cfg, "123456:edit-test-token")
+	return newHookForBot(t, db, k, cfg, "123456:edit-test-token")
 }
 
-// newBotHook is newHook with the channel's bot token.
-func newBotHook(t testing.TB, db *sqlstore.DB, k *keys.Keeper, cfg intake.Config, token string) *hook {
+// newHookForBot is newHook with the channel's bot token.
+func newHookForBot(t testing.TB, db *sqlstore.DB, k *keys.Keeper, cfg intake.Config, token string) *hook {
 	t.Helper()
 	a, err := telegram.New(telegram.Config{Name: "bot", BotToken: token, WebhookSecret: tgSecret}, channeltest.LoopbackClient())
 	if err != nil {
@@ -264,11 +264,11 @@ func TestSameTelegramMessageUnderNewUpdateIDStoredOnce(t *testing.T) {
 // retry of any is still stored once.
 func TestReplacedBotsMessagesStored(t *testing.T) {
 	db, k, _ := MustOpen(t, false)
-	old := newBotHook(t, db, k, noGreeting(), "123456:old-bot-token")
+	old := newHookForBot(t, db, k, noGreeting(), "123456:old-bot-token")
 	for i := range int64(5) {
 		old.post(tgMessage("message", 700000100+i, tgChat, 1+i, 0, fmt.Sprintf("старому боту %d", i)))
 	}
-	replaced := newBotHook(t, db, k, noGreeting(), "654321:new-bot-token")
+	replaced := newHookForBot(t, db, k, noGreeting(), "654321:new-bot-token")
 	for range 2 { // and each again: a retry
 		for i := range int64(5) {
 			replaced.post(tgMessage("message", 1+i, tgChat, 1+i, 0, fmt.Sprintf("новому боту %d", i)))
@@ -452,24 +452,5 @@ func TestSharedLocationKeepsCoordinates(t *testing.T) {
 	}
 	if got := texts(msgs[2].Earlier); strings.Join(got, " | ") != "48.0001, 37.0001 | 48.0002, 37.0003" {
 		t.Errorf("the live location's earlier positions: %q", got)
-	}
-}
-
-// TestTwoEditsInOneSecondBothKept: Telegram's edit_date is a whole second;
-// two edits of one message within it are two edits (the second current,
-// the first among the earlier texts), and a retry of either is still one.
-func TestTwoEditsInOneSecondBothKept(t *testing.T) {
-	db, k, _ := MustOpen(t, false)
-	h := newHook(t, db, k, noGreeting())
-	h.post(tgMessage("message", 700000401, tgChat, 41, 0, "Нас двое."))
-	h.post(tgMessage("edited_message", 700000402, tgChat, 41, 1782000300, "Нас трое."))
-	h.post(tgMessage("edited_message", 700000403, tgChat, 41, 1782000300, "Нас четверо."))
-	h.post(tgMessage("edited_message", 700000404, tgChat, 41, 1782000300, "Нас трое.")) // the first edit, redelivered under a new update id
-	msgs := conversation(t, db, fmt.Sprint(tgChat))
-	if len(msgs) != 1 || msgs[0].Text.Reveal() != "Нас четверо." {
-		t.Fatalf("got %+v, want one message whose text is the second edit", msgs)
-	}
-	if got := strings.Join(texts(msgs[0].Earlier), " | "); got != "Нас двое. | Нас трое." {
-		t.Errorf("earlier texts %q, want the original and the first edit, once each", got)
 	}
 }

@@ -23,8 +23,10 @@ import (
 // of a sender's deferred messages at most once per foldGap). Past the
 // storage cap (StorePerHour) a message is still stored, in quarantine:
 // counted on its conversation and shown once an operator releases it. Media
-// over MediaPerDay, and every media item of a quarantined message, are
-// recorded as skipped with the reason, and not fetched. A sender the
+// over MediaPerDay are deferred: fetched later by the media worker, spaced
+// (sqlstore.Options.MediaPace), never lost; every media item of a
+// quarantined message is recorded as skipped, and deferred the same way when
+// an operator releases the message. A sender the
 // service has not seen this boot always gets its first message handled in
 // full: a flood of repeat senders cannot starve a new one.
 type Limits struct {
@@ -35,8 +37,8 @@ type Limits struct {
 	// PerDay caps a sender's messages per UTC day that cause work.
 	// Default 300.
 	PerDay int
-	// MediaPerDay caps a sender's media items fetched per UTC day.
-	// Default 20.
+	// MediaPerDay caps a sender's media items fetched at once per UTC day;
+	// the rest are deferred (fetched later, spaced). Default 20.
 	MediaPerDay int
 	// StorePerHour is the storage cap: the messages a sender may have
 	// stored in the open at once, refilled evenly over an hour (a token
@@ -96,8 +98,9 @@ type Stats struct {
 	// DroppedBlocked: message events from blocked senders, acknowledged
 	// and not stored.
 	DroppedBlocked int64
-	// MediaSkipped: media items recorded and not fetched, over their
-	// sender's daily media budget or of a quarantined message.
+	// MediaSkipped: media items recorded and not fetched at once: deferred
+	// over their sender's daily media budget, or skipped with a
+	// quarantined message.
 	MediaSkipped int64
 	// Senders is the number of senders whose budgets are tracked now.
 	Senders int

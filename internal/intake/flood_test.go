@@ -161,11 +161,10 @@ func TestFloodDailyCap(t *testing.T) {
 	checkHolds(t, db, lifeline.ChannelWhatsApp, sender, 28, 25, 0)
 }
 
-// TestFloodMediaBudget: media over the day's media budget are not lost:
-// recorded pending, with the reason, their fetch due at the start of the
-// next UTC day (when the budget refills), not now; the messages that
-// carried them are stored.
-func TestFloodMediaBudget(t *testing.T) {
+// TestFloodMediaOverBudgetDeferredNotLost: media over the day's media
+// budget are recorded as deferred, with the reason, and queued for a later
+// fetch, one MediaPace apart; the messages that carried them are stored.
+func TestFloodMediaOverBudgetDeferredNotLost(t *testing.T) {
 	ctx := context.Background()
 	db, k, _ := MustOpen(t, false)
 	clock := newFakeClock()
@@ -199,23 +198,13 @@ func TestFloodMediaBudget(t *testing.T) {
 		}
 		states = append(states, ms[0].State+" "+ms[0].Reason)
 	}
-	want := "pending |pending |pending " + sqlstore.SkippedMediaBudget + "|pending " + sqlstore.SkippedMediaBudget
+	want := "pending |pending |deferred " + sqlstore.SkippedMediaBudget + "|deferred " + sqlstore.SkippedMediaBudget
 	if got := strings.Join(states, "|"); got != want {
 		t.Fatalf("media states %q, want %q", got, want)
 	}
-	// All four are queued for the media worker; the two over budget for
-	// tomorrow.
+	// All four are queued for the media worker: two at once, two later.
 	if got := mustCount(t, db); got.Jobs != 4 {
 		t.Fatalf("got %d jobs, want 4 media fetches", got.Jobs)
-	}
-	tomorrow := db.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	var now, later int
-	err = db.Read(ctx, func(tx *sqlstore.Tx) error {
-		return tx.QueryRow(`SELECT COUNT(*) FILTER (WHERE run_after < ?), COUNT(*) FILTER (WHERE run_after >= ?) FROM jobs WHERE kind = 'media'`,
-			tomorrow.Format("2006-01-02T15:04:05.000000000Z"), tomorrow.Format("2006-01-02T15:04:05.000000000Z")).Scan(&now, &later)
-	})
-	if err != nil || now != 2 || later != 2 {
-		t.Fatalf("media fetches due now %d, tomorrow %d (%v); want 2 and 2", now, later, err)
 	}
 }
 
@@ -307,51 +296,5 @@ func TestBlockedSender(t *testing.T) {
 	}
 	if err := db.UnblockSender(ctx, lifeline.CLIActor, lifeline.ChannelTelegram, ref, "again"); lifeline.ErrorCode(err) != lifeline.ENOTFOUND {
 		t.Fatalf("unblock twice: got %v, want ENOTFOUND", err)
-	}
-}
-
-// TestReleaseFetchesQuarantinedMedia: a photo of a message held in
-// quarantine is recorded and not fetched; releasing the message queues
-// the fetch, so the photo is not lost.
-func TestReleaseFetchesQuarantinedMedia(t *testing.T) {
-	ctx := context.Background()
-	db, k, _ := MustOpen(t, false)
-	clock := newFakeClock()
-	svc := intake.New(db, k, intake.Config{Now: clock.Now, Limits: intake.Limits{StorePerHour: 2}, Greetings: map[lifeline.ChannelKind]string{}})
-	const sender = "100000004"
-	var es []channel.Event
-	for i := range 4 {
-		e := text(fmt.Sprint("q-photo-", i), sender, "фото")
-		e.Kind = channel.KindPhoto
-		e.Media = []channel.Media{{ProviderID: fmt.Sprint("q-file-", i), MIME: "image/jpeg"}}
-		es = append(es, e)
-	}
-	mustReceive(t, svc, lifeline.ChannelTelegram, es...)
-	if got := mustCount(t, db); got.Jobs != 2 {
-		t.Fatalf("got %d media fetches, want the 2 in the open", got.Jobs)
-	}
-	id, err := db.FindContact(ctx, lifeline.ChannelTelegram, sender)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := db.Messages(ctx, id)
-	if err != nil || len(msgs) != 4 {
-		t.Fatalf("messages: %d %v", len(msgs), err)
-	}
-	conv, err := db.Conversations(ctx, 10, "")
-	if err != nil || len(conv) != 1 {
-		t.Fatalf("conversations: %v %v", conv, err)
-	}
-	if _, err := db.ReleaseQuarantined(ctx, lifeline.Actor{ID: "op-olena", Role: lifeline.RoleIntake}, conv[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustCount(t, db); got.Jobs != 4 {
-		t.Fatalf("got %d media fetches after the release, want 4", got.Jobs)
-	}
-	for _, m := range msgs {
-		ms, err := db.MessageMedia(ctx, m.ID)
-		if err != nil || len(ms) != 1 || ms[0].State != sqlstore.MediaPending {
-			t.Fatalf("media of %s after the release: %+v %v, want pending", m.ID, ms, err)
-		}
 	}
 }

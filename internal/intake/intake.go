@@ -262,15 +262,17 @@ func (s *Service) prepare(ctx context.Context, kind lifeline.ChannelKind, name s
 		// sender's, never another contact's.
 		p.msg = s.refs.IntakeRef(string(kind), name, "inbound", sender, e.MessageRef.Reveal())
 		if e.Type == channel.EventEdit {
-			// The new text is in the key too: two edits within one second
-			// (Telegram's edit_date) are two edits, the same one twice is one.
+			// The edit's time and a keyed hash of its text (the key is
+			// the intake key's: nothing of the text is stored): two edits
+			// within one second of edit_date are two edits, the same edit
+			// delivered again is one.
 			p.edit = s.refs.IntakeRef(string(kind), name, "edit", sender, e.MessageRef.Reveal(), strconv.FormatInt(e.Time.Unix(), 10), e.Text.Reveal())
 		}
 	}
 	var err error
 	p.plan, err = s.db.PrepareInbound(ctx, sqlstore.InboundArgs{
 		Kind: kind, Channel: name, Handle: sender, SenderRef: p.sender, Known: known, Body: e.Text,
-		Ref: p.msg, Edit: e.Type == channel.EventEdit,
+		Ref: p.msg, Edit: e.Type == channel.EventEdit, EditedAt: editTime(e),
 	})
 	return err
 }
@@ -314,7 +316,16 @@ func (s *Service) changeMessage(in *sqlstore.Ingest, adm *admission, kind lifeli
 	if e.Type == channel.EventMessage {
 		return true, hold, in.AddOriginal(m, e.Text)
 	}
-	return true, hold, in.AddEdit(m, e.Text)
+	return true, hold, in.AddEdit(m, e.Text, editTime(e))
+}
+
+// editTime is the provider's time of an edit (Telegram's edit_date), or
+// zero for what is not an edit.
+func editTime(e *channel.Event) time.Time {
+	if e.Type != channel.EventEdit {
+		return time.Time{}
+	}
+	return e.Time
 }
 
 // storeMessage passes a fresh message event through the door and stores
@@ -394,7 +405,7 @@ func (s *Service) store(in *sqlstore.Ingest, kind lifeline.ChannelKind, name str
 		return "", "", err
 	}
 	if plan.Edit() {
-		if err := in.MarkEditOfUnknown(m.ID); err != nil {
+		if err := in.MarkEditOfUnknown(m.ID, editTime(&e)); err != nil {
 			return "", "", err
 		}
 	}

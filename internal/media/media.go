@@ -282,7 +282,7 @@ func (w *Worker) handle(ctx context.Context, j sqlstore.MediaJob) error {
 	if !ok {
 		return w.DB.FailMediaJob(ctx, j, "channel removed", true, time.Time{}, true)
 	}
-	if m.State == sqlstore.MediaPending {
+	if m.State == sqlstore.MediaPending || m.State == sqlstore.MediaDeferred {
 		retry, err := w.fetch(ctx, j, a, m)
 		if err != nil || retry {
 			return err

@@ -127,8 +127,10 @@ func (w *Worker) Run(ctx context.Context) {
 // batch is how many conversations one round takes of each kind.
 const batch = 32
 
-// RunOnce starts sessions on new conversations and works the sessions that
-// have something to do, and returns how many conversations it handled.
+// RunOnce starts sessions on new conversations, works the sessions that
+// have something to do, and applies the contacts' corrections of their
+// identity answers, and returns how many conversations and corrections it
+// handled.
 // While the server is sealed nothing can be read: EUNAVAILABLE.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.init()
@@ -158,7 +160,13 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		}
 		n++
 	}
-	return n, nil
+	// A contact's edits of his identity answers go to the session's
+	// answers, or to the case (sqlstore.ApplyAnswerCorrections).
+	c, err := w.DB.ApplyAnswerCorrections(ctx, batch)
+	if err != nil {
+		return n, fmt.Errorf("answer corrections: %w", err)
+	}
+	return n + c, nil
 }
 
 // definition returns a version of the definition, parsed once; version 0

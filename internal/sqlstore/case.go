@@ -481,10 +481,11 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 			contact lifeline.ContactID
 			conv    lifeline.ConversationID
 			ct, at  []byte
+			edited  []byte
 		}
 		ps, err := queryAll(tx, func(rows *sql.Rows) (p pending, err error) {
-			return p, rows.Scan(&p.id, &p.contact, &p.conv, &p.ct, &p.at)
-		}, `SELECT m.id, m.contact_id, COALESCE(m.conversation_id, ''), m.body, m.at FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
+			return p, rows.Scan(&p.id, &p.contact, &p.conv, &p.ct, &p.at, &p.edited)
+		}, `SELECT m.id, m.contact_id, COALESCE(m.conversation_id, ''), m.body, m.at, m.edited_at FROM messages m JOIN data_keys k ON k.owner = 'message:' || m.id`)
 		if err != nil {
 			return err
 		}
@@ -511,7 +512,17 @@ func (db *DB) Reseal(ctx context.Context) (int, error) {
 					return err
 				}
 			}
-			if _, err := tx.Exec(`UPDATE messages SET body = ?, at = ? WHERE id = ?`, ct, at, p.id); err != nil {
+			var edited []byte
+			if len(p.edited) > 0 {
+				t, err := db.openField(tx, messageEditedAtAAD(p.id), p.edited)
+				if err != nil {
+					return err
+				}
+				if edited, err = seal.Encrypt(dk, messageEditedAtAAD(p.id), t); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(`UPDATE messages SET body = ?, at = ?, edited_at = ? WHERE id = ?`, ct, at, edited, p.id); err != nil {
 				return err
 			}
 			ids, err := db.deleteDataKeys(tx, messageOwner(p.id))
@@ -667,6 +678,8 @@ func (db *DB) ShredCase(ctx context.Context, by lifeline.Actor, id lifeline.Case
 			`DELETE FROM media WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'version:' || x.id FROM message_versions x JOIN messages m ON m.id = x.message_id JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM message_versions WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM data_keys WHERE owner IN (SELECT 'correction:' || x.id FROM answer_corrections x JOIN messages m ON m.id = x.message_id JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
+			`DELETE FROM answer_corrections WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM data_keys WHERE owner IN (SELECT 'message:' || m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM jobs WHERE message_id IN (SELECT m.id FROM messages m JOIN contacts c ON c.id = m.contact_id WHERE c.case_id = ?)`,
 			`DELETE FROM messages WHERE contact_id IN (SELECT id FROM contacts WHERE case_id = ?)`,

@@ -247,7 +247,8 @@ func (db *DB) Conversation(ctx context.Context, id lifeline.ConversationID) (*In
 // ReleaseQuarantined releases a conversation's quarantined messages, held
 // past their sender's storage cap: they take their places among its
 // messages, in the order they arrived, as deferred messages (shown, no bot
-// step). Audited (conversation.release). It returns how
+// step), and their files are queued for fetching, spaced as deferred
+// files are. Audited (conversation.release). It returns how
 // many it released; ENOTFOUND if there is no such conversation,
 // ECONFLICT if it holds none. The caller checks that by may reply there.
 func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv lifeline.ConversationID) (int, error) {
@@ -261,6 +262,10 @@ func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv li
 		if err != nil {
 			return err
 		}
+		// Their files are queued first, spaced as deferred ones.
+		if err := db.releaseMedia(tx, conv); err != nil {
+			return err
+		}
 		res, err := tx.Exec(`UPDATE messages SET hold = ? WHERE conversation_id = ? AND hold = ?`, lifeline.HoldDeferred, conv, lifeline.HoldQuarantined)
 		if err != nil {
 			return err
@@ -270,21 +275,6 @@ func (db *DB) ReleaseQuarantined(ctx context.Context, by lifeline.Actor, conv li
 		}
 		if n == 0 {
 			return lifeline.Errorf(lifeline.ECONFLICT, "No messages are held in quarantine in this conversation.")
-		}
-		// Their files, recorded and not fetched while held, are fetched now.
-		held, err := queryAll(tx, func(rows *sql.Rows) (m [2]string, err error) { return m, rows.Scan(&m[0], &m[1]) },
-			`SELECT d.id, d.message_id FROM media d JOIN messages m ON m.id = d.message_id
-			WHERE m.conversation_id = ? AND d.state = ? AND d.reason = ?`, conv, MediaSkipped, SkippedQuarantined)
-		if err != nil {
-			return err
-		}
-		for _, h := range held {
-			if _, err := tx.Exec(`UPDATE media SET state = ?, reason = '' WHERE id = ?`, MediaPending, h[0]); err != nil {
-				return err
-			}
-			if err := queueMediaFetch(tx, lifeline.MessageID(h[1]), lifeline.ID(h[0]), tx.Now()); err != nil {
-				return err
-			}
 		}
 		return nil
 	})

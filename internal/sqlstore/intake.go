@@ -234,6 +234,7 @@ type Inbound struct {
 	edit         bool   // stored from an edit whose original is unknown
 
 	body, sealedAt []byte      // sealed; nil unless StoreInbound may store them
+	editedAt       []byte      // sealed: the provider's edit time of an edit whose original is unknown; nil if none
 	keyID          []byte      // the stored key they are sealed under
 	own            *premadeKey // or, while sealed, the message's own new key
 
@@ -256,8 +257,10 @@ type InboundArgs struct {
 	// under (see FindInbound): the intake key's HMAC of its provider id.
 	Ref []byte
 	// Edit: the message is an edit whose original is unknown; it is stored
-	// marked edited, its original missing.
-	Edit bool
+	// marked edited, its original missing, and EditedAt (the provider's
+	// edit time, if not zero) sealed beside it.
+	Edit     bool
+	EditedAt time.Time
 }
 
 // Contact is the contact the message belongs to, and whether it was found
@@ -432,6 +435,11 @@ func (db *DB) PrepareInbound(ctx context.Context, a InboundArgs) (*Inbound, erro
 	if p.sealedAt, err = seal.Encrypt(dk, messageAtAAD(p.message), sealTime(p.at)); err != nil {
 		return nil, err
 	}
+	if a.Edit && !a.EditedAt.IsZero() {
+		if p.editedAt, err = seal.Encrypt(dk, messageEditedAtAAD(p.message), sealTime(a.EditedAt)); err != nil {
+			return nil, err
+		}
+	}
 	if p.cacheKey != "" && p.own == nil && !cached {
 		db.inbound.put(p.cacheKey, e)
 	}
@@ -484,8 +492,8 @@ func (p *Inbound) premake(s Sealer, owner string, c seal.Compartment) (premadeKe
 // already marked with this day, this hour and a waiting message (so that
 // nothing on it changes), and under a key that still exists.
 const (
-	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, hold, created_day, provider_ref, edited_day, original_missing)
-	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?
+	insertInbound = `INSERT INTO messages (id, contact_id, conversation_id, direction, kind, body, at, status, hold, created_day, provider_ref, edited_day, original_missing, edited_at)
+	SELECT ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?
 	WHERE NOT EXISTS (SELECT 1 FROM blocked_senders WHERE channel_kind = ? AND sender_ref = ?)
 	AND EXISTS (SELECT 1 FROM conversations WHERE id = ? AND contact_id = ? AND state = 'open'
 		AND last_activity_day = ? AND last_inbound_hour = ? AND waiting_seq IS NOT NULL)`
@@ -510,7 +518,7 @@ func (in *Ingest) StoreInbound(p *Inbound, channel lifeline.ChannelKind, kind st
 	if p.edit {
 		editedDay, missing = day, 1
 	}
-	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, hold, day, p.ref, editedDay, missing,
+	args := []any{p.message, p.contact, p.conversation, lifeline.Inbound, kind, p.body, p.sealedAt, hold, day, p.ref, editedDay, missing, p.editedAt,
 		channel, p.senderRef, p.conversation, p.contact, day, hour}
 	q := insertInbound
 	if p.own == nil {

@@ -411,16 +411,18 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 		type row struct {
 			m            ConversationMessage
 			ct, at, note []byte
+			editedAt     []byte
 			d, held      string
 			edited       sql.NullString
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
 			return r, rows.Scan(&r.m.ID, &r.m.Direction, &r.m.Kind, &r.ct, &r.at, &r.m.Author, &r.m.Status, &r.m.StatusReason, &r.d,
-				&r.edited, &r.m.OriginalMissing, &r.held, &r.m.DecidedBy, &r.note, &r.m.Answer, &r.m.AwaitingBot)
+				&r.edited, &r.m.OriginalMissing, &r.held, &r.m.DecidedBy, &r.note, &r.m.Answer, &r.m.AwaitingBot, &r.editedAt)
 		}, `SELECT m.id, m.direction, m.kind, m.body, m.at, COALESCE(o.username, ''), m.status, m.status_reason, m.created_day,
 				m.edited_day, m.original_missing = 1, m.held_for, COALESCE(d.username, ''), m.decision_note, m.answer,
 				(m.direction = 'in' AND m.answer = '' AND m.hold = '' AND EXISTS (SELECT 1 FROM questionnaire_sessions q
-					WHERE q.conversation_id = m.conversation_id AND q.state = 'active' AND q.awaits_identity = 1 AND m.rowid > q.last_rowid))
+					WHERE q.conversation_id = m.conversation_id AND q.state = 'active' AND q.awaits_identity = 1 AND m.rowid > q.last_rowid)),
+				m.edited_at
 			FROM messages m LEFT JOIN operators o ON o.id = m.author_id LEFT JOIN operators d ON d.id = m.decided_by
 			WHERE m.conversation_id = ? AND m.hold <> 'quarantined' ORDER BY m.rowid`, conv)
 		if err != nil {
@@ -462,7 +464,15 @@ func (db *DB) ConversationMessages(ctx context.Context, conv lifeline.Conversati
 				}
 			}
 			if !r.m.AwaitingBot {
-				withVersions(&r.m, versions[r.m.ID])
+				// The body is itself an edit if the message was stored from
+				// one: its original missing, or arrived since (seq < 0).
+				vs := versions[r.m.ID]
+				bodyIsEdit := r.m.OriginalMissing || len(r.editedAt) > 0 || slices.ContainsFunc(vs, func(v version) bool { return v.seq < 0 })
+				bodyAt, err := db.openSealedTime(tx, messageEditedAtAAD(r.m.ID), r.editedAt)
+				if err != nil {
+					return fmt.Errorf("message %s: %w", r.m.ID, err)
+				}
+				withVersions(&r.m, vs, bodyIsEdit, bodyAt)
 			}
 			out = append(out, r.m)
 		}

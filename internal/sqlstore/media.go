@@ -19,20 +19,33 @@ const (
 	MediaStored   = "stored"   // fetched, checked and stored sealed
 	MediaRejected = "rejected" // fetched, and not of a type or size lifeline keeps
 	MediaFailed   = "failed"   // the provider would not give it (too big, expired, gone)
-	MediaSkipped  = "skipped"  // not fetched while its message is in quarantine; fetched when released
+	MediaSkipped  = "skipped"  // not fetched: its message is held in quarantine (the reason says so)
+	// MediaDeferred: queued for a later fetch, spaced with the sender's
+	// other deferred files (Options.MediaPace); the reason says why
+	// (SkippedMediaBudget, or SkippedQuarantined for a released message's).
+	MediaDeferred = "deferred"
 )
 
-// Reasons a media item waits (short fixed phrases, in media.reason).
+// Reasons a media item was deferred or skipped: short fixed phrases.
 const (
-	// SkippedMediaBudget: over the sender's daily media budget, the file
-	// is pending still, its fetch due at the start of the next UTC day
-	// (well within every provider's keeping of it: Telegram keeps files,
-	// WhatsApp 30 days, Twilio until deleted), when the budget refills.
-	SkippedMediaBudget = "media budget"
-	// SkippedQuarantined: the message is held in quarantine; the file is
-	// MediaSkipped until an operator releases the message.
-	SkippedQuarantined = "quarantined"
+	SkippedMediaBudget = "media budget" // over the sender's daily media budget: deferred
+	SkippedQuarantined = "quarantined"  // the message is (or was) held in quarantine
 )
+
+// DefaultMediaPace is the default gap between fetches of one sender's
+// deferred media: 60 a hour at most, 1,440 a day, well within the
+// providers' lifetimes of a file (WhatsApp's media ids live about 30 days;
+// Telegram's file ids and Twilio's media until deleted) for any human.
+const DefaultMediaPace = time.Minute
+
+// mediaPriorityDeferred is the priority of a deferred file's fetch job:
+// after fresh files (which have the default, 2), and how the spacing finds
+// a conversation's last one (deferFetch spells it as a literal, which the
+// partial index needs).
+const mediaPriorityDeferred = 3
+
+// fetchable is the SQL condition of a file the media worker is to fetch.
+const fetchable = `state IN ('pending', 'deferred')`
 
 // The provider's id of a media file and the file itself are sealed under
 // the contact's conversation key; the provider id falls back to a key of
@@ -47,10 +60,11 @@ func mediaAAD(id lifeline.ID, column string) seal.AAD {
 // AddMedia records a media file of a message stored in this write and
 // queues a job to fetch it; it returns the media id. kind is the message's
 // kind; mime and size are the provider's claims, kept only until the file
-// is checked. With skip SkippedMediaBudget it is fetched tomorrow, not now;
-// with SkippedQuarantined it is recorded as MediaSkipped and fetched only
-// once its message is released: either way the operator sees that it came
-// and why it is not there yet, and nothing is lost.
+// is checked. Over the sender's media budget (skip SkippedMediaBudget) the
+// file is deferred: fetched later, spaced with the sender's other deferred
+// files. Of a quarantined message (skip SkippedQuarantined) it is recorded
+// as MediaSkipped, not fetched until the message is released. Either way
+// the operator sees that it came, and why it is not there yet.
 func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactID, kind string, providerID lifeline.Sensitive, mime string, size int64, skip string) (lifeline.ID, error) {
 	if providerID.IsEmpty() {
 		return "", lifeline.Errorf(lifeline.EINVALID, "A media file needs the provider's id.")
@@ -67,27 +81,130 @@ func (in *Ingest) AddMedia(message lifeline.MessageID, contact lifeline.ContactI
 		size = 0
 	}
 	now := in.tx.Now()
-	state, due := MediaPending, now
+	state := MediaPending
 	switch skip {
-	case SkippedQuarantined:
-		state = MediaSkipped
+	case "":
 	case SkippedMediaBudget:
-		due = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		state = MediaDeferred
+	default:
+		state = MediaSkipped
 	}
 	if _, err := in.tx.Exec(`INSERT INTO media (id, message_id, contact_id, kind, mime, size, state, reason, provider_id, created_day)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, message, contact, kind, mime, size, state, skip, ct, lifeline.DayOf(now).String()); err != nil {
 		return "", err
 	}
-	if state == MediaSkipped {
+	switch state {
+	case MediaSkipped:
 		return id, nil
+	case MediaDeferred:
+		return id, in.db.deferFetch(in.tx, id, message)
 	}
-	return id, queueMediaFetch(in.tx, message, id, due)
+	_, err = in.tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after) VALUES (?, 'media', ?, ?, 'pending', ?)`,
+		lifeline.NewID(), message, id, formatTime(now))
+	return id, err
 }
 
-func queueMediaFetch(tx *Tx, message lifeline.MessageID, media lifeline.ID, due time.Time) error {
-	_, err := tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after) VALUES (?, 'media', ?, ?, 'pending', ?)`,
-		lifeline.NewID(), message, media, formatTime(due))
+// deferFetch queues the fetch of a deferred file, due one MediaPace after
+// the last deferred fetch in its message's conversation (done or not), or
+// now if that was longer ago: however many a sender sends, his deferred
+// files are fetched at most one per MediaPace. The job names the
+// conversation, and the partial index jobs_media_deferred finds its last.
+func (db *DB) deferFetch(tx *Tx, media lifeline.ID, message lifeline.MessageID) error {
+	now := tx.Now()
+	due := now
+	var conv sql.NullString
+	if err := tx.QueryRow(`SELECT conversation_id FROM messages WHERE id = ?`, message).Scan(&conv); err != nil {
+		return err
+	}
+	var last sql.NullString
+	if err := tx.QueryRow(`SELECT MAX(run_after) FROM jobs WHERE conversation_id = ? AND kind = 'media' AND priority = 3`, conv).Scan(&last); err != nil {
+		return err
+	}
+	if last.Valid {
+		t, err := parseTime(last.String)
+		if err != nil {
+			return err
+		}
+		if next := t.Add(db.mediaPace); next.After(due) {
+			due = next
+		}
+	}
+	_, err := tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after, priority, conversation_id) VALUES (?, 'media', ?, ?, 'pending', ?, ?, ?)`,
+		lifeline.NewID(), message, media, formatTime(due), mediaPriorityDeferred, conv)
 	return err
+}
+
+// releaseMedia defers the fetch of the files of a conversation's
+// quarantined messages, in the order they came, as the messages are
+// released (ReleaseQuarantined): each stays 'quarantined' as its reason.
+func (db *DB) releaseMedia(tx *Tx, conv lifeline.ConversationID) error {
+	type file struct {
+		id      lifeline.ID
+		message lifeline.MessageID
+	}
+	fs, err := queryAll(tx, func(rows *sql.Rows) (f file, err error) {
+		return f, rows.Scan(&f.id, &f.message)
+	}, `SELECT d.id, d.message_id FROM media d JOIN messages m ON m.id = d.message_id
+		WHERE m.conversation_id = ? AND m.hold = ? AND d.state = 'skipped' AND d.provider_id IS NOT NULL ORDER BY d.rowid`,
+		conv, lifeline.HoldQuarantined)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if _, err := tx.Exec(`UPDATE media SET state = 'deferred' WHERE id = ?`, f.id); err != nil {
+			return err
+		}
+		if err := db.deferFetch(tx, f.id, f.message); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FetchMediaNow has a deferred or skipped file fetched at once, for an
+// operator who may read its conversation (the caller checks), audited
+// (media.fetch, the file as the object). ENOTFOUND if there is no such
+// file; ECONFLICT if it is not waiting (stored, refused, fetching already,
+// its provider id forgotten) or its message is still in quarantine
+// (release it first).
+func (db *DB) FetchMediaNow(ctx context.Context, by lifeline.Actor, id lifeline.ID) error {
+	return db.audited(ctx, by, "media.fetch", string(id), "", func(tx *Tx) error {
+		var state, hold string
+		var message lifeline.MessageID
+		var conv sql.NullString
+		var hasID bool
+		err := tx.QueryRow(`SELECT d.state, d.message_id, m.conversation_id, d.provider_id IS NOT NULL, m.hold FROM media d JOIN messages m ON m.id = d.message_id WHERE d.id = ?`, id).
+			Scan(&state, &message, &conv, &hasID, &hold)
+		if errors.Is(err, sql.ErrNoRows) {
+			return lifeline.Errorf(lifeline.ENOTFOUND, "No such media.")
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case hold == string(lifeline.HoldQuarantined):
+			return lifeline.Errorf(lifeline.ECONFLICT, "The message is held in quarantine: release it first.")
+		case state != MediaDeferred && state != MediaSkipped, !hasID:
+			return lifeline.Errorf(lifeline.ECONFLICT, "The file is not waiting to be fetched (%s).", state)
+		}
+		if _, err := tx.Exec(`UPDATE media SET state = 'pending' WHERE id = ?`, id); err != nil {
+			return err
+		}
+		now := formatTime(tx.Now())
+		// A deferred file's job, found through jobs_media_deferred, goes
+		// first; a skipped one has none yet.
+		res, err := tx.Exec(`UPDATE jobs SET run_after = ?, priority = 2
+			WHERE conversation_id = ? AND kind = 'media' AND priority = 3 AND media_id = ? AND state = 'pending'`, now, conv, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		_, err = tx.Exec(`INSERT INTO jobs (id, kind, message_id, media_id, state, run_after) VALUES (?, 'media', ?, ?, 'pending', ?)`,
+			lifeline.NewID(), message, id, now)
+		return err
+	})
 }
 
 // AddRefusedMedia records, in the write that stores its message, a file
@@ -130,7 +247,7 @@ type MediaFetch struct {
 	Channel     string               // the channel's configured name
 	Kind        lifeline.ChannelKind // the channel's kind
 	MessageKind string               // photo, voice, audio, video, document
-	State       string               // pending: to fetch; otherwise only the provider's copy is left to delete
+	State       string               // pending or deferred: to fetch; otherwise only the provider's copy is left to delete
 	MIME        string               // the provider's claim while pending
 	Size        int64                // the provider's claim while pending; 0 if unknown
 	ProviderID  lifeline.Sensitive   // empty once forgotten
@@ -164,7 +281,7 @@ func (db *DB) MediaToFetch(ctx context.Context, job MediaJob) (MediaFetch, error
 func (db *DB) StoreMedia(ctx context.Context, job MediaJob, mime string, data []byte) error {
 	err := db.Write(ctx, func(tx *Tx) error {
 		var contact lifeline.ContactID
-		err := tx.QueryRow(`SELECT contact_id FROM media WHERE id = ? AND state = 'pending'`, job.MediaID).Scan(&contact)
+		err := tx.QueryRow(`SELECT contact_id FROM media WHERE id = ? AND `+fetchable, job.MediaID).Scan(&contact)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -198,7 +315,7 @@ func (db *DB) MediaUnavailable(ctx context.Context, job MediaJob, reason string)
 func (db *DB) setMediaState(ctx context.Context, job MediaJob, state, reason string) error {
 	reason = truncateReason(reason)
 	return db.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`UPDATE media SET state = ?, reason = ?, blob = NULL WHERE id = ? AND state = 'pending'`, state, reason, job.MediaID)
+		_, err := tx.Exec(`UPDATE media SET state = ?, reason = ?, blob = NULL WHERE id = ? AND `+fetchable, state, reason, job.MediaID)
 		return err
 	})
 }
@@ -243,7 +360,7 @@ func (db *DB) FailMediaJob(ctx context.Context, job MediaJob, reason string, per
 			if _, err := tx.Exec(`UPDATE jobs SET state = 'failed', lease_until = NULL, leased_by = NULL, last_error = ? WHERE id = ?`, reason, job.ID); err != nil {
 				return err
 			}
-			_, err := tx.Exec(`UPDATE media SET state = 'failed', reason = ? WHERE id = ? AND state = 'pending'`, reason, job.MediaID)
+			_, err := tx.Exec(`UPDATE media SET state = 'failed', reason = ? WHERE id = ? AND `+fetchable, reason, job.MediaID)
 			return err
 		}); err != nil {
 			return err

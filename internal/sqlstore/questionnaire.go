@@ -394,11 +394,33 @@ func (db *DB) recordIdentityAnswer(tx *Tx, conv lifeline.ConversationID, id life
 	if err != nil {
 		return unavailable(err)
 	}
+	// The bot took the text first sent; an edit that came before the bot
+	// did is the contact's correction of it, for the identity compartment.
+	vs, err := db.conversationVersions(tx, conv)
+	if err != nil {
+		return err
+	}
+	var latest *version
+	for i, v := range vs[id] {
+		if v.seq > 0 && (latest == nil || v.at.Compare(latest.at) >= 0) {
+			latest = &vs[id][i]
+		}
+	}
 	if _, err := tx.Exec(`UPDATE messages SET body = ?, answer = ? WHERE id = ?`, ct, key, id); err != nil {
 		return err
 	}
-	_, err = tx.Exec(`DELETE FROM message_versions WHERE message_id = ?`, id)
-	return err
+	if _, err = tx.Exec(`DELETE FROM message_versions WHERE message_id = ?`, id); err != nil {
+		return err
+	}
+	if latest == nil {
+		return nil
+	}
+	in := &Ingest{db: db, tx: tx}
+	m := StoredInbound{ID: id, Contact: contact, Conversation: conv}
+	if err := in.addCorrection(m, key, latest.text, latest.at); err != nil {
+		return err
+	}
+	return in.addVersion(m, lifeline.Sensitive(AnswerCorrectedMarker(key)), latest.at, nextSeq)
 }
 
 // SkipQuestionnaire marks a conversation the bot is not to run on.

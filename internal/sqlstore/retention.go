@@ -118,6 +118,14 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 		for _, v := range versions {
 			owners = append(owners, versionOwner(v))
 		}
+		corrections, err := queryAll(tx, func(rows *sql.Rows) (c string, err error) { return c, rows.Scan(&c) },
+			`SELECT x.id FROM answer_corrections x JOIN messages m ON m.id = x.message_id WHERE m.contact_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, c := range corrections {
+			owners = append(owners, correctionOwner(c))
+		}
 		media, err := queryAll(tx, func(rows *sql.Rows) (m string, err error) { return m, rows.Scan(&m) },
 			`SELECT id FROM media WHERE contact_id = ?`, id)
 		if err != nil {
@@ -130,6 +138,7 @@ func (db *DB) shredContact(ctx context.Context, by lifeline.Actor, id lifeline.C
 			`DELETE FROM jobs WHERE media_id IN (SELECT id FROM media WHERE contact_id = ?)`,
 			`DELETE FROM media WHERE contact_id = ?`,
 			`DELETE FROM message_versions WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?)`,
+			`DELETE FROM answer_corrections WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?)`,
 			`DELETE FROM jobs WHERE message_id IN (SELECT id FROM messages WHERE contact_id = ?)`,
 			`DELETE FROM messages WHERE contact_id = ?`,
 			`DELETE FROM questionnaire_sessions WHERE contact_id = ?`,

@@ -48,6 +48,10 @@ type Options struct {
 	// Sealer makes and opens the data keys of sealed fields. Without it the
 	// store serves only what holds no personal data (staff, tokens, audit).
 	Sealer Sealer
+	// MediaPace is the gap between fetches of one sender's deferred media
+	// (over his daily media budget, or released from quarantine); default
+	// DefaultMediaPace.
+	MediaPace time.Duration
 }
 
 // DB is a handle on the store. It is safe for concurrent use.
@@ -74,6 +78,8 @@ type DB struct {
 	times   map[lifeline.MessageID]time.Time // opened message times; see openTime
 
 	instance atomic.Pointer[string] // this process's instance, once started; see StartInstance
+
+	mediaPace time.Duration // see Options.MediaPace
 }
 
 // OpenSQLite opens (creating if needed) the SQLite database at path with the
@@ -230,7 +236,10 @@ func (c *checkpointer) close() error {
 }
 
 func newDB(d dialect, write, read *sql.DB, path string, opts Options) *DB {
-	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path, auditPoke: make(chan struct{}, 1), sealer: opts.Sealer}
+	db := &DB{dialect: d, write: write, read: read, now: opts.Now, path: path, auditPoke: make(chan struct{}, 1), sealer: opts.Sealer, mediaPace: opts.MediaPace}
+	if db.mediaPace <= 0 {
+		db.mediaPace = DefaultMediaPace
+	}
 	if db.now == nil {
 		db.now = time.Now
 	}
