@@ -267,7 +267,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 			return "", err
 		}
 	}
-	if err := db.SaveChannel(ctx, lifeline.CLIActor, sealedCh); err != nil {
+	if err := db.SaveChannel(ctx, lifeline.CLIActor, sealedCh, true); err != nil {
 		return "", err
 	}
 	loginPath := filepath.Join(dataDir, demoLoginFile)
