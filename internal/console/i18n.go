@@ -337,6 +337,8 @@ var messages = map[string][2]string{ // {uk, en}
 	"export.approved":            {"затверджено", "approved"},
 	"export.downloaded":          {"завантажено", "downloaded"},
 	"export.refused":             {"відмовлено", "refused"},
+	"exports.again":              {"Завантажити ще раз", "Download again"},
+	"exports.again.left":         {"(якщо завантаження обірвалося; ще %d хв)", "(if the download broke off; %d min left)"},
 	"cs.registered":              {"зареєстровано", "registered"},
 	"cs.screening":               {"перевірка", "screening"},
 	"cs.waiting":                 {"очікування", "waiting"},
