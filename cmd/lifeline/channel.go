@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -128,6 +129,7 @@ const (
 // sealChannel splits c into what it stores: the intake part sealed under
 // the intake key, the send secrets for the store to seal.
 func sealChannel(keeper *keys.Keeper, c channelConfig) (sqlstore.StoredChannel, error) {
+	ref := accountRef(keeper, c)
 	send := sendSecrets{AccessToken: c.AccessToken}
 	c.AccessToken = ""
 	if c.Mode != modePolling {
@@ -141,13 +143,44 @@ func sealChannel(keeper *keys.Keeper, c channelConfig) (sqlstore.StoredChannel, 
 	if err != nil {
 		return sqlstore.StoredChannel{}, err
 	}
-	st := sqlstore.StoredChannel{Kind: c.Kind, Name: c.Name, Config: sealed}
+	st := sqlstore.StoredChannel{Kind: c.Kind, Name: c.Name, Config: sealed, AccountRef: ref}
 	if send != (sendSecrets{}) {
 		if st.Send, err = json.Marshal(send); err != nil {
 			return sqlstore.StoredChannel{}, err
 		}
 	}
 	return st, nil
+}
+
+// accountRef is the intake key's HMAC of what the provider knows the
+// channel by: a Telegram bot's id (the part of its token before the colon,
+// the same for every token of one bot), a WhatsApp phone number id, a
+// Twilio number. Two channels with one of these would split the account's
+// messages between them; the store refuses the second. Nil without the
+// intake key or the value.
+func accountRef(keeper *keys.Keeper, c channelConfig) []byte {
+	var v string
+	switch c.Kind {
+	case lifeline.ChannelTelegram:
+		v, _, _ = strings.Cut(c.BotToken, ":")
+	case lifeline.ChannelWhatsApp:
+		v = c.PhoneNumberID
+	case lifeline.ChannelSMS:
+		v = c.Number
+	}
+	if v == "" {
+		return nil
+	}
+	return keeper.IntakeRef("channel-account", string(c.Kind), v)
+}
+
+// channelMode is how a channel gets its messages: polling (a Telegram
+// channel fetching with getUpdates) or webhook.
+func (c channelConfig) mode() string {
+	if c.Kind == lifeline.ChannelTelegram && c.Mode == modePolling {
+		return modePolling
+	}
+	return modeWebhook
 }
 
 func openChannelConfig(keeper *keys.Keeper, s sqlstore.StoredChannel) (channelConfig, error) {
@@ -200,6 +233,7 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&c.Name, "name", "", "the channel's name, part of its webhook URL (a-z 0-9 - _)")
 	fs.StringVar(&c.APIURL, "api-url", "", "the provider API's base URL (default: the provider's own)")
 	publicURL := fs.String("public-url", "", "the server's external base URL; given, the webhook is registered with the provider (Telegram)")
+	replace := fs.Bool("replace", false, "replace the configuration of an existing channel of this name (without it, an existing channel is refused)")
 	switch provider {
 	case "telegram":
 		c.Kind = lifeline.ChannelTelegram
@@ -258,7 +292,11 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	err = withAuditKeys(ctx, e, *dataDir, keeper, func(db *sqlstore.DB) error {
-		return db.SaveChannel(ctx, lifeline.CLIActor, st)
+		err := db.SaveChannel(ctx, lifeline.CLIActor, st, *replace)
+		if lifeline.ErrorCode(err) == lifeline.ECONFLICT {
+			return usageErrorf("channel add %s: %s", provider, lifeline.ErrorMessage(err))
+		}
+		return err
 	})
 	if err != nil {
 		return err
@@ -276,24 +314,43 @@ func runChannelAdd(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintln(e.stdout, "Telegram webhook registered.")
 	}
-	notifyServer(*dataDir)
+	notifyServer(e, *dataDir)
 	return nil
 }
 
-// notifyServer asks a running server to reload its channels; without one,
-// the next start loads them.
-func notifyServer(dataDir string) {
-	if c, err := dialControl(dataDir); err == nil {
-		c.do(controlRequest{Op: "reload-channels"})
-		c.Close()
+// notifyServer asks a running server to reload its channels, so that a
+// channel added or removed takes effect at once, and says what happened:
+// reloaded, no server running (the next start loads them), or a server that
+// did not reload (then a restart is needed).
+func notifyServer(e env, dataDir string) {
+	c, err := dialControl(dataDir)
+	if err != nil {
+		fmt.Fprintln(e.stdout, "No server is running on this data directory: the next lifeline serve loads the channels.")
+		return
 	}
+	defer c.Close()
+	if _, err := c.do(controlRequest{Op: "reload-channels"}); err != nil {
+		fmt.Fprintf(e.stdout, "The running server did not reload its channels (%v): restart it for the change to take effect.\n", err)
+		return
+	}
+	fmt.Fprintln(e.stdout, "The running server reloaded its channels: the change is in effect.")
 }
 
 func runChannelList(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "channel list", "channel list [--data DIR]")
+	fs := newFlagSet(e, "channel list", "channel list [--data DIR] [--intake-key FILE]")
 	dataDir := dataDirFlag(fs)
+	intakeKey := intakeKeyFlag(fs)
 	if err := fs.parseAll(args); err != nil {
 		return err
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	// The mode is in the configuration, sealed under the intake key:
+	// without the key the list says so instead.
+	keeper, kerr := openKeeper(e, *dataDir, *intakeKey)
+	if kerr == nil {
+		defer keeper.Seal()
 	}
 	db, err := openExisting(ctx, e, *dataDir)
 	if err != nil {
@@ -305,9 +362,20 @@ func runChannelList(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tNAME\tWEBHOOK PATH")
+	fmt.Fprintln(tw, "KIND\tNAME\tMODE\tWEBHOOK PATH")
 	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Kind, c.Name, webhookPath(c.Kind, c.Name))
+		mode, path := "? (no intake key)", webhookPath(c.Kind, c.Name)
+		if kerr == nil {
+			if cfg, err := openChannelConfig(keeper, c); err == nil {
+				mode = cfg.mode()
+			} else {
+				mode = "? (does not open)"
+			}
+		}
+		if mode == modePolling {
+			path = "- (getUpdates)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Kind, c.Name, mode, path)
 	}
 	return tw.Flush()
 }
@@ -330,6 +398,6 @@ func runChannelRemove(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Channel %s/%s removed.\n", *kind, *name)
-	notifyServer(*dataDir)
+	notifyServer(e, *dataDir)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -37,6 +38,7 @@ var demoOperators = []struct {
 	{"demo-supervisor", lifeline.RoleSupervisor},
 	{"demo-intake", lifeline.RoleIntake},
 	{"demo-officer", lifeline.RoleCaseOfficer},
+	{"demo-verifier", lifeline.RoleVerification},
 }
 
 func runDemo(ctx context.Context, e env, args []string) error {
@@ -61,6 +63,8 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	cfg.lock = lock
 	// The registration bot greets every new soldier in the demo.
 	cfg.questionnaire = true
+	// The console's own requests would bury the logins printed below.
+	cfg.quietRequests = true
 	// The demo's keys open from a file, so that it needs no custodians; a
 	// real installation splits the unseal key into shares (lifeline init).
 	cfg.autoUnsealFile = filepath.Join(cfg.dataDir, demoUnsealFile)
@@ -88,8 +92,9 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  public door (webhooks and /healthz only; 404 for the rest): %s\n\n", hooks)
 		fmt.Fprintf(e.stdout, "Try:\n  curl %s/healthz\n  curl %s/readyz\n  curl %s/metrics\n", hooks, base, base)
 		fmt.Fprintf(e.stdout, "  curl -H \"Authorization: Bearer $TOKEN\" %s/api/v1/conversations\n\n", base)
-		fmt.Fprintf(e.stdout, "Open the console at %s/ and sign in as demo-intake (or demo-supervisor) with the password below\n", base)
-		fmt.Fprintf(e.stdout, "and the current TOTP code printed every 30 seconds (or add the TOTP secret to an authenticator app).\n\n")
+		fmt.Fprintf(e.stdout, "Open the console at %s/ and sign in as demo-intake (or demo-supervisor; demo-officer and demo-verifier\n", base)
+		fmt.Fprintf(e.stdout, "share a case) with the password below and the current TOTP code printed every 30 seconds (or add the\n")
+		fmt.Fprintf(e.stdout, "TOTP secret to an authenticator app). Requests are not logged; --log-level debug shows them.\n\n")
 		fmt.Fprintf(e.stdout, "Demo logins and API token (invented staff):\n%s\n", login)
 		fmt.Fprintf(e.stdout, "As a demo, the staff and the token above were seeded approved and enrolled directly. In a real\n")
 		fmt.Fprintf(e.stdout, "installation `lifeline user add` makes an account pending until a supervisor approves it in the\n")
@@ -263,7 +268,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 			return "", err
 		}
 	}
-	if err := db.SaveChannel(ctx, lifeline.CLIActor, sealedCh); err != nil {
+	if err := db.SaveChannel(ctx, lifeline.CLIActor, sealedCh, true); err != nil {
 		return "", err
 	}
 	loginPath := filepath.Join(dataDir, demoLoginFile)
@@ -275,6 +280,7 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 
 	var b strings.Builder
 	var h auth.Hasher
+	staff := map[lifeline.Role]lifeline.OperatorID{}
 	for _, d := range demoOperators {
 		password := auth.GeneratePassword()
 		hash, err := h.HashContext(ctx, password)
@@ -290,9 +296,10 @@ func seedDemo(ctx context.Context, e env, dataDir, unsealFile, fakeTelegram stri
 		if err != nil {
 			return "", err
 		}
+		staff[d.role] = op.ID
 		fmt.Fprintf(&b, "  %-16s %-13s password %s  TOTP secret %s\n", d.username, d.role, password, enr.Secret)
 	}
-	if err := seedDemoCases(ctx, db); err != nil {
+	if err := seedDemoCases(ctx, db, staff[lifeline.RoleCaseOfficer], staff[lifeline.RoleVerification]); err != nil {
 		return "", err
 	}
 	for _, a := range demoCanned {
@@ -328,9 +335,11 @@ var demoPeople = []struct {
 }
 
 // seedDemoCases adds invented cases, each with an applicant and a Telegram
-// contact that wrote one message, sealed like real data.
-func seedDemoCases(ctx context.Context, db *sqlstore.DB) error {
-	for _, p := range demoPeople {
+// contact that wrote one message, sealed like real data; the first is
+// assigned to the demo's case officer and verification officer, so that
+// each sees a case of his own.
+func seedDemoCases(ctx context.Context, db *sqlstore.DB, officer, verifier lifeline.OperatorID) error {
+	for i, p := range demoPeople {
 		c, err := lifeline.NewCase(lifeline.StreamSurrender, time.Now())
 		if err != nil {
 			return err
@@ -354,6 +363,34 @@ func seedDemoCases(ctx context.Context, db *sqlstore.DB) error {
 		if err := db.AddMessage(ctx, msg); err != nil {
 			return err
 		}
+		if i == 0 {
+			if err := db.AssignCase(ctx, lifeline.CLIActor, c.ID, officer, verifier); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// quietRequests is a log handler that moves the access log's lines of
+// answered requests (info level: successes and client errors) to debug;
+// server errors, at warn, stay.
+type quietRequests struct{ slog.Handler }
+
+func (q quietRequests) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "request" && r.Level == slog.LevelInfo {
+		if !q.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietRequests) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietRequests{q.Handler.WithAttrs(as)}
+}
+
+func (q quietRequests) WithGroup(name string) slog.Handler {
+	return quietRequests{q.Handler.WithGroup(name)}
 }

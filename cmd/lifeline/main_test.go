@@ -209,10 +209,10 @@ func TestDemo(t *testing.T) {
 	}
 
 	// The demo's staff are real accounts of its data directory, and every
-	// run left the audit log intact: three user.add entries, for each of the
-	// three invented cases case.create and person.add, five canned answers,
-	// the API token, and a channel.save per run (the demo bot points at each
-	// run's fake Telegram); all signed.
+	// run left the audit log intact: four user.add entries, for each of the
+	// three invented cases case.create and person.add, the first case's
+	// case.assign, five canned answers, the API token, and a channel.save
+	// per run (the demo bot points at each run's fake Telegram); all signed.
 	users := mustRun(t, nil, "user", "list", "--data", dir)
 	for _, d := range demoOperators {
 		if row := listRow(t, users, d.username); row[1] != string(d.role) || row[2] != "active" {
@@ -220,7 +220,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	out := mustRun(t, nil, "audit", "verify", "--data", dir)
-	if want := "Audit log intact: 17 entries; the latest signed checkpoint covers 17 "; !strings.HasPrefix(out, want) {
+	if want := "Audit log intact: 19 entries; the latest signed checkpoint covers 19 "; !strings.HasPrefix(out, want) {
 		t.Errorf("audit verify: got %q, want it to start %q", out, want)
 	}
 }

@@ -59,6 +59,9 @@ type serveConfig struct {
 	// questionnaire starts the registration bot on every new conversation
 	// of the surrender stream; off, operators start it per conversation.
 	questionnaire bool
+	// quietRequests logs the access log's lines of answered requests at
+	// debug level: the demo's, so that its printed logins stay in sight.
+	quietRequests bool
 	// lock is the data directory's lock when the caller took it already
 	// (demo, which seeds the directory first); else serve takes it.
 	lock *dirLock
@@ -165,7 +168,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 // The server starts sealed unless --auto-unseal-file is given: intake works,
 // nothing can be read, until custodians give their shares (lifeline unseal).
 func serve(ctx context.Context, e env, cfg *serveConfig, level slog.Level, started func(public, private string)) error {
-	logger := logs.New(e.stderr, level, logs.Allow("reason", "root"))
+	var lh slog.Handler = logs.NewHandler(e.stderr, level, logs.Allow("reason", "root"))
+	if cfg.quietRequests {
+		lh = quietRequests{lh}
+	}
+	logger := slog.New(lh)
 
 	// One server per data directory, before anything is touched: a second
 	// would send every queued message again and take the control socket.

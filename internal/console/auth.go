@@ -491,7 +491,7 @@ func (c *Console) enrol(w http.ResponseWriter, r *http.Request, s *session) {
 		again(lifeline.Errorf(lifeline.EINVALID, "The two passwords differ."))
 		return
 	}
-	if err := auth.CheckPassword(password); err != nil {
+	if err := auth.CheckPassword(password, s.Operator.Username); err != nil {
 		again(lifeline.Errorf(lifeline.EINVALID, "%s", passwordAdvice(err)))
 		return
 	}
@@ -527,7 +527,7 @@ func passwordAdvice(err error) string {
 	case errors.Is(err, auth.ErrPasswordTooShort):
 		return "A password has at least 15 characters: a few words make a good one."
 	case errors.Is(err, auth.ErrPasswordCommon):
-		return "That password is too common; choose another."
+		return "That password is too easy to guess (a common word, a pattern, or your username in it); choose another: a few unrelated words make a good one."
 	}
 	return "That password cannot be used; choose another."
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lifeline-hotline/lifeline"
+	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
 // exportsPage lists export requests: a supervisor asks, a second one
@@ -22,7 +23,15 @@ func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, "exports", http.StatusOK, map[string]any{"Exports": xs, "SteppedUp": c.steppedUp(s)})
+	// Minutes left to download again, for the exports this operator made.
+	again := map[string]int{}
+	now := c.cfg.Now()
+	for _, x := range xs {
+		if x.CanRedownload(s.Operator.ID, now) {
+			again[x.ID] = int((x.DownloadedAt.Add(sqlstore.RedownloadWindow).Sub(now) + time.Minute - 1) / time.Minute) // rounded up
+		}
+	}
+	c.render(w, r, s, "exports", http.StatusOK, map[string]any{"Exports": xs, "SteppedUp": c.steppedUp(s), "Again": again})
 }
 
 // requestExport asks for an export, after a fresh step-up (SECURITY.md
@@ -66,7 +75,8 @@ func (c *Console) approveExport(w http.ResponseWriter, r *http.Request, s *sessi
 }
 
 // downloadExport makes the exchange list once, watermarked with who asked,
-// who approved and when, as CSV or JSON.
+// who approved and when, as CSV or JSON; the one who made it may make it
+// again for a short while (sqlstore.RedownloadWindow), if it broke off.
 func (c *Console) downloadExport(w http.ResponseWriter, r *http.Request, s *session) {
 	x, rows, err := c.store.ExchangeList(context.WithoutCancel(r.Context()), s.actor(r), r.PathValue("id"))
 	if err != nil {

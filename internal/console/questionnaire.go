@@ -6,15 +6,19 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/questionnaire"
 	"github.com/lifeline-hotline/lifeline/internal/sqlstore"
 )
 
-// questionnairePage shows the registration questionnaire's definition as
-// JSON to edit, and the versions saved: supervisors (floor.manage).
+// questionnairePage shows the registration questionnaire as a form to
+// edit (questions, options, branches, every language) with a preview of
+// what the contact reads, its JSON for import and export, and the versions
+// saved: supervisors (floor.manage).
 func (c *Console) questionnairePage(w http.ResponseWriter, r *http.Request, s *session) {
 	data, err := c.questionnaireData(r)
 	if err != nil {
@@ -40,14 +44,73 @@ func (c *Console) questionnaireData(r *http.Request) (map[string]any, error) {
 		return nil, err
 	}
 	data["Versions"] = versions
+	lang := r.FormValue("preview_lang")
+	if lang == "" {
+		lang = r.URL.Query().Get("preview")
+	}
+	setForm(data, []byte(data["Definition"].(string)), lang)
 	return data, nil
 }
+
+// setForm lays def out for the editor's form and preview, the preview in
+// lang (the questionnaire's first language if it has no such one).
+func setForm(data map[string]any, def []byte, lang string) {
+	d := looseDefinition(def)
+	if !slices.Contains(d.Languages, lang) {
+		lang = d.Languages[0]
+	}
+	data["Definition"] = string(def)
+	data["Form"], data["FormSteps"], data["FormMessages"] = d, formSteps(d.Steps, "steps", 0), messageTexts(d)
+	data["MessageKeys"], data["StepTypes"], data["Outcomes"] = messageKeys, stepTypes, outcomes
+	data["Preview"], data["PreviewLang"] = d.Preview(lang), lang
+}
+
+var (
+	stepTypes = []string{questionnaire.TypeLanguage, questionnaire.TypeChoice, questionnaire.TypeText, questionnaire.TypeDate, questionnaire.TypeGroup, questionnaire.TypeEnd}
+	outcomes  = []string{questionnaire.OutcomeRegister, questionnaire.OutcomeHandoff}
+)
 
 // saveQuestionnaire checks a definition whole and saves it as the next
 // version (audited); a definition with problems is shown again with every
 // problem listed, nothing saved.
+//
+// The editor's form (editor=form) posts its fields instead, and an action:
+// save; preview (shown, not saved); or add:PATH, an empty question or
+// option appended to the list at PATH (shown, not saved).
 func (c *Console) saveQuestionnaire(w http.ResponseWriter, r *http.Request, s *session) {
 	text := r.PostFormValue("definition")
+	action := "save"
+	if r.PostFormValue("editor") == "form" {
+		action = r.PostFormValue("action")
+		add, adding := strings.CutPrefix(action, "add:")
+		if !adding {
+			add = ""
+		}
+		b, err := formDefinition(r.PostForm, add)
+		if err != nil {
+			c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "%s", err.Error()))
+			return
+		}
+		text = string(b)
+		if adding || action == "preview" {
+			data, derr := c.questionnaireData(r)
+			if derr != nil {
+				c.fail(w, r, s, derr)
+				return
+			}
+			setForm(data, b, r.PostFormValue("preview_lang"))
+			data["Edited"] = true
+			if _, err := questionnaire.Parse(b); err != nil && !adding {
+				data["Problems"] = problemsOf(err)
+			}
+			c.render(w, r, s, "questionnaire", http.StatusOK, data)
+			return
+		}
+	}
+	if action != "save" {
+		c.fail(w, r, s, lifeline.Errorf(lifeline.EINVALID, "Unknown action."))
+		return
+	}
 	if _, err := questionnaire.Parse([]byte(text)); err != nil {
 		var ve *questionnaire.ValidationError
 		problems := []string{err.Error()}
@@ -59,7 +122,8 @@ func (c *Console) saveQuestionnaire(w http.ResponseWriter, r *http.Request, s *s
 			c.fail(w, r, s, derr)
 			return
 		}
-		data["Definition"], data["Problems"] = text, problems
+		setForm(data, []byte(text), r.PostFormValue("preview_lang"))
+		data["Problems"], data["Edited"] = problems, true
 		c.render(w, r, s, "questionnaire", http.StatusBadRequest, data)
 		return
 	}
@@ -69,6 +133,14 @@ func (c *Console) saveQuestionnaire(w http.ResponseWriter, r *http.Request, s *s
 		return
 	}
 	http.Redirect(w, r, "/questionnaire?saved="+strconv.Itoa(v), http.StatusSeeOther)
+}
+
+func problemsOf(err error) []string {
+	var ve *questionnaire.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Problems
+	}
+	return []string{err.Error()}
 }
 
 // botPage shows the bot's session in a conversation, with pause and

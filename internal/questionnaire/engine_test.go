@@ -406,3 +406,36 @@ func TestPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestPreviewShowsEveryQuestionInOrder: the editor's preview of the default
+// questionnaire starts with the greeting, shows each question as the bot
+// sends it (numbered options, the skip hint), the relatives group's yes or
+// no, the branches of the stream choice, and ends with end steps.
+func TestPreviewShowsEveryQuestionInOrder(t *testing.T) {
+	d, err := Parse(DefaultJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := d.Preview("uk")
+	if items[0].Step != "greeting" || items[0].Text != d.Greeting["uk"] {
+		t.Fatalf("first item %+v, want the Ukrainian greeting", items[0])
+	}
+	byStep := map[string]PreviewItem{}
+	for _, it := range items {
+		if _, seen := byStep[it.Step]; !seen {
+			byStep[it.Step] = it
+		}
+	}
+	if st := byStep["stream"]; !strings.Contains(st.Text, "1. Військовослужбовець") || len(st.Branches) != 1 || st.Branches[0].To != "relatives_end" {
+		t.Errorf("stream step %+v, want numbered Ukrainian options and the branch to relatives_end", st)
+	}
+	if r := byStep["rank"]; !strings.HasSuffix(r.Text, d.Messages.Optional["uk"]) {
+		t.Errorf("rank (optional) %q, want the skip hint at the end", r.Text)
+	}
+	if g := byStep["relatives"]; !strings.HasSuffix(g.Text, "\n1. Так\n2. Ні") {
+		t.Errorf("relatives group %q, want a yes-or-no question", g.Text)
+	}
+	if last := items[len(items)-1]; !last.End {
+		t.Errorf("last item %+v, want an end step", last)
+	}
+}

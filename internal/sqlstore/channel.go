@@ -24,6 +24,10 @@ type StoredChannel struct {
 	Config     []byte
 	Send       []byte
 	SendSealed bool // Channels: the channel has send secrets, and the keys are sealed
+	// AccountRef is a keyed hash (the caller's) of what the provider knows
+	// the channel by, its bot or number: two channels may not share one.
+	// Nil for a channel saved before it was kept.
+	AccountRef []byte
 }
 
 func channelOwner(kind lifeline.ChannelKind, name string) string {
@@ -34,12 +38,35 @@ func channelSendAAD(kind lifeline.ChannelKind, name string) seal.AAD {
 	return seal.AAD{Table: "channels", Column: "send_config", Row: string(kind) + "/" + name, Owner: channelOwner(kind, name)}
 }
 
-// SaveChannel adds or replaces a channel's configuration.
-func (db *DB) SaveChannel(ctx context.Context, by lifeline.Actor, ch StoredChannel) error {
+// SaveChannel adds a channel's configuration, or replaces it if replace is
+// true: ECONFLICT if the channel exists and replace is false, or if another
+// channel has the same AccountRef (one bot or number, two channels).
+func (db *DB) SaveChannel(ctx context.Context, by lifeline.Actor, ch StoredChannel, replace bool) error {
 	if !ch.Kind.Valid() || !ValidChannelName(ch.Name) {
 		return lifeline.Errorf(lifeline.EINVALID, "A channel name is 1 to 32 of a-z, 0-9, '-' and '_', starting with a letter.")
 	}
-	return db.audited(ctx, by, "channel.save", string(ch.Kind)+"/"+ch.Name, "", func(tx *Tx) error {
+	reason := ""
+	if replace {
+		reason = "replace"
+	}
+	return db.audited(ctx, by, "channel.save", string(ch.Kind)+"/"+ch.Name, reason, func(tx *Tx) error {
+		var n int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM channels WHERE kind = ? AND name = ?`, ch.Kind, ch.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 && !replace {
+			return lifeline.Errorf(lifeline.ECONFLICT, "A channel %s/%s exists already: give --replace to replace its configuration.", ch.Kind, ch.Name)
+		}
+		if len(ch.AccountRef) > 0 {
+			var kind, name string
+			err := tx.QueryRow(`SELECT kind, name FROM channels WHERE account_ref = ? AND NOT (kind = ? AND name = ?)`, ch.AccountRef, ch.Kind, ch.Name).Scan(&kind, &name)
+			switch {
+			case err == nil:
+				return lifeline.Errorf(lifeline.ECONFLICT, "Channel %s/%s uses the same bot or number already: one account serves one channel (remove that one first, or replace it).", kind, name)
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		// A fresh data key each save: it is made with the public key alone,
 		// so a channel is saved while sealed too; the old one is shredded.
 		owner := channelOwner(ch.Kind, ch.Name)
@@ -56,9 +83,13 @@ func (db *DB) SaveChannel(ctx context.Context, by lifeline.Actor, ch StoredChann
 				return err
 			}
 		}
-		_, err = tx.Exec(`INSERT INTO channels (kind, name, config, send_config, created_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (kind, name) DO UPDATE SET config = excluded.config, send_config = excluded.send_config`,
-			ch.Kind, ch.Name, ch.Config, send, formatTime(tx.Now()))
+		var ref any // NULL, not an empty blob: the unique index ignores NULLs
+		if len(ch.AccountRef) > 0 {
+			ref = ch.AccountRef
+		}
+		_, err = tx.Exec(`INSERT INTO channels (kind, name, config, send_config, account_ref, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (kind, name) DO UPDATE SET config = excluded.config, send_config = excluded.send_config, account_ref = excluded.account_ref`,
+			ch.Kind, ch.Name, ch.Config, send, ref, formatTime(tx.Now()))
 		return err
 	})
 }
@@ -90,8 +121,8 @@ func (db *DB) Channels(ctx context.Context) ([]StoredChannel, error) {
 			send []byte
 		}
 		rs, err := queryAll(tx, func(rows *sql.Rows) (r row, err error) {
-			return r, rows.Scan(&r.c.Kind, &r.c.Name, &r.c.Config, &r.send)
-		}, `SELECT kind, name, config, send_config FROM channels ORDER BY kind, name`)
+			return r, rows.Scan(&r.c.Kind, &r.c.Name, &r.c.Config, &r.send, &r.c.AccountRef)
+		}, `SELECT kind, name, config, send_config, account_ref FROM channels ORDER BY kind, name`)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/lifeline-hotline/lifeline"
 	"github.com/lifeline-hotline/lifeline/internal/audit"
@@ -146,6 +147,21 @@ type Export struct {
 	ApprovedName  string
 	State         string // requested, approved, downloaded
 	Day           lifeline.Day
+	// DownloadedBy made the file, at DownloadedAt; he alone may make it
+	// again until DownloadedAt + RedownloadWindow (a download that failed
+	// on the way).
+	DownloadedBy lifeline.OperatorID
+	DownloadedAt time.Time
+}
+
+// RedownloadWindow is how long after making an export the same person may
+// make it again: long enough to retry a download that broke off, short
+// enough that the list is not a standing copy.
+const RedownloadWindow = 10 * time.Minute
+
+// CanRedownload reports whether who may download x again at now.
+func (x *Export) CanRedownload(who lifeline.OperatorID, now time.Time) bool {
+	return x.State == "downloaded" && who != "" && x.DownloadedBy == who && now.Before(x.DownloadedAt.Add(RedownloadWindow))
 }
 
 // RequestExport asks for the exchange list in a format; a second person
@@ -201,13 +217,15 @@ func (db *DB) Exports(ctx context.Context) ([]Export, error) {
 		var err error
 		out, err = queryAll(tx, func(rows *sql.Rows) (e Export, err error) {
 			var day string
-			var by sql.NullString
-			if err = rows.Scan(&e.ID, &e.Kind, &e.Format, &e.RequestedBy, &e.RequestedName, &by, &e.ApprovedName, &e.State, &day); err == nil {
+			var by, dlBy, dlAt sql.NullString
+			if err = rows.Scan(&e.ID, &e.Kind, &e.Format, &e.RequestedBy, &e.RequestedName, &by, &e.ApprovedName, &e.State, &day, &dlBy, &dlAt); err == nil {
 				e.ApprovedBy = lifeline.OperatorID(by.String)
-				e.Day, err = lifeline.ParseDay(day)
+				if e.Day, err = lifeline.ParseDay(day); err == nil {
+					err = e.setDownloaded(dlBy, dlAt)
+				}
 			}
 			return e, err
-		}, `SELECT x.id, x.kind, x.format, x.requested_by, r.username, x.approved_by, COALESCE(a.username, ''), x.state, x.created_day
+		}, `SELECT x.id, x.kind, x.format, x.requested_by, r.username, x.approved_by, COALESCE(a.username, ''), x.state, x.created_day, x.downloaded_by, x.downloaded_at
 			FROM exports x JOIN operators r ON r.id = x.requested_by LEFT JOIN operators a ON a.id = x.approved_by ORDER BY x.rowid DESC LIMIT 100`)
 		return err
 	})
@@ -224,19 +242,33 @@ type ExchangeRow struct {
 	Unit      string
 }
 
+func (e *Export) setDownloaded(by, at sql.NullString) error {
+	e.DownloadedBy = lifeline.OperatorID(by.String)
+	if at.Valid {
+		t, err := parseTime(at.String)
+		if err != nil {
+			return err
+		}
+		e.DownloadedAt = t
+	}
+	return nil
+}
+
 // ExchangeList makes an approved export once, for one of the two people
 // who asked for or approved it: the applicants of open cases who chose
-// exchange. The export is marked downloaded (a second download needs a new
-// request), audited with the number of rows and never their content.
+// exchange. The export is marked downloaded, by whom and when; the same
+// person may make it again within RedownloadWindow (a download that broke
+// off), nobody else and never after: a later download needs a new request.
+// Each is audited with the number of rows and never their content.
 func (db *DB) ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*Export, []ExchangeRow, error) {
 	var e Export
 	var rows []ExchangeRow
 	err := db.Write(ctx, func(tx *Tx) error {
 		var day string
-		var approved sql.NullString
-		err := tx.QueryRow(`SELECT x.id, x.kind, x.format, x.requested_by, r.username, x.approved_by, COALESCE(a.username, ''), x.state, x.created_day
+		var approved, dlBy, dlAt sql.NullString
+		err := tx.QueryRow(`SELECT x.id, x.kind, x.format, x.requested_by, r.username, x.approved_by, COALESCE(a.username, ''), x.state, x.created_day, x.downloaded_by, x.downloaded_at
 			FROM exports x JOIN operators r ON r.id = x.requested_by LEFT JOIN operators a ON a.id = x.approved_by WHERE x.id = ?`, id).
-			Scan(&e.ID, &e.Kind, &e.Format, &e.RequestedBy, &e.RequestedName, &approved, &e.ApprovedName, &e.State, &day)
+			Scan(&e.ID, &e.Kind, &e.Format, &e.RequestedBy, &e.RequestedName, &approved, &e.ApprovedName, &e.State, &day, &dlBy, &dlAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return lifeline.Errorf(lifeline.ENOTFOUND, "No such export.")
 		}
@@ -247,7 +279,17 @@ func (db *DB) ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*
 		if e.Day, err = lifeline.ParseDay(day); err != nil {
 			return err
 		}
-		if e.State != "approved" {
+		if err := e.setDownloaded(dlBy, dlAt); err != nil {
+			return err
+		}
+		action := "export.download"
+		switch {
+		case e.State == "approved":
+		case e.CanRedownload(lifeline.OperatorID(by.ID), tx.Now()):
+			action = "export.redownload"
+		case e.State == "downloaded" && e.DownloadedBy == lifeline.OperatorID(by.ID):
+			return lifeline.Errorf(lifeline.ECONFLICT, "This export was downloaded more than %d minutes ago: ask for a new one.", int(RedownloadWindow/time.Minute))
+		default:
 			return lifeline.Errorf(lifeline.ECONFLICT, "This export is %s: it needs a second person's approval, and is made once.", e.State)
 		}
 		if by.ID != string(e.RequestedBy) && by.ID != string(e.ApprovedBy) {
@@ -271,11 +313,16 @@ func (db *DB) ExchangeList(ctx context.Context, by lifeline.Actor, id string) (*
 			}
 			rows = append(rows, ExchangeRow{CodeName: p.code, Name: d.Name, BirthDate: d.BirthDate, Rank: d.Rank, Unit: d.Unit})
 		}
-		if _, err := tx.Exec(`UPDATE exports SET state = 'downloaded' WHERE id = ?`, id); err != nil {
-			return err
+		if action == "export.download" {
+			// The window runs from the first download: retries do not
+			// extend it.
+			e.State, e.DownloadedBy, e.DownloadedAt = "downloaded", lifeline.OperatorID(by.ID), tx.Now().UTC()
+			if _, err := tx.Exec(`UPDATE exports SET state = 'downloaded', downloaded_by = ?, downloaded_at = ? WHERE id = ?`,
+				by.ID, formatTime(e.DownloadedAt), id); err != nil {
+				return err
+			}
 		}
-		e.State = "downloaded"
-		_, err = AppendAudit(tx, auditEntry(by, "export.download", id, "rows="+itoa(len(rows))))
+		_, err = AppendAudit(tx, auditEntry(by, action, id, "rows="+itoa(len(rows))))
 		return err
 	})
 	if err != nil {
