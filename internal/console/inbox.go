@@ -237,23 +237,8 @@ func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session) {
 // fetchMedia has a deferred or skipped file fetched now, for an operator
 // who may read its conversation; audited by the store (media.fetch).
 func (c *Console) fetchMedia(w http.ResponseWriter, r *http.Request, s *session) {
-	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such file.")
-	id, err := lifeline.ParseID(r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, s, notFound)
-		return
-	}
-	m, err := c.store.Media(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	conv, err := c.store.Conversation(r.Context(), m.Conversation)
-	if err != nil || !canSee(s, lifeline.ActionReadConversation, conv) {
-		if err == nil {
-			c.deny(r, s.actor(r), "console.denied", string(id), string(lifeline.ActionReadConversation))
-		}
-		c.fail(w, r, s, notFound)
+	id, _, conv, ok := c.readableMedia(w, r, s)
+	if !ok {
 		return
 	}
 	if err := c.store.FetchMediaNow(context.WithoutCancel(r.Context()), s.actor(r), id); err != nil {
@@ -550,6 +535,33 @@ func (c *Console) unseal(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, "unseal", http.StatusOK, data)
 }
 
+// readableMedia finds the media file the path names in a conversation the
+// operator may read; otherwise it answers (404 alike for a file that does
+// not exist and one out of reach, the latter audited as a denial) and ok
+// is false.
+func (c *Console) readableMedia(w http.ResponseWriter, r *http.Request, s *session) (lifeline.ID, *sqlstore.Media, *sqlstore.InboxItem, bool) {
+	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such file.")
+	id, err := lifeline.ParseID(r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, s, notFound)
+		return id, nil, nil, false
+	}
+	m, err := c.store.Media(r.Context(), id)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return id, nil, nil, false
+	}
+	conv, err := c.store.Conversation(r.Context(), m.Conversation)
+	if err != nil || !canSee(s, lifeline.ActionReadConversation, conv) {
+		if err == nil {
+			c.deny(r, s.actor(r), "console.denied", string(id), string(lifeline.ActionReadConversation))
+		}
+		c.fail(w, r, s, notFound)
+		return id, nil, nil, false
+	}
+	return id, m, conv, true
+}
+
 // mediaCSP lets a preview be shown and nothing in it run: an image or a
 // voice note opened on its own is a sandboxed document.
 const mediaCSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox; frame-ancestors 'self'"
@@ -558,23 +570,8 @@ const mediaCSP = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox;
 // may read: images redrawn as PNG (internal/media.Preview), voice notes as
 // they are; documents and videos have none here.
 func (c *Console) media(w http.ResponseWriter, r *http.Request, s *session) {
-	notFound := lifeline.Errorf(lifeline.ENOTFOUND, "No such file.")
-	id, err := lifeline.ParseID(r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, s, notFound)
-		return
-	}
-	m, err := c.store.Media(r.Context(), id)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	conv, err := c.store.Conversation(r.Context(), m.Conversation)
-	if err != nil || !canSee(s, lifeline.ActionReadConversation, conv) {
-		if err == nil {
-			c.deny(r, s.actor(r), "console.denied", string(id), string(lifeline.ActionReadConversation))
-		}
-		c.fail(w, r, s, notFound)
+	_, m, conv, ok := c.readableMedia(w, r, s)
+	if !ok {
 		return
 	}
 	if m.Data == nil {
