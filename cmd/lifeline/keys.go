@@ -133,8 +133,8 @@ func runSeal(ctx context.Context, e env, args []string) error {
 
 func runKeys(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "keys", args, map[string]func(context.Context, env, []string) error{
-		"status": runKeysStatus, "rotate": runKeysRotate, "panic": runKeysPanic, "upgrade": runKeysUpgrade,
-	}, "status|rotate|panic|upgrade")
+		"status": runKeysStatus, "rotate": runKeysRotate, "panic": runKeysPanic, "upgrade": runKeysUpgrade, "rekey": runKeysRekey,
+	}, "status|rotate|panic|upgrade|rekey")
 }
 
 func runKeysStatus(ctx context.Context, e env, args []string) error {
@@ -213,6 +213,57 @@ func runKeysPanic(ctx context.Context, e env, args []string) error {
 // (unless that file exists), authenticates the compartments file under it,
 // and shreds the copy in the data directory. Run it once, the server
 // stopped; the next unseal adds the keyring's own MAC and pins.
+// runKeysRekey makes new unseal shares (a custodian left): a quorum of the
+// current ones, one per line on standard input, opens the keyring; new
+// shares are printed; the old ones open nothing from then on. The server
+// must be stopped: it re-seals the keyring under the unseal key it holds.
+func runKeysRekey(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "keys rekey", "keys rekey [--shares N] [--threshold K] [--data DIR]   (the server stopped; reads the current shares, one per line, from standard input)")
+	dataDir := dataDirFlag(fs)
+	shares := fs.Int("shares", 0, "how many new shares (default: as many as before)")
+	threshold := fs.Int("threshold", 0, "how many of them unseal (default: as many as before)")
+	if err := fs.parseAll(args); err != nil {
+		return err
+	}
+	if (*shares == 0) != (*threshold == 0) || *shares != 0 && (*threshold < 2 || *shares < *threshold || *shares > 255) {
+		return usageErrorf("keys rekey: give both --shares and --threshold (2 <= --threshold <= --shares <= 255), or neither")
+	}
+	if err := checkDataDir(*dataDir, false); err != nil {
+		return err
+	}
+	lock, err := lockDataDir(*dataDir, "keys rekey")
+	if err != nil {
+		return err
+	}
+	defer lock.release()
+	var current []string
+	in := bufio.NewScanner(e.stdin)
+	for in.Scan() {
+		if s := strings.TrimSpace(in.Text()); s != "" {
+			current = append(current, s)
+		}
+	}
+	out, err := keys.Rekey(filepath.Join(*dataDir, keysDir), current, *shares, *threshold)
+	for i := range current {
+		current[i] = ""
+	}
+	if err != nil {
+		return fmt.Errorf("keys rekey: %w", err)
+	}
+	if db, err := openStore(ctx, e, *dataDir, requireCurrent); err == nil {
+		if err := db.Audit(ctx, lifeline.CLIActor, "keys.rekey", "", fmt.Sprintf("shares=%d", len(out))); err != nil {
+			fmt.Fprintf(e.stderr, "keys rekey: done, but the audit entry failed: %v\n", err)
+		}
+		db.Close()
+	}
+	fmt.Fprintf(e.stdout, "Rekeyed. New unseal shares (the old ones open nothing now):\n\n")
+	for _, s := range out {
+		fmt.Fprintf(e.stdout, "  %s\n", s)
+	}
+	fmt.Fprintln(e.stdout, "\nGive each share to a different custodian now. They are shown only this once and stored nowhere.")
+	return nil
+}
+
 func runKeysUpgrade(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "keys upgrade", "keys upgrade --intake-key FILE [--data DIR]   (the server stopped)")
 	dataDir := dataDirFlag(fs)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -145,4 +146,55 @@ func mustRunInput(t testing.TB, stdin string, args ...string) string {
 		t.Fatalf("lifeline %s: got exit %d, want 0; stderr:\n%s", strings.Join(args, " "), res.code, res.stderr)
 	}
 	return res.stdout
+}
+
+// TestKeysRekeyOldSharesRefused (issue 11 §3): a custodian left: a quorum
+// of the current shares makes new ones, refused while a server runs; from
+// then on the old shares unseal nothing and the new ones unseal, and the
+// data opens as before.
+func TestKeysRekeyOldSharesRefused(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"LIFELINE_INTAKE_KEY_FILE": filepath.Join(t.TempDir(), "intake")}
+	var old []string
+	for _, m := range shareLine.FindAllStringSubmatch(mustRun(t, env, "init", "--data", dir, "--shares", "3", "--threshold", "2"), -1) {
+		old = append(old, m[1])
+	}
+	mustRun(t, env, "migrate", "--data", dir)
+
+	srv := mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	res := runLifelineInput(t, env, old[0]+"\n"+old[1]+"\n", "keys", "rekey", "--data", dir)
+	checkOneLineError(t, res, 1)
+	if !strings.Contains(res.stderr, "in use by lifeline process") {
+		t.Errorf("rekey beside a running server: %q, want it refused", res.stderr)
+	}
+	if err := srv.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	if res := runLifelineInput(t, env, old[0]+"\n", "keys", "rekey", "--data", dir); res.code == 0 {
+		t.Fatalf("rekey with one share of two: exit 0, want it refused")
+	}
+	out := runLifelineInput(t, env, old[1]+"\n"+old[2]+"\n", "keys", "rekey", "--data", dir)
+	if out.code != 0 {
+		t.Fatalf("rekey: exit %d: %s", out.code, out.stderr)
+	}
+	var fresh []string
+	for _, m := range shareLine.FindAllStringSubmatch(out.stdout, -1) {
+		fresh = append(fresh, m[1])
+	}
+	if len(fresh) != 3 || slices.Contains(fresh, old[0]) {
+		t.Fatalf("rekey printed %d shares %q, want 3 new ones", len(fresh), fresh)
+	}
+
+	srv = mustStartServe(t, env, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	defer srv.stop(t)
+	res = runLifelineInput(t, env, old[0]+"\n"+old[1]+"\n", "unseal", "--data", dir)
+	if st := mustRun(t, env, "keys", "status", "--data", dir); !strings.HasPrefix(st, "sealed") {
+		t.Fatalf("after unsealing with the old shares: %q (%s), want still sealed", st, res.stderr)
+	}
+	runLifelineInput(t, env, fresh[0]+"\n"+fresh[2]+"\n", "unseal", "--data", dir)
+	if st := mustRun(t, env, "keys", "status", "--data", dir); st != "unsealed\n" {
+		t.Fatalf("after unsealing with the new shares: %q, want unsealed", st)
+	}
 }

@@ -1096,3 +1096,66 @@ func (k *Keeper) Pepper() ([]byte, error) {
 	}
 	return k.ring.Pepper()
 }
+
+// Rekey gives the keyring a new unseal key, as when a custodian leaves: a
+// quorum of the current shares opens it, and it is sealed again under a new
+// unseal key split into shares of which threshold unseal (the share count
+// and threshold of before if zero). From then on the old shares open
+// nothing: they make the old unseal key, which no longer opens the file.
+// No server may run on dir meanwhile (it re-seals the keyring under the
+// unseal key it holds): the caller holds the data directory's lock.
+func Rekey(dir string, current []string, shares, threshold int) ([]string, error) {
+	path := filepath.Join(dir, KeyringFile)
+	blob, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	header, err := seal.ParseHeader(blob)
+	if err != nil {
+		return nil, err
+	}
+	if !header.Split() {
+		return nil, errors.New("this keyring opens with a development unseal file, not shares: there is nothing to rekey")
+	}
+	u, err := seal.NewUnsealer(header)
+	if err != nil {
+		return nil, err
+	}
+	defer u.Zero()
+	for _, s := range current {
+		if _, _, err := u.Add(s); err != nil {
+			return nil, err
+		}
+	}
+	old, err := u.Key()
+	if err != nil {
+		return nil, err
+	}
+	defer old.Zero()
+	ring, _, err := seal.OpenKeyring(blob, old)
+	if err != nil {
+		return nil, err
+	}
+	defer ring.Zero()
+	if shares == 0 {
+		shares, threshold = header.Shares, header.Threshold
+	}
+	fresh := seal.NewUnsealKey()
+	defer fresh.Zero()
+	out, commitments, err := seal.Split(fresh, shares, threshold)
+	if err != nil {
+		return nil, err
+	}
+	newHeader, err := seal.NewHeader(threshold, shares, commitments)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := ring.Seal(fresh, newHeader)
+	if err != nil {
+		return nil, err
+	}
+	if err := replaceFile(path, sealed, 0o600); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
